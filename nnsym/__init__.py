@@ -1,0 +1,54 @@
+"""nnsym: the mathematics of neural networks, derived symbolically in closed matrix form and verified
+numerically. This module only re-exports the public names."""
+
+from nnsym.declare.expressions import (
+    Expr,
+    Symbol,
+    det,
+    diag,
+    dot,
+    hadamard,
+    hadamard_div,
+    identity,
+    inv,
+    kronecker,
+    log_softmax,
+    logdet,
+    logsumexp,
+    matrix,
+    norm,
+    ones,
+    outer,
+    scalar,
+    softmax,
+    sum_entries,
+    trace,
+    transpose,
+    vector,
+)
+from nnsym.declare.functions import elu, exp, gelu, heaviside, leaky_relu, log, relu, sigmoid, softplus, sqrt, tanh
+from nnsym.declare.layers import (
+    Dense,
+    Network,
+    binary_cross_entropy,
+    dense,
+    l2_penalty,
+    mean_over_batch,
+    network,
+    softmax_cross_entropy,
+    squared_error,
+)
+from nnsym.emit.latex import Notation, latex
+from nnsym.errors import InputError, MissingRuleError, NnsymError, ParseError, ShapeError, VerificationError
+from nnsym.present.results import Backprop, Gradient, backprop, grad, gradients, hessian, jacobian
+from nnsym.verify.evaluate import evaluate
+
+__all__ = [
+    "Backprop", "Dense", "Expr", "Gradient", "InputError", "MissingRuleError", "Network", "NnsymError",
+    "Notation", "ParseError", "ShapeError", "Symbol", "VerificationError", "backprop", "binary_cross_entropy",
+    "dense", "det", "diag", "dot", "elu", "evaluate", "exp", "gelu", "grad", "gradients", "hadamard",
+    "hadamard_div", "heaviside", "hessian", "identity", "inv", "jacobian", "kronecker", "l2_penalty", "latex",
+    "leaky_relu", "log", "log_softmax", "logdet", "logsumexp", "matrix", "mean_over_batch", "network", "norm",
+    "ones", "outer", "relu", "scalar", "sigmoid", "softmax", "softmax_cross_entropy", "softplus", "sqrt",
+    "squared_error", "sum_entries", "tanh", "trace", "transpose", "vector",
+]

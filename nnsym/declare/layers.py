@@ -1,0 +1,178 @@
+"""Dense layers, activations, losses and the sequential network built from them.
+
+A `Network` is a frozen description (sizes, activations, loss, batch); `forward()` builds its
+expression with every intermediate named as in the textbook: z^{(l)} = W^{(l)} a^{(l-1)} + b^{(l)},
+a^{(l)} = f(z^{(l)}), a^{(0)} = x. With a batch, examples are the columns of X (n_0 x B) and the
+bias is broadcast as b 1^T.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Sequence, Tuple
+
+import sympy
+
+from nnsym.declare import expressions as E
+from nnsym.declare.expressions import Expr, Named, Symbol, as_size
+from nnsym.declare.functions import ACTIVATIONS, apply
+from nnsym.errors import InputError
+
+LOSSES = ("squared_error", "binary_cross_entropy", "softmax_cross_entropy")
+
+
+def squared_error(prediction: Expr, target: Expr) -> Expr:
+    """1/2 ||prediction - target||^2 (Frobenius for a batch)."""
+    return E.scale(sympy.Rational(1, 2), E.norm(E.add(prediction, E.neg(target)), squared=True))
+
+
+def mean_over_batch(loss: Expr, batch) -> Expr:
+    """loss / B: the batch size is a constant (a number or a size such as B), not a variable."""
+    return E.scale(E.Constant(1 / as_size(batch)), loss)
+
+
+def binary_cross_entropy(logits: Expr, target: Expr) -> Expr:
+    """-sum [y log sigma(z) + (1 - y) log(1 - sigma(z))], from the logits z."""
+    E._need_same_shape("binary cross-entropy", logits, target)
+    return E.BinaryCrossEntropy(logits, target)
+
+
+def softmax_cross_entropy(logits: Expr, target: Expr) -> Expr:
+    """-sum_j y_j^T log softmax(z_j), from the logits z (one column per example)."""
+    E._need_same_shape("softmax cross-entropy", logits, target)
+    return E.SoftmaxCrossEntropy(logits, target)
+
+
+def l2_penalty(weights: Sequence[Expr], strength: Expr) -> Expr:
+    """lambda/2 sum_l ||W^{(l)}||_F^2 (weight decay)."""
+    return E.scale(E.scale(sympy.Rational(1, 2), strength), E.add(*[E.norm(w, squared=True) for w in weights]))
+
+
+@dataclass(frozen=True)
+class Dense:
+    """z = W a + b followed by an elementwise activation (None: the identity)."""
+
+    inputs: object
+    outputs: object
+    activation: Optional[str] = "sigmoid"
+
+    def __post_init__(self):
+        if self.activation is not None and self.activation not in ACTIVATIONS:
+            raise InputError(f"unknown activation {self.activation!r}; known: {', '.join(ACTIVATIONS)}")
+
+
+def dense(inputs, outputs, activation: Optional[str] = "sigmoid") -> Dense:
+    return Dense(inputs, outputs, activation)
+
+
+@dataclass(frozen=True)
+class Forward:
+    """The forward pass: the loss and every named intermediate."""
+
+    loss: Expr
+    output: Expr
+    inputs: Symbol
+    targets: Symbol
+    weights: Tuple[Symbol, ...]
+    biases: Tuple[Symbol, ...]
+    pre_activations: Tuple[Named, ...]
+    activations: Tuple[Expr, ...]
+    penalty: Optional[Symbol] = None
+
+    @property
+    def parameters(self) -> Tuple[Symbol, ...]:
+        return tuple(p for pair in zip(self.weights, self.biases) for p in pair)
+
+
+@dataclass(frozen=True)
+class Network:
+    """A sequential network of dense layers and a loss.
+
+    ``loss`` is one of LOSSES. The last layer's activation follows the loss: softmax for
+    softmax cross-entropy, the sigmoid for binary cross-entropy (both computed from the logits
+    z^{(L)}, stably). With ``batch`` (an int or a name), examples are columns; ``mean`` divides the
+    loss by the batch size; ``weight_decay`` adds lambda/2 sum ||W||_F^2.
+    """
+
+    layers: Tuple[Dense, ...]
+    loss: str = "squared_error"
+    batch: object = None
+    mean: bool = False
+    weight_decay: bool = False
+    names: Dict[str, str] = field(default_factory=lambda: {"input": "x", "target": "y"})
+
+    def __post_init__(self):
+        if not self.layers:
+            raise InputError("a network needs at least one layer")
+        if self.loss not in LOSSES:
+            raise InputError(f"unknown loss {self.loss!r}; known: {', '.join(LOSSES)}")
+        for i, (before, after) in enumerate(zip(self.layers, self.layers[1:]), start=1):
+            if as_size(before.outputs) != as_size(after.inputs):
+                raise InputError(
+                    f"layer {i} has {before.outputs} outputs but layer {i + 1} takes {after.inputs} inputs"
+                )
+
+    @property
+    def depth(self) -> int:
+        return len(self.layers)
+
+    def forward(self) -> Forward:
+        batch = self.batch
+        columns = 1 if batch is None else as_size(batch)
+        input_name = self.names["input"].upper() if batch is not None else self.names["input"]
+        target_name = self.names["target"].upper() if batch is not None else self.names["target"]
+        n0 = as_size(self.layers[0].inputs)
+        x = E.matrix(input_name, n0, columns) if batch is not None else E.vector(input_name, n0)
+        n_out = as_size(self.layers[-1].outputs)
+        target_assume = "probability" if self.loss == "softmax_cross_entropy" else None
+        if batch is not None:
+            y = E.matrix(target_name, n_out, columns, assume=target_assume)
+        else:
+            y = E.vector(target_name, n_out, assume=target_assume) if n_out != 1 else E.matrix(target_name, 1, 1)
+        a: Expr = x
+        weights, biases, zs, activations = [], [], [], [x]
+        for l, layer in enumerate(self.layers, start=1):
+            W = E.matrix(f"W^{{({l})}}", as_size(layer.outputs), as_size(layer.inputs))
+            b = E.vector(f"b^{{({l})}}", as_size(layer.outputs))
+            bias = b if batch is None else E.matmul(b, E.transpose(E.Ones(columns, 1)))
+            z = E.name(f"z^{{({l})}}", E.add(E.matmul(W, a), bias))
+            last = l == self.depth
+            if last and self.loss == "softmax_cross_entropy":
+                a = E.name(f"a^{{({l})}}", E.softmax(z))
+            elif last and self.loss == "binary_cross_entropy":
+                a = E.name(f"a^{{({l})}}", apply("sigmoid", z))
+            elif layer.activation is None:
+                a = z
+            else:
+                a = E.name(f"a^{{({l})}}", apply(layer.activation, z))
+            weights.append(W)
+            biases.append(b)
+            zs.append(z)
+            activations.append(a)
+        logits = zs[-1]
+        if self.loss == "softmax_cross_entropy":
+            loss = softmax_cross_entropy(logits, y)
+        elif self.loss == "binary_cross_entropy":
+            loss = binary_cross_entropy(logits, y)
+        else:
+            loss = squared_error(a, y)
+        if self.mean and batch is not None:
+            loss = mean_over_batch(loss, columns)
+        penalty = None
+        if self.weight_decay:
+            penalty = E.scalar(r"\lambda")
+            loss = E.add(loss, l2_penalty(weights, penalty))
+        return Forward(loss, a, x, y, tuple(weights), tuple(biases), tuple(zs), tuple(activations), penalty)
+
+
+def network(sizes: Sequence, activation: str = "sigmoid", loss: str = "squared_error", batch=None,
+            mean: bool = False, weight_decay: bool = False, activations: Sequence | None = None) -> Network:
+    """``network([2, 2, 1])``: layer sizes from input to output, one activation for every layer (or
+    a list in ``activations``)."""
+    if len(sizes) < 2:
+        raise InputError("a network needs at least an input size and an output size")
+    acts = list(activations) if activations is not None else [activation] * (len(sizes) - 1)
+    if len(acts) != len(sizes) - 1:
+        raise InputError(f"{len(sizes) - 1} layers but {len(acts)} activations")
+    layers = tuple(Dense(n_in, n_out, act) for n_in, n_out, act in zip(sizes, sizes[1:], acts))
+    return Network(layers, loss, batch, mean, weight_decay)

@@ -1,0 +1,80 @@
+"""Symbol names: their canonical LaTeX spelling and the Python identifier derived from it.
+
+A name is LaTeX as a lecturer writes it (``W^{(1)}``, ``\\hat{y}``, ``\\mathbf{x}``). `canonical_name`
+makes spellings of one symbol equal (``\\mathbf{x}`` and ``x``, ``b_1`` and ``b_{1}``);
+`identifier` turns a canonical name into a safe Python identifier for generated code. Identifiers are
+derived character by character from a whitelist, never pasted, so no name can inject code.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+from nnsym.errors import InputError
+
+# Characters a symbol name may contain at all; anything else (quotes, semicolons, spaces inside a
+# command, control characters) is refused before it gets anywhere near a printer.
+_ALLOWED = re.compile(r"^[A-Za-z0-9\\{}()\[\]_^'+\-,]+$")
+_BOLD = re.compile(r"\\(?:mathbf|boldsymbol|bm|vec|mathbfit)\{([^{}]*)\}")
+_SCRIPT_BARE = re.compile(r"([_^])([A-Za-z0-9])")
+_SCRIPT_PAREN = re.compile(r"\^(\([^(){}]*\)|\[[^\[\]{}]*\])")
+_LAYOUT_SPACE = re.compile(r"\s*([{}^_])\s*")
+_MAX_NAME = 64
+
+_ACCENTS = {"hat": "hat", "bar": "bar", "tilde": "tilde", "dot": "dot", "widehat": "hat", "overline": "bar"}
+
+
+def canonical_name(name: str) -> str:
+    """The one spelling nnsym uses for a symbol name; raises `InputError` for anything that is not a
+    plausible LaTeX name."""
+    if not isinstance(name, str):
+        raise InputError(f"a symbol name must be a string, not {type(name).__name__}")
+    # Spaces are layout next to braces and scripts (``\\hat {y}``, ``W^{(1)} ``), but between two
+    # letters they separate two symbols, which is not a name.
+    text = _LAYOUT_SPACE.sub(r"\1", name.strip())
+    if not text:
+        raise InputError("a symbol name cannot be empty")
+    if len(text) > _MAX_NAME:
+        raise InputError(f"symbol name too long ({len(text)} characters, at most {_MAX_NAME})")
+    if not _ALLOWED.match(text) or text.startswith("_") or text[0].isdigit():
+        raise InputError(f"{name!r} is not a symbol name (write it as in LaTeX: x, W^{{(1)}}, \\hat{{y}})")
+    while True:
+        unbold = _BOLD.sub(r"\1", text)
+        if unbold == text:
+            break
+        text = unbold
+    text = _SCRIPT_BARE.sub(r"\1{\2}", text)
+    text = _SCRIPT_PAREN.sub(r"^{\1}", text)
+    if text.count("{") != text.count("}"):
+        raise InputError(f"unbalanced braces in symbol name {name!r}")
+    return text
+
+
+def identifier(name: str) -> str:
+    """A Python identifier for a canonical name: ``W^{(1)}`` -> ``W_1``, ``\\hat{y}`` -> ``y_hat``,
+    ``\\theta`` -> ``theta``, ``a^{(l-1)}`` -> ``a_l_minus_1``."""
+    text = canonical_name(name)
+    suffixes = []
+    for accent, word in _ACCENTS.items():
+        pattern = "\\" + accent + "{"
+        while pattern in text:
+            start = text.index(pattern)
+            depth, end = 0, start + len(pattern) - 1
+            for end in range(start + len(pattern) - 1, len(text)):
+                depth += {"{": 1, "}": -1}.get(text[end], 0)
+                if depth == 0:
+                    break
+            text = text[:start] + text[start + len(pattern) : end] + text[end + 1 :]
+            suffixes.append(word)
+    text = text.replace("'", "_prime").replace("+", "_plus_").replace("-", "_minus_")
+    out = []
+    for ch in text:
+        out.append(ch if ch.isascii() and (ch.isalnum() or ch == "_") else "_")
+    ident = "_".join(part for part in "".join(out).split("_") if part)
+    ident = "_".join([ident] + suffixes) if ident else "_".join(suffixes)
+    if not ident or ident[0].isdigit():
+        ident = "v_" + ident
+    if keyword.iskeyword(ident) or ident in {"np", "numpy", "jnp", "torch", "math"}:
+        ident += "_"
+    return ident

@@ -1,0 +1,144 @@
+"""Jacobians of vector expressions (numerator layout: m x n for an m-vector over an n-vector) and
+Hessians of scalars (the Jacobian of the gradient).
+
+Forward rules, one per node type, in one table like the reverse rules: J(node) from the children's
+Jacobians. A 1 x 1 node's Jacobian is its gradient transposed (reverse mode). A node whose
+Jacobian would need a third-order tensor (a matrix that depends on x) is refused by name.
+"""
+
+from __future__ import annotations
+
+from typing import Dict
+
+from nnsym.declare import expressions as E
+from nnsym.declare.expressions import (
+    Add,
+    Apply,
+    Expr,
+    Hadamard,
+    MatMul,
+    Named,
+    Power,
+    Scale,
+    Softmax,
+    Symbol,
+    show_shape,
+)
+from nnsym.derive.reverse import gradient
+from nnsym.errors import MissingRuleError, ShapeError
+
+JACOBIAN = {}
+
+
+def jacobian_rule(*node_types):
+    def register(function):
+        for node_type in node_types:
+            JACOBIAN[node_type] = function
+        return function
+
+    return register
+
+
+class _Walk:
+    def __init__(self, x: Symbol):
+        self.x = x
+        self.memo: Dict[Expr, Expr] = {}
+
+    def __call__(self, node: Expr) -> Expr:
+        if node not in self.memo:
+            self.memo[node] = self.compute(node)
+        return self.memo[node]
+
+    def compute(self, node: Expr) -> Expr:
+        n = self.x.rows
+        if not node.depends_on(self.x):
+            return E.Zero(node.rows, n)
+        if node == self.x:
+            return E.Identity(n)
+        if node.is_scalar:
+            return E.transpose(gradient(node, self.x))
+        if node.cols != 1:
+            raise MissingRuleError(
+                f"the Jacobian of a {show_shape(node.shape)} matrix needs a third-order tensor; "
+                "nnsym derives Jacobians of column vectors"
+            )
+        rule = JACOBIAN.get(type(node))
+        if rule is None:
+            raise MissingRuleError(f"no Jacobian rule for {type(node).__name__}")
+        return rule(self, node)
+
+
+@jacobian_rule(Named)
+def _named(walk, node):
+    """A name is its definition."""
+    return walk(node.definition)
+
+
+@jacobian_rule(Add)
+def _add(walk, node):
+    """J(u + v) = J(u) + J(v)"""
+    return E.add(*[walk(t) for t in node.args])
+
+
+@jacobian_rule(Scale)
+def _scale(walk, node):
+    """J(c v) = v (grad c)^T + c J(v)"""
+    c, v = node.args
+    return E.add(E.matmul(v, walk(c)), E.scale(c, walk(v)))
+
+
+@jacobian_rule(MatMul)
+def _matmul(walk, node):
+    """J(A v) = A J(v) for A that does not depend on x"""
+    A, v = node.args
+    if A.is_scalar:  # a 1x1 factor on the left of a row: a scalar multiple
+        return _scale(walk, node)
+    if A.depends_on(walk.x):
+        raise MissingRuleError(
+            "no Jacobian rule for a product whose left factor depends on the variable "
+            "(it needs a third-order tensor)"
+        )
+    return E.matmul(A, walk(v))
+
+
+@jacobian_rule(Apply)
+def _apply(walk, node):
+    """J(f(v)) = diag(f'(v)) J(v)"""
+    (v,) = node.args
+    return E.matmul(E.diag(node.function.spec.derivative(v, node.function)), walk(v))
+
+
+@jacobian_rule(Power)
+def _power(walk, node):
+    """J(v^p) = diag(p v^(p-1)) J(v)"""
+    (v,) = node.args
+    return E.matmul(E.diag(E.scale(E.Constant(node.exponent), E.power(v, node.exponent - 1))), walk(v))
+
+
+@jacobian_rule(Hadamard)
+def _hadamard(walk, node):
+    """J(u o v) = diag(v) J(u) + diag(u) J(v)"""
+    u, v = node.args
+    return E.add(E.matmul(E.diag(v), walk(u)), E.matmul(E.diag(u), walk(v)))
+
+
+@jacobian_rule(Softmax)
+def _softmax(walk, node):
+    """J(softmax(z)) = (diag(s) - s s^T) J(z)"""
+    (z,) = node.args
+    s = node
+    return E.matmul(E.add(E.diag(s), E.neg(E.matmul(s, E.transpose(s)))), walk(z))
+
+
+def jacobian(y: Expr, x: Symbol) -> Expr:
+    """dy/dx in numerator layout: rows follow y, columns follow x."""
+    if x.cols != 1:
+        raise ShapeError(f"a Jacobian is taken with respect to a vector; {x.name} is {show_shape(x.shape)}")
+    return _Walk(x)(y)
+
+
+def hessian(f: Expr, x: Symbol) -> Expr:
+    """The matrix of second derivatives d^2 f / dx dx^T (the Jacobian of the gradient)."""
+    if not f.is_scalar:
+        raise ShapeError(f"a Hessian needs a scalar function, got {show_shape(f.shape)}")
+    return jacobian(gradient(f, x), x)

@@ -1,0 +1,289 @@
+"""The derivative rules: one vector-Jacobian product per node type, in one table.
+
+A rule receives the node and its cotangent G (dL/d node in denominator layout: G has the node's
+shape) and returns the cotangent of each child, in order (None for a child that takes none). Each
+rule's docstring is the identity it encodes. Reverse mode (`nnsym.derive.reverse`) knows no node in
+particular; a node type missing here is refused with `MissingRuleError`, never treated as zero.
+"""
+
+from __future__ import annotations
+
+from nnsym.declare import expressions as E
+from nnsym.declare.expressions import (
+    Add,
+    Apply,
+    BinaryCrossEntropy,
+    Constant,
+    Det,
+    Diag,
+    DiagPart,
+    Hadamard,
+    HadamardDiv,
+    Identity,
+    Inverse,
+    LogDet,
+    LogSoftmax,
+    LogSumExp,
+    MatMul,
+    Named,
+    Norm,
+    NormSq,
+    Ones,
+    Power,
+    Scale,
+    Softmax,
+    SoftmaxCrossEntropy,
+    Sum,
+    Symbol,
+    Trace,
+    Transpose,
+    Zero,
+)
+from nnsym.declare.functions import sigmoid
+
+VJP = {}
+
+
+def vjp(*node_types):
+    def register(function):
+        for node_type in node_types:
+            VJP[node_type] = function
+        return function
+
+    return register
+
+
+def leaf_types():
+    """Nodes with no children: they take cotangents but pass none on."""
+    return (Symbol, Constant, Identity, Ones, Zero)
+
+
+# ----- helpers for common rule shapes -----
+
+
+def inner(G, A):
+    """<G, A> = tr(G^T A), written the way a lecturer would for each shape."""
+    if A.is_scalar:
+        return E.scale(G, A)
+    if A.cols == 1 or A.rows == 1:
+        return E.matmul(E.transpose(G), A) if A.cols == 1 else E.matmul(A, E.transpose(G))
+    return E.trace(E.matmul(E.transpose(G), A))
+
+
+def ones_column(n):
+    return Ones(n, 1)
+
+
+def column_sums_spread(G, rows):
+    """1 1^T G: each column's sum, repeated down the column (the batch form of 1^T g)."""
+    if G.cols == 1:
+        return E.scale(E.matmul(E.transpose(ones_column(rows)), G), ones_column(rows))
+    return E.matmul(ones_column(rows), E.matmul(E.transpose(ones_column(rows)), G))
+
+
+def column_total(Y):
+    """1^T y: 1 where y is declared a probability vector or one-hot (columns summing to one)."""
+    if isinstance(Y, Symbol) and Y.assumptions & {"probability", "onehot"}:
+        return None
+    return E.matmul(E.transpose(ones_column(Y.rows)), Y)
+
+
+# ----- linear and bilinear -----
+
+
+@vjp(Add)
+def _add(node, G):
+    """d(A + B) = dA + dB"""
+    return [G] * len(node.args)
+
+
+@vjp(Scale)
+def _scale(node, G):
+    """d(cA) = dc A + c dA"""
+    c, A = node.args
+    return [inner(G, A), E.scale(c, G)]
+
+
+@vjp(MatMul)
+def _matmul(node, G):
+    """d(AB) = dA B + A dB"""
+    A, B = node.args
+    return [E.matmul(G, E.transpose(B)), E.matmul(E.transpose(A), G)]
+
+
+@vjp(Transpose)
+def _transpose(node, G):
+    """d(A^T) = (dA)^T"""
+    return [E.transpose(G)]
+
+
+@vjp(Hadamard)
+def _hadamard(node, G):
+    """d(A o B) = dA o B + A o dB"""
+    A, B = node.args
+    return [E.hadamard(G, B), E.hadamard(G, A)]
+
+
+@vjp(HadamardDiv)
+def _hadamard_div(node, G):
+    """d(A / B) = dA / B - (A / B^2) o dB"""
+    A, B = node.args
+    return [E.hadamard_div(G, B), E.neg(E.hadamard(G, E.hadamard_div(A, E.power(B, 2))))]
+
+
+@vjp(Sum)
+def _sum(node, G):
+    """d(1^T A 1) = 1^T dA 1"""
+    (A,) = node.args
+    return [E.scale(G, Ones(*A.shape))]
+
+
+@vjp(Trace)
+def _trace(node, G):
+    """d tr(A) = tr(dA)"""
+    (A,) = node.args
+    return [E.scale(G, Identity(A.rows))]
+
+
+@vjp(Diag)
+def _diag(node, G):
+    """d diag(v) = diag(dv)"""
+    return [E.diag(G)]
+
+
+@vjp(DiagPart)
+def _diag_part(node, G):
+    """d diag(A) = diag(dA), the diagonal as a vector"""
+    return [E.diag(G)]
+
+
+@vjp(Named)
+def _named(node, G):
+    """A name is its definition."""
+    return [G]
+
+
+# ----- elementwise -----
+
+
+@vjp(Apply)
+def _apply(node, G):
+    """d f(A) = f'(A) o dA, with f' from the table of elementwise functions"""
+    (A,) = node.args
+    return [E.hadamard(G, node.function.spec.derivative(A, node.function))]
+
+
+@vjp(Power)
+def _power(node, G):
+    """d A^p = p A^(p-1) o dA"""
+    (A,) = node.args
+    p = node.exponent
+    return [E.scale(Constant(p), E.hadamard(G, E.power(A, p - 1)))]
+
+
+# ----- norms -----
+
+
+@vjp(NormSq)
+def _norm_sq(node, G):
+    """d ||A||^2 = 2 <A, dA>"""
+    (A,) = node.args
+    return [E.scale(E.scale(2, G), A)]
+
+
+@vjp(Norm)
+def _norm(node, G):
+    """d ||A|| = <A, dA> / ||A||"""
+    (A,) = node.args
+    return [E.scale(E.scale(G, E.power(node, -1)), A)]
+
+
+# ----- matrix functions -----
+
+
+@vjp(Inverse)
+def _inverse(node, G):
+    """d A^{-1} = -A^{-1} dA A^{-1}"""
+    inverse_transpose = E.transpose(node)
+    return [E.neg(E.matmul(E.matmul(inverse_transpose, G), inverse_transpose))]
+
+
+@vjp(Det)
+def _det(node, G):
+    """d det A = det(A) tr(A^{-1} dA)"""
+    (A,) = node.args
+    return [E.scale(E.scale(G, node), E.transpose(E.inv(A)))]
+
+
+@vjp(LogDet)
+def _logdet(node, G):
+    """d log det A = tr(A^{-1} dA)"""
+    (A,) = node.args
+    return [E.scale(G, E.transpose(E.inv(A)))]
+
+
+# ----- softmax family (column-wise) -----
+
+
+@vjp(Softmax)
+def _softmax(node, G):
+    """d softmax(z) = (diag(s) - s s^T) dz"""
+    S = node
+    SG = E.hadamard(S, G)
+    if G.cols == 1:
+        return [E.add(SG, E.neg(E.scale(E.matmul(E.transpose(S), G), S)))]
+    return [E.add(SG, E.neg(E.hadamard(S, column_sums_spread(SG, S.rows))))]
+
+
+@vjp(LogSoftmax)
+def _log_softmax(node, G):
+    """d log softmax(z) = (I - softmax(z) 1^T) dz"""
+    (Z,) = node.args
+    S = E.softmax(Z)
+    if G.cols == 1:
+        return [E.add(G, E.neg(E.scale(E.matmul(E.transpose(ones_column(Z.rows)), G), S)))]
+    return [E.add(G, E.neg(E.hadamard(S, column_sums_spread(G, Z.rows))))]
+
+
+@vjp(LogSumExp)
+def _logsumexp(node, G):
+    """d logsumexp(z) = softmax(z)^T dz"""
+    (Z,) = node.args
+    S = E.softmax(Z)
+    if Z.cols == 1:
+        return [E.scale(G, S)]
+    return [E.hadamard(S, E.matmul(ones_column(Z.rows), G))]
+
+
+@vjp(SoftmaxCrossEntropy)
+def _softmax_cross_entropy(node, G):
+    """d(-y^T log softmax(z)) = (softmax(z) 1^T y - y)^T dz; softmax(z) - y when y sums to one"""
+    Z, Y = node.args
+    S = E.softmax(Z)
+    total = column_total(Y)
+    if total is None:
+        residual = E.add(S, E.neg(Y))
+    elif Z.cols == 1:
+        residual = E.add(E.scale(total, S), E.neg(Y))
+    else:
+        residual = E.add(E.matmul(S, E.diag(E.transpose(total))), E.neg(Y))
+    return [E.scale(G, residual), E.neg(E.scale(G, E.log_softmax(Z)))]
+
+
+@vjp(BinaryCrossEntropy)
+def _binary_cross_entropy(node, G):
+    """d(softplus(z) - y z) = (sigma(z) - y) o dz - z o dy"""
+    Z, Y = node.args
+    return [E.scale(G, E.add(sigmoid(Z), E.neg(Y))), E.neg(E.scale(G, Z))]
+
+
+def rule_for(node):
+    return VJP.get(type(node))
+
+
+def describe_missing(node) -> str:
+    name = type(node).__name__
+    if isinstance(node, Apply):
+        name = f"the elementwise function {node.function!r}"
+    return name
+

@@ -1,0 +1,279 @@
+"""LaTeX as a lecturer writes it on the board: ``(W x - y) x^\\top``, ``\\sigma'(z) \\odot \\delta``.
+
+A visitor over the nodes (SymPy's `Printer` dispatch: one ``_print_<Node>`` method each); numbers and
+symbolic sizes go through SymPy's own `LatexPrinter`. Every notation choice is in `Notation`.
+Everything printed here reads back with `nnsym.declare.latex_reader` to the same value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy
+from sympy.printing.latex import LatexPrinter as SympyLatexPrinter
+from sympy.printing.printer import Printer
+
+from nnsym.declare.expressions import Constant, Expr, Inverse, MatMul, Named, Scale, Symbol, number
+from nnsym.errors import MissingRuleError
+
+
+@dataclass(frozen=True)
+class Notation:
+    """Notation choices, all in one place."""
+
+    transpose: str = r"^\top"
+    hadamard: str = r"\odot"
+    bold_vectors: bool = False
+    ones: str = r"\mathbf{1}"
+
+
+# Precedences: a child binding more loosely than its parent's slot is parenthesised.
+ADD, HADAMARD, PRODUCT, POSTFIX, ATOM = 10, 15, 20, 30, 40
+
+
+class LatexPrinter(Printer):
+    printmethod = "_nnsym_latex"
+    _default_settings = {"notation": Notation()}
+
+    def __init__(self, notation: Notation = Notation()):
+        super().__init__({"notation": notation})
+        self.notation = notation
+        self._numbers = SympyLatexPrinter()
+
+    def emptyPrinter(self, expr):
+        raise MissingRuleError(f"no LaTeX rule for {type(expr).__name__}")
+
+    # ----- precedence plumbing -----
+    def precedence(self, node) -> int:
+        kind = type(node).__name__
+        if kind == "Add":
+            return ADD
+        if kind == "Scale":
+            c = number(node.args[0])
+            return ADD if (c is not None and c < 0) else PRODUCT
+        if kind == "Constant":
+            v = node.value
+            if v < 0 or (v.is_Rational and not v.is_Integer):
+                return ADD if v < 0 else PRODUCT
+            return ATOM
+        if kind in ("Hadamard", "HadamardDiv", "Kronecker"):
+            return HADAMARD
+        if kind == "MatMul":
+            return PRODUCT
+        if kind in ("SoftmaxCrossEntropy", "BinaryCrossEntropy"):
+            return ADD
+        if kind == "Sum":
+            return PRODUCT
+        if kind == "Power" and node.args[0].is_scalar and node.exponent < 0:
+            return PRODUCT
+        if kind == "Ones" and node.rows != 1 and node.cols != 1:
+            return PRODUCT
+        return ATOM
+
+    def wrap(self, node, level: int) -> str:
+        text = self._print(node)
+        if self.precedence(node) < level:
+            return rf"\left({text}\right)"
+        return text
+
+    def number(self, value) -> str:
+        return self._numbers.doprint(value)
+
+    # ----- leaves -----
+    def _print_Symbol(self, node: Symbol):
+        if self.notation.bold_vectors and node.kind in ("vector", "matrix"):
+            return rf"\mathbf{{{node.name}}}"
+        return node.name
+
+    def _print_Named(self, node):
+        return node.name
+
+    def _print_Constant(self, node: Constant):
+        return self.number(node.value)
+
+    def _print_Identity(self, node):
+        return "I"
+
+    def _print_Zero(self, node):
+        return "0"
+
+    def _print_Ones(self, node):
+        one = self.notation.ones
+        if node.cols == 1:
+            return one
+        if node.rows == 1:
+            return one + self.notation.transpose
+        return rf"{one}_{{{self.number(node.rows)}}} {one}_{{{self.number(node.cols)}}}{self.notation.transpose}"
+
+    # ----- sums and products -----
+    def _print_Add(self, node):
+        parts = []
+        for i, term in enumerate(node.args):
+            c = number(term.args[0]) if isinstance(term, Scale) else None
+            if isinstance(term, Constant) and term.value < 0:
+                text, sign = self.number(-term.value), "-"
+            elif c is not None and c < 0:
+                text, sign = self._print_Scale(Scale(Constant(-c), term.args[1])) if c != -1 else self.wrap(
+                    term.args[1], ADD + 1), "-"
+            else:
+                text, sign = self._print(term), "+"
+            if i == 0:
+                parts.append(text if sign == "+" else f"-{text}")
+            else:
+                parts.append(f"{sign} {text}")
+        return " ".join(parts)
+
+    def _print_Scale(self, node):
+        factor, operand = node.args
+        c = number(factor)
+        if type(factor).__name__ == "Power" and factor.exponent == -1:
+            # x / ||x|| rather than (1 / ||x||) x
+            return rf"\frac{{{self._print(operand)}}}{{{self._print(factor.args[0])}}}"
+        body = self.wrap(operand, PRODUCT + 1 if c is None and operand.is_scalar else PRODUCT)
+        if c is not None:
+            if c == -1:
+                return f"-{self.wrap(operand, PRODUCT)}"
+            if c < 0:
+                return f"-{self._print_Scale(Scale(Constant(-c), operand))}"
+            return f"{self.number(c)} {body}"
+        return f"{self.wrap(factor, PRODUCT + 1)} {body}"
+
+    def _print_MatMul(self, node):
+        factors = []
+
+        def flatten(n):
+            if isinstance(n, MatMul):
+                flatten(n.args[0])
+                flatten(n.args[1])
+            else:
+                factors.append(n)
+
+        flatten(node)
+        return " ".join(self.wrap(f, PRODUCT + (1 if isinstance(f, Scale) else 0)) for f in factors)
+
+    def _print_Hadamard(self, node):
+        # Products inside a Hadamard product get parentheses: (W^T delta) o sigma'(z), as on the board.
+        left, right = node.args
+        return f"{self.wrap(left, PRODUCT + 1)} {self.notation.hadamard} {self.wrap(right, PRODUCT + 1)}"
+
+    def _print_HadamardDiv(self, node):
+        left, right = node.args
+        return rf"{self.wrap(left, HADAMARD)} \oslash {self.wrap(right, HADAMARD + 1)}"
+
+    def _print_Kronecker(self, node):
+        left, right = node.args
+        return rf"{self.wrap(left, HADAMARD)} \otimes {self.wrap(right, HADAMARD + 1)}"
+
+    # ----- postfix -----
+    def base(self, node) -> str:
+        """A node about to take a superscript: W^{(1)} becomes {W^{(1)}} (no double superscript)."""
+        text = self.wrap(node, ATOM)
+        return f"{{{text}}}" if "^" in text and not text.endswith(r"\right)") else text
+
+    def _print_Transpose(self, node):
+        (operand,) = node.args
+        if isinstance(operand, Inverse):
+            return rf"{self.base(operand.args[0])}^{{-\top}}"
+        text = self.wrap(operand, ATOM)
+        if isinstance(operand, (Symbol, Named)) and text.endswith(")}") and "^{(" in text:
+            # W^{(2)} transposed is written W^{(2)\top}, one superscript.
+            return text[:-1] + self.notation.transpose[1:] + "}"
+        return f"{self.base(operand)}{self.notation.transpose}"
+
+    def _print_Inverse(self, node):
+        return f"{self.base(node.args[0])}^{{-1}}"
+
+    def _print_Power(self, node):
+        (base,) = node.args
+        p = node.exponent
+        if base.is_scalar:
+            if p == sympy.Rational(1, 2):
+                return rf"\sqrt{{{self._print(base)}}}"
+            if p < 0:
+                inner = self._print(base) if p == -1 else self._print_Power(type(node)(base, -p))
+                return rf"\frac{{1}}{{{inner}}}"
+            return f"{self.base(base)}^{{{self.number(p)}}}"
+        return rf"{self.base(base)}^{{\circ {self.number(p)}}}"
+
+    # ----- functions -----
+    def _print_Apply(self, node):
+        function = node.function
+        (operand,) = node.args
+        argument = self._print(operand)
+        if function.name == "exp" and operand.is_scalar:
+            return f"e^{{{argument}}}"
+        if function.name == "sqrt":
+            return rf"\sqrt{{{argument}}}"
+        head = function.spec.latex
+        if function.parameter is not None:
+            head = rf"{head}_{{{self.number(function.parameter)}}}"
+        return rf"{head}\left({argument}\right)"
+
+    def _print_Softmax(self, node):
+        return rf"\operatorname{{softmax}}\left({self._print(node.args[0])}\right)"
+
+    def _print_LogSoftmax(self, node):
+        return rf"\log \operatorname{{softmax}}\left({self._print(node.args[0])}\right)"
+
+    def _print_LogSumExp(self, node):
+        return rf"\operatorname{{logsumexp}}\left({self._print(node.args[0])}\right)"
+
+    def _print_SoftmaxCrossEntropy(self, node):
+        z, y = node.args
+        log_p = rf"\log \operatorname{{softmax}}\left({self._print(z)}\right)"
+        if y.cols == 1:
+            return rf"-{self.wrap(y, ATOM)}{self.notation.transpose} {log_p}"
+        one, t = self.notation.ones, self.notation.transpose
+        return rf"-{one}{t} \left({self.wrap(y, HADAMARD)} {self.notation.hadamard} {log_p}\right) {one}"
+
+    def _print_BinaryCrossEntropy(self, node):
+        z, y = node.args
+        one, t, odot = self.notation.ones, self.notation.transpose, self.notation.hadamard
+        p = rf"\sigma\left({self._print(z)}\right)"
+        yy = self.wrap(y, ATOM)
+        if y.is_scalar:
+            return rf"-\left({yy} \log {p} + \left(1 - {yy}\right) \log\left(1 - {p}\right)\right)"
+        if y.cols == 1:
+            return (rf"-\left({yy}{t} \log {p} + \left({one} - {yy}\right){t} "
+                    rf"\log\left({one} - {p}\right)\right)")
+        return (rf"-{one}{t} \left({yy} {odot} \log {p} + \left({one}{one}{t} - {yy}\right) {odot} "
+                rf"\log\left({one}{one}{t} - {p}\right)\right) {one}")
+
+    # ----- reductions -----
+    def _print_Trace(self, node):
+        return rf"\operatorname{{tr}}\left({self._print(node.args[0])}\right)"
+
+    def _print_Det(self, node):
+        return rf"\det\left({self._print(node.args[0])}\right)"
+
+    def _print_LogDet(self, node):
+        return rf"\log\det\left({self._print(node.args[0])}\right)"
+
+    def _print_Diag(self, node):
+        return rf"\operatorname{{diag}}\left({self._print(node.args[0])}\right)"
+
+    _print_DiagPart = _print_Diag
+
+    def _print_Sum(self, node):
+        (operand,) = node.args
+        one, t = self.notation.ones, self.notation.transpose
+        if operand.cols == 1:
+            return f"{one}{t} {self.wrap(operand, PRODUCT + 1)}"
+        if operand.rows == 1:
+            return f"{self.wrap(operand, PRODUCT + 1)} {one}"
+        return f"{one}{t} {self.wrap(operand, PRODUCT + 1)} {one}"
+
+    def _print_NormSq(self, node):
+        (operand,) = node.args
+        sub = "_F" if not operand.is_column and not operand.is_scalar and operand.rows != 1 else ""
+        return rf"\left\|{self._print(operand)}\right\|{sub}^{{2}}"
+
+    def _print_Norm(self, node):
+        (operand,) = node.args
+        sub = "_F" if not operand.is_column and not operand.is_scalar and operand.rows != 1 else ""
+        return rf"\left\|{self._print(operand)}\right\|{sub}"
+
+
+def latex(expr: Expr, notation: Notation = Notation()) -> str:
+    return LatexPrinter(notation).doprint(expr)
+

@@ -1,0 +1,204 @@
+"""What the public entry points hand out: derived formulas that have passed their checks.
+
+`grad`, `jacobian`, `hessian` and `backprop` derive in closed form, then verify at random points
+(central finite differences, and the elementwise SymPy derivation where the sizes are small) before
+returning. A formula that fails is never returned: `VerificationError` says where it failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Optional, Sequence, Tuple
+
+from nnsym.declare.expressions import Expr, Named, Symbol
+from nnsym.declare.layers import Network
+from nnsym.derive import backprop as backprop_module
+from nnsym.derive import jacobian as jacobian_module
+from nnsym.derive.reverse import cotangents
+from nnsym.emit.latex import Notation, latex
+from nnsym.emit.numpy_code import compile_function, write_function
+from nnsym.errors import InputError, VerificationError
+from nnsym.verify.elementwise import MAX_ORACLE_ENTRIES, ORACLE_SIZES, check_elementwise
+from nnsym.verify.finite_differences import Report, check_gradients, check_jacobian
+from nnsym.verify.points import small_sizes, symbols_of
+from nnsym.verify.evaluate import concrete_shape
+
+LAYOUT_GRADIENT = "denominator layout: the gradient has the variable's shape"
+LAYOUT_JACOBIAN = "numerator layout: rows follow the function, columns the variable"
+
+
+def _oracle_fits(exprs) -> bool:
+    symbols = symbols_of(*exprs)
+    sizes = small_sizes(symbols, choices=ORACLE_SIZES)
+    total = 0
+    for s in symbols:
+        r, c = concrete_shape(s, sizes)
+        total += r * c
+    return total <= MAX_ORACLE_ENTRIES
+
+
+def _require(reports: Sequence[Report], what: str) -> Tuple[Report, ...]:
+    for report in reports:
+        if not report.ok:
+            raise VerificationError(f"{what} failed its check and is not handed out: {report}")
+    return tuple(reports)
+
+
+class _NumPyCallable:
+    """A compiled function that accepts its arguments by LaTeX name or by Python identifier."""
+
+    def __init__(self, generated):
+        self.generated = generated
+        self.source = generated.source
+        self.arguments = generated.arguments
+        self._function = compile_function(generated)
+
+    def __call__(self, values: Optional[Dict] = None, **kwargs):
+        merged = dict(values or {})
+        merged.update(kwargs)
+        by_identifier = {}
+        for key, value in merged.items():
+            name = self.arguments.get(key, key)
+            if name not in self.arguments.values():
+                raise InputError(f"unknown argument {key!r}; expected {', '.join(self.arguments)}")
+            by_identifier[name] = value
+        return self._function(**by_identifier)
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """dL/dx for a scalar L, in denominator layout, with the checks it passed."""
+
+    function: Expr
+    variable: Symbol
+    expression: Expr
+    reports: Tuple[Report, ...] = ()
+    layout: str = LAYOUT_GRADIENT
+
+    def latex(self, notation: Notation = Notation()) -> str:
+        return latex(self.expression, notation)
+
+    def equation(self, notation: Notation = Notation()) -> str:
+        return rf"\frac{{\partial f}}{{\partial {self.variable.name}}} = {self.latex(notation)}"
+
+    def to_numpy(self) -> _NumPyCallable:
+        return _NumPyCallable(write_function("gradient", {"": self.expression}, doc=self.latex()))
+
+    def verify(self, points: int = 3, seed: int = 0) -> Tuple[Report, ...]:
+        return verify_gradients(self.function, {self.variable: self.expression}, points, seed)
+
+    def _repr_latex_(self):
+        return f"$\\displaystyle {self.equation()}$"
+
+    def __str__(self):
+        return self.latex()
+
+
+@dataclass(frozen=True)
+class Matrix2:
+    """A Jacobian (numerator layout) or a Hessian, with its checks."""
+
+    function: Expr
+    variable: Symbol
+    expression: Expr
+    reports: Tuple[Report, ...]
+    layout: str
+    kind: str
+
+    def latex(self, notation: Notation = Notation()) -> str:
+        return latex(self.expression, notation)
+
+    def to_numpy(self) -> _NumPyCallable:
+        return _NumPyCallable(write_function(self.kind, {"": self.expression}, doc=self.latex()))
+
+    def _repr_latex_(self):
+        return f"$\\displaystyle {self.latex()}$"
+
+    def __str__(self):
+        return self.latex()
+
+
+def verify_gradients(f: Expr, gradients: Dict[Symbol, Expr], points: int = 3, seed: int = 0,
+                     oracle: bool = True) -> Tuple[Report, ...]:
+    reports = [check_gradients(f, gradients, points=points, seed=seed)]
+    if oracle and _oracle_fits([f, *gradients.values()]):
+        reports.append(check_elementwise(f, gradients, seed=seed + 1))
+    return tuple(reports)
+
+
+def grad(f: Expr, wrt: Symbol, verify: bool = True, oracle: bool = True) -> Gradient:
+    """The gradient of a scalar ``f`` with respect to a declared symbol, in closed matrix form."""
+    expression = cotangents(f, [wrt])[wrt]
+    reports = _require(verify_gradients(f, {wrt: expression}, oracle=oracle), "the gradient") if verify else ()
+    return Gradient(f, wrt, expression, reports)
+
+
+def gradients(f: Expr, wrt: Sequence[Symbol], verify: bool = True, oracle: bool = True) -> Dict[Symbol, Gradient]:
+    """Gradients with respect to several symbols in one reverse pass."""
+    found = cotangents(f, wrt)
+    reports = _require(verify_gradients(f, found, oracle=oracle), "a gradient") if verify else ()
+    return {v: Gradient(f, v, found[v], reports) for v in wrt}
+
+
+def jacobian(y: Expr, x: Symbol, verify: bool = True) -> Matrix2:
+    expression = jacobian_module.jacobian(y, x)
+    reports = _require([check_jacobian(y, x, expression)], "the Jacobian") if verify else ()
+    return Matrix2(y, x, expression, reports, LAYOUT_JACOBIAN, "jacobian")
+
+
+def hessian(f: Expr, x: Symbol, verify: bool = True) -> Matrix2:
+    first = cotangents(f, [x])[x]
+    expression = jacobian_module.jacobian(first, x)
+    reports = _require([check_jacobian(first, x, expression)], "the Hessian") if verify else ()
+    return Matrix2(f, x, expression, reports, "symmetric: d^2 f / dx dx^T", "hessian")
+
+
+@dataclass(frozen=True)
+class Backprop:
+    """The forward pass and the backpropagation equations of a network, verified."""
+
+    network: Network
+    equations: backprop_module.BackpropEquations
+    reports: Tuple[Report, ...]
+
+    @property
+    def forward(self):
+        return self.equations.forward
+
+    def forward_lines(self, notation: Notation = Notation()):
+        fw = self.forward
+        lines = []
+        for z, a in zip(fw.pre_activations, fw.activations[1:]):
+            lines.append((latex(z, notation), latex(z.definition, notation)))
+            if isinstance(a, Named):
+                lines.append((latex(a, notation), latex(a.definition, notation)))
+        lines.append(("L", latex(fw.loss, notation)))
+        return lines
+
+    def backward_lines(self, notation: Notation = Notation()):
+        lines = [(latex(d, notation), latex(G, notation)) for d, G in self.equations.deltas]
+        for p in self.forward.parameters:
+            lines.append((rf"\frac{{\partial L}}{{\partial {p.name}}}", latex(self.equations.gradients[p], notation)))
+        return lines
+
+    def latex(self, notation: Notation = Notation()) -> str:
+        rows = [rf"{lhs} &= {rhs}" for lhs, rhs in self.forward_lines(notation) + self.backward_lines(notation)]
+        return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
+
+    def to_numpy(self) -> _NumPyCallable:
+        outputs = {p.name: self.equations.gradients[p] for p in self.forward.parameters}
+        return _NumPyCallable(write_function("gradients", outputs))
+
+    def _repr_latex_(self):
+        return self.latex()
+
+
+def backprop(network: Network, verify: bool = True, oracle: bool = True) -> Backprop:
+    """Forward and backward equations of ``network`` in delta form, checked numerically."""
+    forward = network.forward()
+    equations = backprop_module.backprop(forward)
+    reports = ()
+    if verify:
+        reports = _require(verify_gradients(forward.loss, equations.gradients, oracle=oracle), "backprop")
+    return Backprop(network, equations, reports)
+
