@@ -13,10 +13,14 @@ from typing import Callable, Dict, Iterable, List, Optional
 from nnsym.declare import expressions as E
 from nnsym.declare.expressions import Expr, Symbol, show_shape
 from nnsym.derive.rules import describe_missing, rule_for
+from nnsym.derive.simplify import collect_common_factors
 from nnsym.errors import InputError, MissingRuleError, ShapeError
 
 # A hook that may rename a cotangent as it is formed (backprop names dL/dz^{(l)} delta^{(l)}).
 CotangentHook = Callable[[Expr, Expr], Expr]
+# A trace is told of every visited node: (node, its cotangent, ((child, contribution), ...)); it
+# records the derivation step by step (nnsym.derive.steps) without changing it.
+Trace = Callable[[Expr, Expr, tuple], None]
 
 
 def _dependent_order(root: Expr, variables: set) -> List[Expr]:
@@ -39,8 +43,11 @@ def _dependent_order(root: Expr, variables: set) -> List[Expr]:
     return order
 
 
-def cotangents(f: Expr, variables: Iterable[Symbol], hook: Optional[CotangentHook] = None) -> Dict[Symbol, Expr]:
-    """dL/dv for each variable v of a scalar f, each with v's shape (denominator layout)."""
+def cotangents(f: Expr, variables: Iterable[Symbol], hook: Optional[CotangentHook] = None,
+               trace: Optional[Trace] = None) -> Dict[Symbol, Expr]:
+    """dL/dv for each variable v of a scalar f, each with v's shape (denominator layout).
+
+    ``trace``, if given, is called once per visited node with (node, cotangent, contributions)."""
     if not f.is_scalar:
         raise ShapeError(f"a gradient needs a scalar function, but this one is {show_shape(f.shape)}")
     variables = list(variables)
@@ -59,19 +66,25 @@ def cotangents(f: Expr, variables: Iterable[Symbol], hook: Optional[CotangentHoo
         if hook is not None:
             G = hook(node, G)
         if isinstance(node, Symbol):
-            result[node] = G
+            result[node] = collect_common_factors(G)
+            if trace is not None:
+                trace(node, result[node], ())
             continue
         rule = rule_for(node)
         if rule is None:
             raise MissingRuleError(
                 f"no derivative rule for {describe_missing(node)}; nnsym refuses rather than guess"
             )
+        passed = []
         for child, contribution in zip(node.args, rule(node, G)):
             if contribution is None or child not in dependent:
                 continue
             # A rule returning the wrong shape is a bug in nnsym, not in the input.
             assert contribution.shape == child.shape, (type(node).__name__, contribution.shape, child.shape)
             pending.setdefault(child, []).append(contribution)
+            passed.append((child, contribution))
+        if trace is not None:
+            trace(node, G, tuple(passed))
     for v in variables:
         result.setdefault(v, E.Zero(*v.shape))
     return result
