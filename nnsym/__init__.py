@@ -27,6 +27,7 @@ from nnsym.declare.expressions import (
     vector,
 )
 from nnsym.declare.functions import elu, exp, gelu, heaviside, leaky_relu, log, relu, sigmoid, softplus, sqrt, tanh
+from nnsym.declare.linear_equations import LinearEquation, LinearSystem, Solution, linear_equation, solve_linear
 from nnsym.declare.layers import (
     Dense,
     Network,
@@ -44,7 +45,7 @@ from nnsym.present.results import Backprop, Gradient, backprop, grad, gradients,
 from nnsym.verify.evaluate import evaluate
 
 __all__ = [
-    "Backprop", "Dense", "Expr", "Gradient", "InputError", "MissingRuleError", "Network", "NnsymError",
+    "Backprop", "Dense", "LinearEquation", "LinearSystem", "Solution", "linear_equation", "solve_linear", "Expr", "Gradient", "InputError", "MissingRuleError", "Network", "NnsymError",
     "Notation", "ParseError", "ShapeError", "Symbol", "VerificationError", "backprop", "binary_cross_entropy",
     "dense", "det", "diag", "dot", "elu", "evaluate", "exp", "gelu", "grad", "gradients", "hadamard",
     "hadamard_div", "heaviside", "hessian", "identity", "inv", "jacobian", "kronecker", "l2_penalty", "latex",

@@ -126,7 +126,7 @@ ELEMENTWISE = {
     "leaky_relu_prime": FunctionSpec(r"\operatorname{LeakyReLU}'", lambda x, a: sympy.Piecewise((1, x > 0), (a, True)),
                                      _zero, "1 for x > 0, alpha otherwise", r"_{\alpha}"),
     "elu_prime": FunctionSpec(r"\operatorname{ELU}'", lambda x, a: sympy.Piecewise((1, x > 0), (a * sympy.exp(x), True)),
-                              lambda x, f: hadamard(apply("elu_prime", x, f.parameter), apply("step_nonpositive", x, f.parameter)),
+                              lambda x, f: hadamard(apply("elu_prime", x, f.parameter), apply("step_nonpositive", x)),
                               "1 for x > 0, alpha e^x otherwise", r"_{\alpha}"),
     "step_nonpositive": FunctionSpec(r"\bar{H}",
                                              lambda x, a: sympy.Piecewise((0, x > 0), (1, True)), _zero,

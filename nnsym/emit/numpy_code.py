@@ -20,13 +20,12 @@ import sympy
 from sympy.printing.printer import Printer
 from sympy.printing.pycode import PythonCodePrinter
 
-from nnsym.declare.expressions import Apply, Constant, Expr, Named, Symbol
+from nnsym.declare.expressions import Apply, Constant, Expr, Named, Power, Scale, Symbol, number
 from nnsym.declare.names import identifier
 from nnsym.emit import stable
+from nnsym.emit.lowering import lower
 from nnsym.errors import InputError, MissingRuleError
 
-# Elementwise functions: NumPy's own where it is stable, else the helper of the same name.
-NUMPY_FUNCTIONS = {"tanh": "np.tanh", "exp": "np.exp", "log": "np.log", "sqrt": "np.sqrt"}
 HELPERS = {
     "sigmoid", "sigmoid_prime", "log_sigmoid", "softplus", "tanh_prime", "relu", "heaviside",
     "step_nonpositive", "leaky_relu", "leaky_relu_prime", "elu", "elu_prime", "erf", "normal_pdf",
@@ -40,14 +39,28 @@ HELPER_NEEDS = {
 }
 
 
+# Python operator precedence, lowest first: a child is parenthesised only when it binds less tightly
+# than its place needs (the right operand of a left-associative operator needs strictly more).
+SUM, PRODUCT, UNARY, POWER, ATOM = 50, 60, 70, 80, 100
+
+
 class NumPyPrinter(Printer):
-    """Node -> NumPy expression text, given the text of its children (``self.names``)."""
+    """Node -> NumPy expression text, given the text of its children (``self.names``).
+
+    Each ``_print_<Node>`` returns text; `precedence` says how tightly that text binds, so that
+    children are parenthesised only where Python needs it (``W_1 @ X + b_1``, ``-Y``). Subclasses for
+    other array libraries change the prefixes in `functions` and the methods that differ.
+    """
 
     printmethod = "_nnsym_numpy"
+    prefix = "np"
+    # Elementwise functions: the library's own where it is stable, else the helper of the same name.
+    functions = {"tanh": "np.tanh", "exp": "np.exp", "log": "np.log", "sqrt": "np.sqrt"}
 
     def __init__(self, sizes: Mapping[sympy.Symbol, str]):
         super().__init__()
         self.names: Dict[Expr, str] = {}
+        self.precedences: Dict[Expr, int] = {}
         self.sizes = sizes
         self.used_helpers: set = set()
         self._python = PythonCodePrinter({"fully_qualified_modules": False})
@@ -55,8 +68,25 @@ class NumPyPrinter(Printer):
     def emptyPrinter(self, expr):
         raise MissingRuleError(f"no NumPy rule for {type(expr).__name__}")
 
+    # ---- children and precedence ---------------------------------------------------------------
+    def child(self, node, i=0, minimum=ATOM) -> str:
+        argument = node.args[i]
+        text = self.names[argument]
+        return f"({text})" if self.precedences.get(argument, ATOM) < minimum else text
+
     def arg(self, node, i=0) -> str:
+        """A child as a function argument: any expression will do."""
         return self.names[node.args[i]]
+
+    def precedence(self, node) -> int:
+        if isinstance(node, Scale):
+            return UNARY if number(node.args[0]) == -1 else PRODUCT
+        if isinstance(node, Constant):
+            return UNARY if node.value.is_number and node.value < 0 else ATOM
+        if isinstance(node, Power):
+            p = node.exponent
+            return ATOM if p == sympy.Rational(1, 2) else PRODUCT if p in (-1, 2) else POWER
+        return PRECEDENCE.get(type(node).__name__, ATOM)
 
     def helper(self, name: str) -> str:
         self.used_helpers.add(name)
@@ -67,62 +97,90 @@ class NumPyPrinter(Printer):
             return str(int(value))
         return self._python.doprint(value.subs({s: sympy.Symbol(n) for s, n in self.sizes.items()}))
 
+    def number_text(self, value) -> str:
+        return repr(float(value)) if not value.is_Integer else f"{int(value)}.0"
+
+    def array(self, function: str, node) -> str:
+        return f"{self.prefix}.{function}(({self.size(node.rows)}, {self.size(node.cols)}))"
+
+    def scalar_array(self, text: str) -> str:
+        """A 0-d result as the 1 x 1 array every scalar is."""
+        return f"{self.prefix}.reshape({text}, (1, 1))"
+
+    # ---- leaves --------------------------------------------------------------------------------
     def _print_Constant(self, node):
         value = node.value
         if not value.is_number:  # a size such as the B of 1/B
             return f"float({self.size(value)})"
-        return repr(float(value)) if not value.is_Integer else f"{int(value)}.0"
+        return self.number_text(value)
 
     def _print_Identity(self, node):
-        return f"np.eye({self.size(node.rows)})"
+        return f"{self.prefix}.eye({self.size(node.rows)})"
 
     def _print_Ones(self, node):
-        return f"np.ones(({self.size(node.rows)}, {self.size(node.cols)}))"
+        return self.array("ones", node)
 
     def _print_Zero(self, node):
-        return f"np.zeros(({self.size(node.rows)}, {self.size(node.cols)}))"
+        return self.array("zeros", node)
 
     def _print_Named(self, node):
         return self.arg(node)
 
+    # ---- linear algebra ------------------------------------------------------------------------
     def _print_MatMul(self, node):
-        return f"{self.arg(node, 0)} @ {self.arg(node, 1)}"
+        return f"{self.child(node, 0, PRODUCT)} @ {self.child(node, 1, PRODUCT + 1)}"
 
     def _print_Add(self, node):
-        return " + ".join(f"({self.names[a]})" for a in node.args)
+        parts = []
+        for i, term in enumerate(node.args):
+            c = number(term.args[0]) if isinstance(term, Scale) else None
+            if i > 0 and c is not None and c < 0 and self.precedences.get(term) != ATOM:
+                # a + (-c) t is written a - c t
+                rest = self.names[term.args[1]]
+                if self.precedences.get(term.args[1], ATOM) < PRODUCT + 1:
+                    rest = f"({rest})"
+                parts.append(f"- {rest}" if c == -1 else f"- {self.number_text(-c)} * {rest}")
+                continue
+            text = self.child(node, i, SUM if i == 0 else SUM + 1)
+            parts.append(text if i == 0 else f"+ {text}")
+        return " ".join(parts)
 
     def _print_Scale(self, node):
-        return f"({self.arg(node, 0)}) * ({self.arg(node, 1)})"
+        c = number(node.args[0])
+        if c == -1:
+            return f"-{self.child(node, 1, UNARY)}"
+        return f"{self.child(node, 0, PRODUCT)} * {self.child(node, 1, PRODUCT + 1)}"
 
     def _print_Transpose(self, node):
-        return f"({self.arg(node)}).T"
+        return f"{self.child(node, 0, ATOM)}.T"
 
     def _print_Hadamard(self, node):
-        return f"({self.arg(node, 0)}) * ({self.arg(node, 1)})"
+        return f"{self.child(node, 0, PRODUCT)} * {self.child(node, 1, PRODUCT + 1)}"
 
     def _print_HadamardDiv(self, node):
-        return f"({self.arg(node, 0)}) / ({self.arg(node, 1)})"
+        return f"{self.child(node, 0, PRODUCT)} / {self.child(node, 1, PRODUCT + 1)}"
 
     def _print_Kronecker(self, node):
-        return f"np.kron({self.arg(node, 0)}, {self.arg(node, 1)})"
+        return f"{self.prefix}.kron({self.arg(node, 0)}, {self.arg(node, 1)})"
 
     def _print_Power(self, node):
         p = node.exponent
         if p == sympy.Rational(1, 2):
-            return f"np.sqrt({self.arg(node)})"
+            return f"{self.prefix}.sqrt({self.arg(node)})"
         if p == -1:
-            return f"1.0 / ({self.arg(node)})"
+            return f"1.0 / {self.child(node, 0, PRODUCT + 1)}"
         if p == 2:
-            return f"np.square({self.arg(node)})"
-        return f"({self.arg(node)}) ** {float(p)!r}"
+            return f"{self.child(node, 0, PRODUCT)} * {self.child(node, 0, PRODUCT + 1)}"
+        return f"{self.child(node, 0, ATOM)} ** {float(p)!r}"
 
+    # ---- elementwise functions and the fused losses ----------------------------------------------
     def _print_Apply(self, node):
         function = node.function
         operand = node.args[0]
         # log sigma(z) is computed as -logaddexp(0, -z): finite at z = -1000.
         if function.name == "log" and isinstance(operand, Apply) and operand.function.name == "sigmoid":
             return f"{self.helper('log_sigmoid')}({self.names[operand.args[0]]})"
-        name = NUMPY_FUNCTIONS.get(function.name) or self.helper(function.name)
+        name = self.functions.get(function.name) or self.helper(function.name)
         if function.parameter is not None:
             return f"{name}({self.arg(node)}, {float(function.parameter)!r})"
         return f"{name}({self.arg(node)})"
@@ -137,37 +195,69 @@ class NumPyPrinter(Printer):
         return f"{self.helper('logsumexp')}({self.arg(node)})"
 
     def _print_SoftmaxCrossEntropy(self, node):
-        return f"np.reshape({self.helper('softmax_cross_entropy')}({self.arg(node, 0)}, {self.arg(node, 1)}), (1, 1))"
+        return self.scalar_array(f"{self.helper('softmax_cross_entropy')}({self.arg(node, 0)}, {self.arg(node, 1)})")
 
     def _print_BinaryCrossEntropy(self, node):
-        return f"np.reshape({self.helper('binary_cross_entropy')}({self.arg(node, 0)}, {self.arg(node, 1)}), (1, 1))"
+        return self.scalar_array(f"{self.helper('binary_cross_entropy')}({self.arg(node, 0)}, {self.arg(node, 1)})")
 
+    # ---- scalar functions of matrices --------------------------------------------------------------
     def _print_Trace(self, node):
-        return f"np.reshape(np.trace({self.arg(node)}), (1, 1))"
+        return self.scalar_array(f"{self.prefix}.trace({self.arg(node)})")
 
     def _print_Det(self, node):
-        return f"np.reshape(np.linalg.det({self.arg(node)}), (1, 1))"
+        return self.scalar_array(f"{self.prefix}.linalg.det({self.arg(node)})")
 
     def _print_LogDet(self, node):
-        return f"np.reshape({self.helper('logdet')}({self.arg(node)}), (1, 1))"
+        return self.scalar_array(f"{self.helper('logdet')}({self.arg(node)})")
 
     def _print_Inverse(self, node):
-        return f"np.linalg.inv({self.arg(node)})"
+        return f"{self.prefix}.linalg.inv({self.arg(node)})"
 
     def _print_Diag(self, node):
-        return f"np.diag(({self.arg(node)})[:, 0])"
+        return f"{self.prefix}.diag({self.child(node, 0, ATOM)}[:, 0])"
 
     def _print_DiagPart(self, node):
-        return f"np.diag({self.arg(node)}).reshape(-1, 1)"
+        return f"{self.prefix}.diag({self.arg(node)}).reshape(-1, 1)"
 
     def _print_Sum(self, node):
-        return f"np.reshape(np.sum({self.arg(node)}), (1, 1))"
+        return self.scalar_array(f"{self.prefix}.sum({self.arg(node)})")
 
     def _print_NormSq(self, node):
-        return f"np.reshape(np.sum(np.square({self.arg(node)})), (1, 1))"
+        return self.scalar_array(f"{self.prefix}.sum({self.child(node, 0, PRODUCT)} * {self.child(node, 0, PRODUCT + 1)})")
 
     def _print_Norm(self, node):
-        return f"np.reshape(np.sqrt(np.sum(np.square({self.arg(node)}))), (1, 1))"
+        return self.scalar_array(f"{self.prefix}.sqrt({self.prefix}.sum({self.child(node, 0, PRODUCT)} * {self.child(node, 0, PRODUCT + 1)}))")
+
+    # ---- lowered forms (nnsym.emit.lowering) ---------------------------------------------------
+    def _print_Broadcast(self, node):
+        return self.arg(node)
+
+    def _print_RowSums(self, node):
+        return f"{self.child(node, 0, ATOM)}.sum(axis=1, keepdims=True)"
+
+    def _print_ColumnSums(self, node):
+        return f"{self.child(node, 0, ATOM)}.sum(axis=0, keepdims=True)"
+
+    def _print_ScaleRows(self, node):
+        return f"{self.child(node, 0, PRODUCT)} * {self.child(node, 1, PRODUCT + 1)}"
+
+    def _print_ScaleColumns(self, node):
+        return f"{self.child(node, 0, PRODUCT)} * {self.child(node, 1, ATOM)}.T"
+
+    def _print_SigmoidPrimeOf(self, node):
+        s = self.child(node, 0, PRODUCT + 1)
+        return f"{self.child(node, 0, PRODUCT)} * (1.0 - {s})"
+
+    def _print_TanhPrimeOf(self, node):
+        t = self.child(node, 0, PRODUCT + 1)
+        return f"1.0 - {self.child(node, 0, PRODUCT)} * {t}"
+
+
+PRECEDENCE = {
+    "Add": SUM, "TanhPrimeOf": SUM,
+    "MatMul": PRODUCT, "Hadamard": PRODUCT, "HadamardDiv": PRODUCT, "ScaleRows": PRODUCT,
+    "ScaleColumns": PRODUCT, "SigmoidPrimeOf": PRODUCT,
+}
 
 
 def _parents(roots: Sequence[Expr]) -> tuple:
@@ -208,64 +298,115 @@ def helper_source(names) -> str:
     return "\n\n".join(inspect.getsource(getattr(stable, n)) for n in sorted(wanted))
 
 
-def write_function(name: str, outputs: Mapping[str, Expr], doc: str = "") -> GeneratedFunction:
+def write_function(name: str, outputs: Mapping[str, Expr], doc: str = "", *, printer: type = None,
+                   lowered: bool = True, variables: Mapping[str, str] = None) -> GeneratedFunction:
     """A function ``name(*, <inputs>)`` returning a dict of the named outputs (or the single value
-    when there is one output named ``""``)."""
+    when there is one output named ``""``).
+
+    The DAG is first lowered (`nnsym.emit.lowering`: broadcasting, row sums, sigma(1 - sigma)) unless
+    ``lowered=False``. Named intermediates get a line under their own name (``z_1``, ``delta_2``),
+    every other node used more than once a ``t<n>`` line, the rest is written inline. ``variables``
+    may name the line of an output (output key -> identifier, e.g. ``dL_dW_1``).
+    """
+    printer_class = printer or NumPyPrinter
     roots = list(outputs.values())
     symbols = sorted({s for r in roots for s in r.free_symbols()}, key=lambda s: s.name)
     arguments = {s.name: identifier(s.name) for s in symbols}
     if len(set(arguments.values())) != len(arguments):
         raise InputError(f"two symbols map to one Python name: {sorted(arguments)}")
     size_names: Dict[sympy.Symbol, str] = {}
-    lines = []
-    for s in symbols:
-        arg = arguments[s.name]
-        if s.kind == "scalar":
-            lines.append(f"{arg} = np.reshape(np.asarray({arg}, dtype=float), (1, 1))")
-            continue
-        lines.append(f"{arg} = np.asarray({arg}, dtype=float)")
-        if s.kind == "vector":
-            lines.append(f"{arg} = {arg}.reshape(-1, 1) if {arg}.ndim == 1 else {arg}")
-        for axis, size in enumerate(s.shape):
-            if size.is_Integer:
-                lines.append(f"assert {arg}.shape[{axis}] == {int(size)}, '{arg}: axis {axis} should be {int(size)}'")
-            elif size.is_Symbol and size not in size_names:
-                size_names[size] = identifier(str(size)) + "_size"
-                lines.append(f"{size_names[size]} = {arg}.shape[{axis}]")
-            elif size.is_Symbol:
-                lines.append(f"assert {arg}.shape[{axis}] == {size_names[size]}, '{arg}: axis {axis} should be {size}'")
+    lines = _argument_lines(symbols, arguments, size_names, printer_class.prefix)
     for size in sorted({d for r in _sizes_used(roots) for d in r.free_symbols}, key=str):
         if size not in size_names:
             raise InputError(f"the size {size} is not fixed by any argument")
-    printer = NumPyPrinter(size_names)
+    if lowered:
+        roots = lower(roots)
+    out = printer_class(size_names)
     order, uses = _parents(roots)
+    taken = set(arguments.values()) | set(size_names.values())
     counter = 0
+    root_variables = {}
+    for key, root in zip(outputs, roots):
+        if variables and key in variables and not isinstance(root, Named):
+            root_variables.setdefault(root, identifier(variables[key]))
     for node in order:
         if isinstance(node, Symbol):
-            printer.names[node] = arguments[node.name]
+            out.names[node] = arguments[node.name]
             continue
-        text = printer.doprint(node)
+        text = out.doprint(node)
         if isinstance(node, Named) or uses.get(node, 0) > 1 or node in roots:
-            counter += 1
-            var = f"t{counter}"
+            if isinstance(node, Named):
+                var = _fresh(identifier(node.name), taken)
+            elif node in root_variables:
+                var = _fresh(root_variables[node], taken)
+            else:
+                counter += 1
+                var = _fresh(f"t{counter}", taken)
             lines.append(f"{var} = {text}")
-            printer.names[node] = var
+            out.names[node] = var
+            out.precedences[node] = ATOM
         else:
-            printer.names[node] = f"({text})" if not isinstance(node, Constant) else text
+            out.names[node] = text
+            out.precedences[node] = out.precedence(node)
     results = []
-    for key, root in outputs.items():
-        value = printer.names[root]
+    for key, root in zip(outputs, roots):
+        value = out.names[root]
         results.append((key, f"float({value}[0, 0])" if root.is_scalar else value))
     if len(results) == 1 and results[0][0] == "":
         lines.append(f"return {results[0][1]}")
     else:
         lines.append("return {" + ", ".join(f"{k!r}: {v}" for k, v in results) + "}")
     signature = ", ".join(arguments.values())
-    # A raw docstring: LaTeX is full of backslashes. Quotes cannot end it early: they are dropped.
-    doc_lines = [f'    r"""{doc.replace(chr(34), "")}"""'] if doc else []
     body = "\n".join("    " + line for line in lines)
-    source = "\n".join([f"def {name}(*, {signature}):", *doc_lines, body]) + "\n"
-    return GeneratedFunction(name, source, tuple(sorted(printer.used_helpers)), arguments, tuple(outputs))
+    source = "\n".join([f"def {name}(*, {signature}):", *docstring_lines(doc), body]) + "\n"
+    return GeneratedFunction(name, source, tuple(sorted(out.used_helpers)), arguments, tuple(outputs))
+
+
+def docstring_lines(doc: str) -> List[str]:
+    """A raw docstring (LaTeX is full of backslashes), indented one level. Quotes cannot end it early:
+    they are dropped; a final backslash cannot escape the closing quotes: the text ends in a newline."""
+    if not doc:
+        return []
+    text = doc.replace(chr(34), "").rstrip()
+    body = "\n".join(("    " + line).rstrip() for line in text.splitlines())
+    return [f'    r"""{body.lstrip()}', '    """']
+
+
+def _fresh(name: str, taken: set) -> str:
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}_{n}"
+    taken.add(candidate)
+    return candidate
+
+
+def _argument_lines(symbols, arguments, size_names, prefix) -> List[str]:
+    """Convert each argument to a float array of its shape, asserting the shape (sizes named by a
+    symbol are read from the first argument that has them)."""
+    lines = []
+    for s in symbols:
+        arg = arguments[s.name]
+        if s.kind == "scalar":
+            lines.append(f"{arg} = {prefix}.reshape({prefix}.asarray({arg}, dtype=float), (1, 1))")
+            continue
+        lines.append(f"{arg} = {prefix}.asarray({arg}, dtype=float)")
+        if s.kind == "vector":
+            lines.append(f"{arg} = {arg}.reshape(-1, 1) if {arg}.ndim == 1 else {arg}")
+        fixed = [(axis, size) for axis, size in enumerate(s.shape) if size.is_Integer]
+        if fixed:
+            expected = ", ".join(str(int(size)) if size.is_Integer else "_" for size in s.shape)
+            condition = " and ".join(f"{arg}.shape[{axis}] == {int(size)}" for axis, size in fixed)
+            lines.append(f"assert {arg}.ndim == 2 and {condition}, '{arg} should be {expected.replace(', ', ' x ')}'")
+        for axis, size in enumerate(s.shape):
+            if size.is_Integer:
+                continue
+            if size.is_Symbol and size not in size_names:
+                size_names[size] = identifier(str(size)) + "_size"
+                lines.append(f"{size_names[size]} = {arg}.shape[{axis}]")
+            elif size.is_Symbol:
+                lines.append(f"assert {arg}.shape[{axis}] == {size_names[size]}, '{arg}: axis {axis} should be {size}'")
+    return lines
 
 
 def _sizes_used(roots):

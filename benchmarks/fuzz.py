@@ -1,0 +1,55 @@
+"""Fuzz the derivative engine: random well-typed scalar expressions, every gradient against central
+finite differences (issue 5). Each case is seeded by its number, so a reported case is reproduced by
+``random_expression(seed)`` from ``tests/fuzz/strategies.py``.
+
+Verdicts: right (matches finite differences), refused (a MissingRuleError naming the node), jump
+(the function is discontinuous at the point, so differences cannot decide), wrong (anything else:
+a disagreement, a crash). The goal is 0 wrong.
+
+    python benchmarks/fuzz.py            # 10 000 cases
+    python benchmarks/fuzz.py --quick    # 500 cases
+"""
+
+import argparse
+import collections
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "fuzz"))
+from strategies import WRONG, judge, random_expression  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--quick", action="store_true", help="500 cases")
+    parser.add_argument("--seed", type=int, default=0, help="number of the first case")
+    parser.add_argument("--depth", type=int, default=5, help="maximum nesting of the expressions")
+    args = parser.parse_args(argv)
+    cases = 500 if args.quick else args.cases
+    counts = collections.Counter()
+    timings = []
+    wrong = []
+    start = time.perf_counter()
+    for seed in range(args.seed, args.seed + cases):
+        began = time.perf_counter()
+        f = random_expression(seed, args.depth)
+        verdict, detail = judge(f, seed=seed)
+        timings.append((time.perf_counter() - began, seed, f))
+        counts[verdict] += 1
+        if verdict == WRONG:
+            wrong.append((seed, detail, f))
+    total = time.perf_counter() - start
+    print(f"{cases} cases in {total:.1f} s: " + ", ".join(
+        f"{counts[v]} {v}" for v in ("right", "refused", "jump", "wrong")))
+    print("slowest cases:")
+    for seconds, seed, f in sorted(timings, key=lambda t: t[0], reverse=True)[:5]:
+        print(f"  seed {seed}: {seconds * 1000:.0f} ms  {f!r:.160}")
+    for seed, detail, f in wrong:
+        print(f"WRONG seed {seed}: {detail}\n  {f!r}")
+    return 1 if wrong else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""Lowering: rewrite the derived DAG into the forms array code computes fastest, before printing.
+
+The maths says b 1^T, delta 1, diag(v) X and sigma'(z); an array library wants broadcasting, a row
+sum, a scaled matrix and sigma (1 - sigma) of the sigma it already has. Each rewrite below is one
+rewrite produces one of the emit-only nodes defined here, which only the
+code printers know. The rewrites are exact identities; the value of every node is unchanged.
+
+| maths                      | lowered node          | NumPy               |
+|----------------------------|-----------------------|---------------------|
+| A + b 1^T   (in a sum)     | Broadcast(b)          | A + b               |
+| G 1_B                      | RowSums(G)            | G.sum(axis=1, ...)  |
+| 1^T G                      | ColumnSums(G)         | G.sum(axis=0, ...)  |
+| diag(v) X                  | ScaleRows(v, X)       | v * X               |
+| X diag(v)                  | ScaleColumns(X, v)    | X * v.T             |
+| sigma'(z), sigma(z) known  | SigmoidPrimeOf(s)     | s * (1 - s)         |
+| tanh'(z), tanh(z) known    | TanhPrimeOf(t)        | 1 - t * t           |
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Sequence
+
+from nnsym.declare.expressions import Add, Apply, Diag, Expr, MatMul, Named, Ones
+
+
+class Broadcast(Expr):
+    """b 1^T as a term of a sum: the column b, broadcast across the other terms' columns."""
+
+    __slots__ = ()
+
+    def __init__(self, column, shape):
+        super().__init__((column,), (), shape)
+
+
+class RowSums(Expr):
+    """G 1: the sum of each row, as a column."""
+
+    __slots__ = ()
+
+    def __init__(self, operand):
+        super().__init__((operand,), (), (operand.rows, 1))
+
+
+class ColumnSums(Expr):
+    """1^T G: the sum of each column, as a row."""
+
+    __slots__ = ()
+
+    def __init__(self, operand):
+        super().__init__((operand,), (), (1, operand.cols))
+
+
+class ScaleRows(Expr):
+    """diag(v) X: row i of X times v_i."""
+
+    __slots__ = ()
+
+    def __init__(self, column, operand):
+        super().__init__((column, operand), (), operand.shape)
+
+
+class ScaleColumns(Expr):
+    """X diag(v): column j of X times v_j."""
+
+    __slots__ = ()
+
+    def __init__(self, operand, column):
+        super().__init__((operand, column), (), operand.shape)
+
+
+class SigmoidPrimeOf(Expr):
+    """sigma'(z) = s (1 - s) from s = sigma(z), already computed. Absolute error below one ulp of 1;
+    relative accuracy is lost only where sigma' < 1e-16 contributes nothing to a gradient anyway."""
+
+    __slots__ = ()
+
+    def __init__(self, sigmoid):
+        super().__init__((sigmoid,), (), sigmoid.shape)
+
+
+class TanhPrimeOf(Expr):
+    """tanh'(z) = 1 - t^2 from t = tanh(z), already computed (same accuracy note as sigma')."""
+
+    __slots__ = ()
+
+    def __init__(self, tanh):
+        super().__init__((tanh,), (), tanh.shape)
+
+
+def _ones_row(node: Expr) -> bool:
+    return isinstance(node, Ones) and node.rows == 1
+
+
+def _ones_column(node: Expr) -> bool:
+    return isinstance(node, Ones) and node.cols == 1
+
+
+def _is_broadcast_bias(node: Expr) -> bool:
+    return isinstance(node, MatMul) and node.args[0].cols == 1 and _ones_row(node.args[1])
+
+
+def _all_nodes(roots: Sequence[Expr]) -> List[Expr]:
+    seen, out, stack = set(), [], list(roots)
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        out.append(node)
+        stack.extend(node.args)
+    return out
+
+
+class _Lowering:
+    def __init__(self, roots: Sequence[Expr]):
+        # sigma(z) and tanh(z) that the code computes anyway, by their argument.
+        self.known: Dict[tuple, Expr] = {}
+        for node in sorted(_all_nodes(roots), key=lambda n: isinstance(n, Named)):
+            # A named a^{(l)} = sigma(z^{(l)}) is preferred to its bare definition: it has a line.
+            inner = node.definition if isinstance(node, Named) else node
+            if isinstance(inner, Apply) and inner.function.name in ("sigmoid", "tanh") and inner.function.parameter is None:
+                self.known[(inner.function.name, inner.args[0])] = node
+        self.memo: Dict[Expr, Expr] = {}
+
+    def __call__(self, node: Expr) -> Expr:
+        # Iterative post-order: backprop DAGs of deep networks are deeper than Python's recursion.
+        stack = [(node, False)]
+        while stack:
+            current, ready = stack.pop()
+            if current in self.memo:
+                continue
+            if not ready:
+                stack.append((current, True))
+                stack.extend((child, False) for child in current.args if child not in self.memo)
+                continue
+            self.memo[current] = self.rewrite(current)
+        return self.memo[node]
+
+    def rewrite(self, node: Expr) -> Expr:
+        args = tuple(self.memo[a] for a in node.args)
+        if isinstance(node, Add):
+            return self.rewrite_sum(node, args)
+        if isinstance(node, MatMul):
+            left, right = args
+            if _ones_column(right):
+                return RowSums(left)
+            if _ones_row(left):
+                return ColumnSums(right)
+            if isinstance(left, Diag):
+                return ScaleRows(left.args[0], right)
+            if isinstance(right, Diag):
+                return ScaleColumns(left, right.args[0])
+        if isinstance(node, Apply) and node.function.parameter is None:
+            for prime, base, lowered in (("sigmoid_prime", "sigmoid", SigmoidPrimeOf), ("tanh_prime", "tanh", TanhPrimeOf)):
+                known = self.known.get((base, node.args[0]))
+                if node.function.name == prime and known is not None:
+                    return lowered(self(known))
+        return self.rebuild(node, args)
+
+    def rewrite_sum(self, node: Expr, args) -> Expr:
+        # Broadcasting needs one full-shaped term to broadcast against.
+        if any(not _is_broadcast_bias(a) for a in node.args) and any(_is_broadcast_bias(a) for a in node.args):
+            args = tuple(
+                Broadcast(self.memo[a.args[0]], a.shape) if _is_broadcast_bias(a) else lowered
+                for a, lowered in zip(node.args, args)
+            )
+        return self.rebuild(node, args)
+
+    @staticmethod
+    def rebuild(node: Expr, args) -> Expr:
+        """The same node over new children (no constructor: its simplifications already ran)."""
+        if args == node.args:
+            return node
+        clone = object.__new__(type(node))
+        Expr.__init__(clone, args, node.params, node.shape)
+        return clone
+
+
+def lower(roots: Sequence[Expr]) -> List[Expr]:
+    """The roots rewritten for array code; shared subexpressions stay shared."""
+    lowering = _Lowering(roots)
+    return [lowering(r) for r in roots]

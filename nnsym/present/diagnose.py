@@ -1,0 +1,295 @@
+"""Why a claimed gradient is wrong: the classic mistakes, recognised by value.
+
+Each diagnosis is a function of a `Sample` (the true gradient and the claim evaluated at the same random
+points) that returns a sentence or None; `DIAGNOSES` tries them in order and the first that fits is
+reported. Every test is "does this rewrite of the truth equal the claim at *every* point", with the same
+norm-wise tolerance as the verdict itself, so a diagnosis is a fact about the claim, not a guess.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from nnsym.declare import expressions as E
+from nnsym.declare.expressions import Add, Apply, Expr, MatMul, Scale, Symbol, Transpose
+from nnsym.derive.reverse import cotangents
+from nnsym.emit.latex import latex
+from nnsym.errors import NnsymError
+from nnsym.verify.evaluate import evaluate
+
+# Two float64 evaluations of algebraically equal formulas at random O(1) points differ by a few ulp
+# times the cancellation in the sums (≲ 1e-13 relative here, ≲ 1e-12 with the inverses that `points`
+# admits, condition ≤ 1e4). A different formula differs at a random point by a relative amount of
+# order one; to be within 1e-8 it would have to differ by a coefficient below 1e-8. So 1e-8 leaves
+# four orders of margin on each side: a right claim is never failed, a wrong one never passed.
+RTOL = 1e-8
+FLOOR = 1e-12  # both sides (near) zero: equal
+MAX_TERMS = 16  # additive terms tried when looking for a dropped term or a wrong order
+MAX_ORDERINGS = 64  # reorderings of one product tried
+
+
+def close(claim: np.ndarray, truth: np.ndarray) -> bool:
+    """Norm-wise: ||claim - truth|| <= RTOL (||claim|| + ||truth||) + FLOOR."""
+    if claim.shape != truth.shape or not np.all(np.isfinite(claim)):
+        return False
+    scale = np.linalg.norm(claim) + np.linalg.norm(truth)
+    return bool(np.linalg.norm(claim - truth) <= RTOL * scale + FLOOR)
+
+
+@dataclass
+class Sample:
+    """The function, its true gradient and the claim's values at the same points."""
+
+    function: Expr
+    wrt: Symbol
+    truth: Expr
+    sizes: Dict
+    points: List[Dict[str, np.ndarray]]
+    true_values: List[np.ndarray]
+    claimed_values: List[np.ndarray]
+    # The claim's values at other points (None where it cannot be evaluated there).
+    claim_at: Callable[[List[Dict[str, np.ndarray]]], Optional[List[np.ndarray]]]
+
+    def values_of(self, expr: Expr, points=None) -> Optional[List[np.ndarray]]:
+        points = self.points if points is None else points
+        try:
+            with np.errstate(all="ignore"):
+                return [evaluate(expr, values, self.sizes) for values in points]
+        except (NnsymError, np.linalg.LinAlgError, ValueError):
+            return None
+
+    def claim_equals(self, expr: Expr) -> bool:
+        """Does the claim equal ``expr`` at every point?"""
+        if expr.shape != self.truth.shape and expr.shape != self.truth.shape[::-1]:
+            return False
+        # Cheap screen at the first point, then all of them.
+        first = self.values_of(expr, self.points[:1])
+        if first is None or not close(self.claimed_values[0], first[0]):
+            return False
+        values = self.values_of(expr)
+        return values is not None and all(close(c, v) for c, v in zip(self.claimed_values, values))
+
+
+def _show(expr: Expr) -> str:
+    return latex(expr)
+
+
+# ----- the diagnoses ----------------------------------------------------------------------------
+
+
+def transposed(sample: Sample) -> Optional[str]:
+    """The claim is the truth transposed (numerator layout, or a product written backwards)."""
+    if all(close(c, t.T) for c, t in zip(sample.claimed_values, sample.true_values)):
+        return ("transpose: the claim is the transpose of the true gradient (numerator layout?); "
+                "in denominator layout the gradient has the variable's shape")
+    return None
+
+
+def _rational(c: float) -> Optional[str]:
+    guess = Fraction(c).limit_denominator(64)
+    if abs(float(guess) - c) <= 1e-9 * abs(c):
+        return str(guess)
+    return None
+
+
+def scaled(sample: Sample) -> Optional[str]:
+    """The claim is c times the truth; c by least squares per point, then named."""
+    factors = []
+    for c, t in zip(sample.claimed_values, sample.true_values):
+        if c.shape != t.shape:
+            return None
+        norm = float(np.sum(t * t))
+        if norm <= FLOOR ** 2:
+            return None
+        factor = float(np.sum(c * t)) / norm
+        if not close(c, factor * t):
+            return None
+        factors.append(factor)
+    first = factors[0]
+    if all(abs(f - first) <= 1e-9 * abs(first) for f in factors):
+        if abs(first + 1) <= 1e-9:
+            return "scaled by -1: the claim has the wrong sign"
+        name = _rational(first) or f"{first:.6g}"
+        return f"scaled by {name}: the claim is {name} times the true gradient"
+    # The factor varies from point to point: a scalar symbol (1/N, N) the claim has too many of.
+    for symbol in sorted({s for s in sample.function.free_symbols() if s.kind == "scalar"}, key=lambda s: s.name):
+        q = [float(np.asarray(p[symbol.name]).reshape(-1)[0]) for p in sample.points]
+        for power, shown in ((1, "{r}{s}"), (-1, "{r}/{s}")):
+            ratios = [f / v ** power for f, v in zip(factors, q)]
+            if all(abs(r - ratios[0]) <= 1e-9 * abs(ratios[0]) for r in ratios):
+                r = _rational(ratios[0]) or f"{ratios[0]:.6g}"
+                r = {"1": "", "-1": "-"}.get(r, r) if power == 1 else r
+                name = shown.format(r=r, s=symbol.name)
+                return f"scaled by {name}: the claim is {name} times the true gradient"
+    return None
+
+
+def _apply_nodes(expr: Expr, wrt: Symbol) -> List[Apply]:
+    found, seen, stack = [], set(), [expr]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if isinstance(node, Apply) and node.depends_on(wrt):
+            found.append(node)
+        stack.extend(node.args)
+    return sorted(found, key=lambda n: _show(n))
+
+
+def _gradient_with_factor(sample: Sample, node: Apply, derivative: Expr, extra: bool) -> Expr:
+    """The gradient as if the chain rule at ``node`` had left out f'(z) (or applied it twice)."""
+    upstream = {}
+    operand = node.args[0]
+
+    def hook(current, G):
+        if current == node:
+            upstream["G"] = G
+        elif current == operand and "G" in upstream:
+            through = E.hadamard(upstream["G"], derivative)  # what the true rule sent down
+            instead = E.hadamard(through, derivative) if extra else upstream["G"]
+            return E.add(G, E.neg(through), instead)
+        return G
+
+    return cotangents(sample.function, [sample.wrt], hook)[sample.wrt]
+
+
+def elementwise_factor(sample: Sample) -> Optional[str]:
+    """A missing (or an extra) f'(z) for one of the function's elementwise functions f(z)."""
+    for node in _apply_nodes(sample.function, sample.wrt):
+        derivative = node.function.spec.derivative(node.args[0], node.function)
+        for extra in (False, True):
+            try:
+                candidate = _gradient_with_factor(sample, node, derivative, extra)
+            except (NnsymError, AssertionError):
+                continue
+            if sample.claim_equals(candidate):
+                factor = _show(derivative)
+                if extra:
+                    return f"extra factor: the claim has an extra \\odot {factor} (the derivative of {_show(node)})"
+                return f"missing factor: the claim lacks the factor \\odot {factor} (the derivative of {_show(node)})"
+    return None
+
+
+def symmetric_only(sample: Sample) -> Optional[str]:
+    """The claim equals the truth only when the square matrices are symmetric (2Ax for x^T A x)."""
+    square = [s for s in sample.function.free_symbols()
+              if s.kind == "matrix" and s.rows == s.cols and not s.assumptions & {"symmetric", "spd"}]
+    if not square:
+        return None
+    points = []
+    for values in sample.points:
+        values = dict(values)
+        for s in square:
+            values[s.name] = (values[s.name] + values[s.name].T) / 2
+        points.append(values)
+    truth = sample.values_of(sample.truth, points)
+    claim = sample.claim_at(points)
+    if truth is None or claim is None:
+        return None
+    if all(close(c, t) for c, t in zip(claim, truth)):
+        names = ", ".join(sorted(s.name for s in square))
+        return (f"symmetric-only identity: the claim is right only if {names} is symmetric; "
+                "declare it (--assume NAME=symmetric) or use the general form")
+    return None
+
+
+def _terms(expr: Expr) -> List[Expr]:
+    """The additive terms of expr, distributing products and transposes over sums."""
+    if isinstance(expr, Add):
+        return [t for a in expr.args for t in _terms(a)][:MAX_TERMS]
+    if isinstance(expr, Scale):
+        return [E.scale(expr.args[0], t) for t in _terms(expr.args[1])]
+    if isinstance(expr, Transpose):
+        return [E.transpose(t) for t in _terms(expr.args[0])]
+    if isinstance(expr, MatMul):
+        left, right = _terms(expr.args[0]), _terms(expr.args[1])
+        if len(left) * len(right) <= MAX_TERMS:
+            return [E.matmul(a, b) for a in left for b in right]
+    return [expr]
+
+
+def dropped_term(sample: Sample) -> Optional[str]:
+    """The claim is the truth less one of its additive terms (or only one of them)."""
+    terms = _terms(sample.truth)
+    if len(terms) < 2:
+        return None
+    for i, term in enumerate(terms):
+        rest = E.add(*(t for j, t in enumerate(terms) if j != i))
+        if sample.claim_equals(rest):
+            return f"dropped term: the claim misses the term {_show(term)}"
+    for term in terms:
+        if sample.claim_equals(term):
+            others = E.add(*(t for t in terms if t is not term))
+            return f"dropped term: the claim keeps only {_show(term)} and misses {_show(others)}"
+    return None
+
+
+def _factors(expr: Expr) -> Tuple[Optional[Expr], List[Expr]]:
+    coefficient = None
+    if isinstance(expr, Scale):
+        coefficient, expr = expr.args
+    out, stack = [], [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, MatMul):
+            stack.extend([node.args[1], node.args[0]])
+        else:
+            out.append(node)
+    return coefficient, out
+
+
+def _reorderings(factors: Sequence[Expr]):
+    """Other orders of a product's factors, each factor as written or transposed."""
+    count = 0
+    choices = [(f, E.transpose(f)) if not f.is_scalar else (f,) for f in factors]
+    for order in itertools.permutations(range(len(factors))):
+        for picks in itertools.product(*(range(len(choices[i])) for i in order)):
+            if count >= MAX_ORDERINGS:
+                return
+            if list(order) == sorted(order) and not any(picks):
+                continue
+            count += 1
+            try:
+                product = choices[order[0]][picks[0]]
+                for i, p in zip(order[1:], picks[1:]):
+                    product = E.matmul(product, choices[i][p])
+            except NnsymError:
+                continue
+            yield product
+
+
+def wrong_order(sample: Sample) -> Optional[str]:
+    """The claim is the truth with the factors of one product in another order (or transposed)."""
+    terms = _terms(sample.truth)
+    for i, term in enumerate(terms):
+        coefficient, factors = _factors(term)
+        if len(factors) < 2:
+            continue
+        for product in _reorderings(factors):
+            if product.shape != term.shape:
+                continue
+            variant = product if coefficient is None else E.scale(coefficient, product)
+            candidate = E.add(*(variant if j == i else t for j, t in enumerate(terms)))
+            if sample.claim_equals(candidate):
+                return f"wrong order: the claim computes {_show(variant)} where the true gradient has {_show(term)}"
+    return None
+
+
+# In order: the first that fits is reported. Transpose and scale are the commonest and cheapest.
+DIAGNOSES: Tuple[Callable[[Sample], Optional[str]], ...] = (
+    transposed, scaled, elementwise_factor, symmetric_only, dropped_term, wrong_order,
+)
+
+
+def diagnose(sample: Sample) -> Optional[str]:
+    for diagnosis in DIAGNOSES:
+        found = diagnosis(sample)
+        if found:
+            return found
+    return None
