@@ -2,9 +2,10 @@
 finite differences (issue 5). Each case is seeded by its number, so a reported case is reproduced by
 ``random_expression(seed)`` from ``tests/fuzz/strategies.py``.
 
-Verdicts: right (matches finite differences), refused (a MissingRuleError naming the node), jump
-(the function is discontinuous at the point, so differences cannot decide), wrong (anything else:
-a disagreement, a crash). The goal is 0 wrong.
+Verdicts: right (matches finite differences, and the generated NumPy code of the gradients agrees
+with the evaluator), refused (a MissingRuleError naming the node), jump (the function is
+discontinuous at the point, so differences cannot decide), wrong (anything else: a disagreement, a
+crash). The goal is 0 wrong.
 
     python benchmarks/fuzz.py            # 10 000 cases
     python benchmarks/fuzz.py --quick    # 500 cases

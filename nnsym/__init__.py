@@ -42,12 +42,14 @@ from nnsym.declare.layers import (
 from nnsym.emit.latex import Notation, latex
 from nnsym.errors import InputError, MissingRuleError, NnsymError, ParseError, ShapeError, VerificationError
 from nnsym.present.results import Backprop, Gradient, backprop, grad, gradients, hessian, jacobian
+from nnsym.present.export import export
+from nnsym.present.claims import Verdict, check, check_function
 from nnsym.verify.evaluate import evaluate
 
 __all__ = [
-    "Backprop", "Dense", "LinearEquation", "LinearSystem", "Solution", "linear_equation", "solve_linear", "Expr", "Gradient", "InputError", "MissingRuleError", "Network", "NnsymError",
+    "Verdict", "check", "check_function", "Backprop", "Dense", "LinearEquation", "LinearSystem", "Solution", "linear_equation", "solve_linear", "Expr", "Gradient", "InputError", "MissingRuleError", "Network", "NnsymError",
     "Notation", "ParseError", "ShapeError", "Symbol", "VerificationError", "backprop", "binary_cross_entropy",
-    "dense", "det", "diag", "dot", "elu", "evaluate", "exp", "gelu", "grad", "gradients", "hadamard",
+    "dense", "det", "diag", "dot", "elu", "evaluate", "exp", "export", "gelu", "grad", "gradients", "hadamard",
     "hadamard_div", "heaviside", "hessian", "identity", "inv", "jacobian", "kronecker", "l2_penalty", "latex",
     "leaky_relu", "log", "log_softmax", "logdet", "logsumexp", "matrix", "mean_over_batch", "network", "norm",
     "ones", "outer", "relu", "scalar", "sigmoid", "softmax", "softmax_cross_entropy", "softplus", "sqrt",

@@ -4,6 +4,8 @@ Every message says what went wrong and where; the command line prints the messag
 and exits with code 2.
 """
 
+import functools
+
 
 class NnsymError(Exception):
     """Base of every error nnsym raises on purpose."""
@@ -27,3 +29,18 @@ class VerificationError(NnsymError, ArithmeticError):
 
 class InputError(NnsymError, ValueError):
     """Any other bad input: unknown symbol, bad assumption, sizes too large to check."""
+
+
+def refuse_deep_nesting(function):
+    """Make a RecursionError (an expression nested deeper than a recursive walk can follow, e.g. a
+    chain of thousands of activations) an `InputError` naming the call, never a traceback."""
+
+    @functools.wraps(function)
+    def guarded(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except RecursionError:
+            raise InputError(f"{function.__name__}: the expression is nested too deeply to handle; "
+                             "name intermediate results or split the computation") from None
+
+    return guarded

@@ -20,6 +20,8 @@ from nnsym.declare.names import canonical_name
 from nnsym.errors import InputError, ShapeError
 
 Size = Union[int, sympy.Expr]
+MAX_MATRIX_POWER = 100  # A^k is written as k - 1 matrix products
+MAX_FOLDED_EXPONENT = 1000  # 2^k is computed exactly
 
 
 def as_size(value) -> sympy.Expr:
@@ -35,6 +37,10 @@ def as_size(value) -> sympy.Expr:
             raise InputError(f"a symbolic size must be a name such as 'n', not {value!r}")
         return sympy.Symbol(value, integer=True, positive=True)
     if isinstance(value, sympy.Expr):
+        # A size's name reaches generated code; a SymPy symbol may be named anything ("n'; ...").
+        bad = [s for s in value.free_symbols if not (str(s).isascii() and str(s).isidentifier())]
+        if bad or (value.is_number and not (value.is_Integer and value > 0)):
+            raise InputError(f"a size must be a positive integer or a name such as 'n', not {value!r}")
         return value
     raise InputError(f"a size must be a positive integer or a name, not {value!r}")
 
@@ -60,7 +66,8 @@ class Expr:
     def __init__(self, args: Tuple["Expr", ...], params: tuple, shape):
         self.args = tuple(args)
         self.params = tuple(params)
-        self.shape = (sympy.sympify(shape[0]), sympy.sympify(shape[1]))
+        # strict=True everywhere in nnsym: convert numbers, never parse a string (SymPy parses with eval).
+        self.shape = (sympy.sympify(shape[0], strict=True), sympy.sympify(shape[1], strict=True))
         # The shape is part of identity: Ones(n, 1) and Ones(1, n) differ only there.
         self._hash = hash((type(self).__name__, self.params, self.args, self.shape))
 
@@ -163,6 +170,9 @@ class Expr:
         if self.is_scalar:
             return power(self, exponent)
         if self.is_square and isinstance(exponent, int) and exponent >= 1:
+            if exponent > MAX_MATRIX_POWER:
+                raise InputError(f"power: A^{exponent} would be a product of {exponent} factors "
+                                 f"(at most {MAX_MATRIX_POWER})")
             out = self
             for _ in range(exponent - 1):
                 out = matmul(out, self)
@@ -214,7 +224,7 @@ class Constant(Expr):
     __slots__ = ()
 
     def __init__(self, value):
-        super().__init__((), (sympy.sympify(value),), (1, 1))
+        super().__init__((), (sympy.sympify(value, strict=True),), (1, 1))
 
     @property
     def value(self):
@@ -294,7 +304,7 @@ class Power(Expr):
     __slots__ = ()
 
     def __init__(self, base, exponent):
-        super().__init__((base,), (sympy.sympify(exponent),), base.shape)
+        super().__init__((base,), (sympy.sympify(exponent, strict=True),), base.shape)
 
     @property
     def exponent(self):
@@ -467,6 +477,8 @@ ASSUMPTIONS = ("symmetric", "spd", "positive", "probability", "onehot", "positiv
 def _assumptions(assume, kind, name):
     if assume is None:
         return frozenset()
+    if not isinstance(assume, (str, list, tuple, set, frozenset)):
+        raise InputError(f"the assumption of {name} is a name or a list of names, not {assume!r}")
     items = (assume,) if isinstance(assume, str) else tuple(assume)
     for item in items:
         if item not in ASSUMPTIONS:
@@ -697,7 +709,10 @@ def hadamard_div(a: Expr, b: Expr) -> Expr:
 
 
 def power(a: Expr, exponent) -> Expr:
-    exponent = sympy.sympify(exponent)
+    # Checked before sympify: SymPy parses a string with eval, so "__import__('os')..." would run.
+    if isinstance(exponent, bool) or not isinstance(exponent, (int, float, sympy.Expr)):
+        raise InputError(f"power: the exponent must be a number, got {type(exponent).__name__} {exponent!r}")
+    exponent = sympy.sympify(exponent, strict=True)
     if not exponent.is_number:
         raise InputError(f"power: the exponent must be a number, got {exponent}")
     if exponent == 1:
@@ -705,6 +720,10 @@ def power(a: Expr, exponent) -> Expr:
     if exponent == 0:
         return Ones(*a.shape) if not a.is_scalar else ONE
     if number(a) is not None:
+        # Folding 2^{10^8} exactly would take minutes and a 30-million-digit number.
+        if abs(exponent) > MAX_FOLDED_EXPONENT and abs(number(a)) not in (0, 1):
+            raise InputError(f"power: {number(a)}^{exponent} is too large a number (exponents of numbers are "
+                             f"at most {MAX_FOLDED_EXPONENT} in size)")
         return Constant(number(a) ** exponent)
     if isinstance(a, Power):
         return power(a.args[0], a.exponent * exponent)

@@ -20,6 +20,7 @@ from nnsym.declare.expressions import (
     Zero,
     add,
     hadamard,
+    lift,
     power,
     scale,
 )
@@ -48,14 +49,24 @@ class FunctionSpec:
     derivative: Callable  # (operand Expr, Function) -> Expr: f'(operand), elementwise
     doc: str
     parameter_latex: str = ""  # how a parameter shows, e.g. r"_{\alpha}"
+    # The parameter used when none is given (a network's "leaky_relu" layers): a parametrised
+    # function never reaches a printer or evaluator without its parameter.
+    default: Optional[sympy.Number] = None
 
 
 def apply(name: str, operand: Expr, parameter=None) -> Expr:
     if name not in ELEMENTWISE:
         raise InputError(f"unknown elementwise function {name!r}; known: {', '.join(sorted(ELEMENTWISE))}")
     if parameter is not None:
+        # Checked first: nsimplify would parse a string with eval.
+        if isinstance(parameter, bool) or not isinstance(parameter, (int, float, sympy.Number)):
+            raise InputError(f"{name}: the parameter must be a number, not {type(parameter).__name__} {parameter!r}")
         parameter = sympy.nsimplify(parameter)
-    return Apply(Function(name, parameter), operand)
+        if not parameter.is_finite:
+            raise InputError(f"{name}: the parameter must be finite, not {parameter}")
+    else:
+        parameter = ELEMENTWISE[name].default
+    return Apply(Function(name, parameter), lift(operand))
 
 
 def _same(name):
@@ -104,13 +115,15 @@ ELEMENTWISE = {
     "sigmoid": FunctionSpec(r"\sigma", lambda x, a: 1 / (1 + sympy.exp(-x)), _same("sigmoid_prime"),
                             "logistic sigmoid 1/(1+e^{-x})"),
     "tanh": FunctionSpec(r"\tanh", lambda x, a: sympy.tanh(x), _same("tanh_prime"), "hyperbolic tangent"),
-    "relu": FunctionSpec(r"\operatorname{ReLU}", lambda x, a: sympy.Max(0, x), _same("heaviside"), "max(0, x)"),
-    "leaky_relu": FunctionSpec(r"\operatorname{LeakyReLU}", lambda x, a: sympy.Max(a * x, x),
-                               _same("leaky_relu_prime"), "max(alpha x, x) for 0 < alpha < 1", r"_{\alpha}"),
+    # ReLU and leaky ReLU as Piecewise, not Max: SymPy differentiates a Max of a Max into nested
+    # Piecewise conditions that lambdify turns into np.select calls NumPy refuses.
+    "relu": FunctionSpec(r"\operatorname{ReLU}", lambda x, a: sympy.Piecewise((x, x > 0), (0, True)), _same("heaviside"), "max(0, x)"),
+    "leaky_relu": FunctionSpec(r"\operatorname{LeakyReLU}", lambda x, a: sympy.Piecewise((x, x > 0), (a * x, True)),
+                               _same("leaky_relu_prime"), "max(alpha x, x) for 0 < alpha < 1", r"_{\alpha}", sympy.Rational(1, 100)),
     "softplus": FunctionSpec(r"\operatorname{softplus}", lambda x, a: sympy.log(1 + sympy.exp(x)),
                              _same("sigmoid"), "log(1 + e^x)"),
     "elu": FunctionSpec(r"\operatorname{ELU}", lambda x, a: sympy.Piecewise((x, x > 0), (a * (sympy.exp(x) - 1), True)),
-                        _same("elu_prime"), "x for x > 0, alpha (e^x - 1) otherwise", r"_{\alpha}"),
+                        _same("elu_prime"), "x for x > 0, alpha (e^x - 1) otherwise", r"_{\alpha}", 1),
     "gelu": FunctionSpec(r"\operatorname{GELU}", lambda x, a: x * (1 + sympy.erf(x / sympy.sqrt(2))) / 2,
                          _same("gelu_prime"), "x Phi(x), the exact (erf) form"),
     # ----- elementary functions -----
@@ -124,10 +137,10 @@ ELEMENTWISE = {
     "heaviside": FunctionSpec(r"H", lambda x, a: sympy.Heaviside(x, 0), _zero,
                               "the step 1[x > 0], ReLU' (taken as 0 at 0)"),
     "leaky_relu_prime": FunctionSpec(r"\operatorname{LeakyReLU}'", lambda x, a: sympy.Piecewise((1, x > 0), (a, True)),
-                                     _zero, "1 for x > 0, alpha otherwise", r"_{\alpha}"),
+                                     _zero, "1 for x > 0, alpha otherwise", r"_{\alpha}", sympy.Rational(1, 100)),
     "elu_prime": FunctionSpec(r"\operatorname{ELU}'", lambda x, a: sympy.Piecewise((1, x > 0), (a * sympy.exp(x), True)),
                               lambda x, f: hadamard(apply("elu_prime", x, f.parameter), apply("step_nonpositive", x)),
-                              "1 for x > 0, alpha e^x otherwise", r"_{\alpha}"),
+                              "1 for x > 0, alpha e^x otherwise", r"_{\alpha}", 1),
     "step_nonpositive": FunctionSpec(r"\bar{H}",
                                              lambda x, a: sympy.Piecewise((0, x > 0), (1, True)), _zero,
                                              "1 - H(x): 0 for x > 0, 1 otherwise (ELU'' = ELU' H-bar)"),

@@ -5,7 +5,9 @@ Three stages, each refusing with a `ParseError` whose first line names a (1-base
 1. `_Scanner` turns the text into tokens and settles what a context-free grammar cannot see: where a
    name ends (``Wx`` is one run of letters, ``W^{(1)}_2`` one name), whether a superscript is a
    transpose, an inverse or a layer index, and which ``|`` opens and which closes. It refuses
-   unbalanced brackets and nesting deeper than `MAX_DEPTH`.
+   unbalanced brackets and nesting deeper than `MAX_DEPTH`; the expression it makes may not be deeper
+   either (a product of thousands of factors), so that printers and evaluators downstream, which
+   recurse, never meet a RecursionError.
 2. Lark's LALR parser (``latex_grammar.lark``) checks the structure; it builds its tree without
    recursion, so deep input cannot exhaust the stack.
 3. `_Builder` walks the tree bottom-up, again without recursion, and makes nodes only through the
@@ -51,6 +53,7 @@ from nnsym.declare.expressions import (
     logdet, logsumexp, matmul, matrix, multiply, neg, norm, number, ones, power, scalar, scale, show_shape,
     softmax, trace, transpose, vector,
 )
+from nnsym.declare.limits import measure
 from nnsym.declare.names import canonical_name
 from nnsym.errors import InputError, ParseError, ShapeError
 
@@ -117,12 +120,14 @@ _CALLS = {"softmax": softmax, "logsumexp": logsumexp, "diag": diag, "trace": tra
 _RESHAPING = frozenset({"logsumexp", "diag", "trace", "det"})  # the rest keep their argument's shape
 
 _LETTERS = re.compile(r"[A-Za-z]+")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_DIGITS = frozenset("0123456789")
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_FRACTION = re.compile(r"(-?)\\[dt]?frac\{([0-9]+)\}\{([1-9][0-9]*)\}")
 _COMMAND = re.compile(r"\\(?:operatorname\*|[A-Za-z]+|.)", re.S)
 _CALL_AHEAD = re.compile(r"\s*(?:\\(?:left|[bB]igg?l?)\s*)?\(")
 _INDICATOR_AHEAD = re.compile(r"\s*(?:\\(?:left|[bB]igg?l?)\s*)?(?:\[|\\\{)")
 _IDENTITY = re.compile(r"^I(?:_\{(.*)\})?$")
-_SHAPE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*?|\d+)\s*(?:[x\u00d7*]\s*([A-Za-z][A-Za-z0-9_]*|\d+))?\s*$")
+_SHAPE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*?|[0-9]+)\s*(?:[x\u00d7*]\s*([A-Za-z][A-Za-z0-9_]*|[0-9]+))?\s*$")
 
 # A name as written: ``base`` (letters, a Greek letter or an accented letter), its scripts (``_{1}``,
 # ``^{(2)}``), whether the base is a run of letters that may be a product, and its column.
@@ -192,7 +197,7 @@ class _Scanner:
                 self.emit("NEWLINE", ch, start)
             elif ch.isascii() and ch.isalpha():
                 self.name(start)
-            elif ch.isdigit():
+            elif ch in _DIGITS:  # not str.isdigit: that is true of '²' too
                 self.i = _NUMBER.match(text, start).end()
                 self.emit("NUMBER", text[start:self.i], start)
             elif ch == "\\":
@@ -392,7 +397,7 @@ class _Scanner:
         elif text[i].isalnum() and text[i].isascii():
             self.emit("CARET", "^", start, start + 1)
             self.i = i + 1  # LaTeX takes one character: x^2y is x^2 y
-            kind = "NUMBER" if text[i].isdigit() else "NAME"
+            kind = "NUMBER" if text[i] in _DIGITS else "NAME"
             self.emit(kind, text[i] if kind == "NUMBER" else NameParts(text[i], "", False, i + 1), i)
         else:
             raise self.error(start + 1, expected)
@@ -469,6 +474,11 @@ class _Scanner:
             if _NUMBER.fullmatch(content.lstrip("-")):
                 self.i = end
                 return sympy.Rational(content)
+            fraction = _FRACTION.fullmatch(content.replace(" ", ""))
+            if fraction:  # _{\frac{1}{3}}, as the printer writes a slope without a finite decimal
+                self.i = end
+                sign = -1 if fraction.group(1) else 1
+                return sign * sympy.Rational(int(fraction.group(2)), int(fraction.group(3)))
         raise self.error(start + 1, "this activation needs its parameter as a number: "
                                     "\\operatorname{LeakyReLU}_{0.01}(z), \\operatorname{ELU}_{1}(z)")
 
@@ -624,7 +634,7 @@ class _Builder:
 
     def placeholder(self, what, hint, col, construct, square):
         if hint is not None:
-            if not (hint.isdigit() or hint.isidentifier()):
+            if not hint.isascii() or not (hint.isdigit() or hint.isidentifier()):
                 raise self.error(ParseError, col, f"the size in {what}_{{{hint}}} must be a number or a name")
             hint = as_size(int(hint) if hint.isdigit() else hint)
 
@@ -959,7 +969,9 @@ class _Reader:
             message = f"{raw}: derivative notation belongs on the left of '=' in a claim (read_claim)"
         elif token.type in ("SEP", "_COMMA", "NEWLINE"):
             message = f"'{raw}' separates equations (read_equations); a formula is one expression"
-        elif before is not None and before.type in ("FUNC", "LOG", "MAX") and "_LPAR" in error.expected:
+        elif before is not None and before.type in ("FUNC", "LOG", "MAX", "PRIME") and "_LPAR" in error.expected:
+            if before.type == "PRIME":  # \sigma' is said with its function
+                said = self.text[tokens[found - 2].start_pos:before.end_pos]
             message = f"{said} needs its argument in parentheses: {said}(...)"
         elif before is not None and before.type in ("FRAC", "SQRT"):
             message = f"{said} needs its arguments in braces: {said}{{...}}"
@@ -970,7 +982,14 @@ class _Reader:
         return self.error(col, message)
 
     def expression(self, tokens, after=None) -> Expr:
-        return self.finish(lambda: self.builder.concrete(self.formula(tokens, after)))
+        return self.shallow(self.finish(lambda: self.builder.concrete(self.formula(tokens, after))))
+
+    def shallow(self, expr: Expr) -> Expr:
+        depth, _, _ = measure(expr)
+        if depth > MAX_DEPTH:
+            raise self.error(1, f"the formula nests {depth} operations deep (a product of hundreds of factors?); "
+                                f"at most {MAX_DEPTH} are read")
+        return expr
 
     def finish(self, read):
         """Run a read, turning an I or 1 whose size nothing fixes into a ParseError."""
@@ -1000,7 +1019,7 @@ class _Reader:
             if a.shape != b.shape:
                 raise _located(ShapeError, self.text, equals.column,
                                f"equation: the sides are {show_shape(a.shape)} and {show_shape(b.shape)}")
-            return a, b
+            return self.shallow(a), self.shallow(b)
 
         return self.finish(read)
 

@@ -8,6 +8,7 @@ derived character by character from a whitelist, never pasted, so no name can in
 
 from __future__ import annotations
 
+import builtins
 import keyword
 import re
 
@@ -20,7 +21,15 @@ _BOLD = re.compile(r"\\(?:mathbf|boldsymbol|bm|vec|mathbfit)\{([^{}]*)\}")
 _SCRIPT_BARE = re.compile(r"([_^])([A-Za-z0-9])")
 _SCRIPT_PAREN = re.compile(r"\^(\([^(){}]*\)|\[[^\[\]{}]*\])")
 _LAYOUT_SPACE = re.compile(r"\s*([{}^_])\s*")
+_BARE_BACKSLASH = re.compile(r"\\(?![A-Za-z])")
 _MAX_NAME = 64
+
+# Names generated code relies on: a symbol called float, softmax or np would shadow them there
+# (tests/test_security.py checks that every helper of every printer is listed).
+_RESERVED = frozenset(dir(builtins)) | {"np", "numpy", "jnp", "jax", "torch", "math"} | {
+    "sigmoid", "sigmoid_prime", "log_sigmoid", "softplus", "tanh_prime", "relu", "heaviside", "step_nonpositive",
+    "leaky_relu", "leaky_relu_prime", "elu", "elu_prime", "erf", "normal_pdf", "gelu", "gelu_prime", "logsumexp",
+    "softmax", "log_softmax", "softmax_cross_entropy", "binary_cross_entropy", "logdet"}
 
 _ACCENTS = {"hat": "hat", "bar": "bar", "tilde": "tilde", "dot": "dot", "widehat": "hat", "overline": "bar"}
 
@@ -37,13 +46,16 @@ def canonical_name(name: str) -> str:
         raise InputError("a symbol name cannot be empty")
     if len(text) > _MAX_NAME:
         raise InputError(f"symbol name too long ({len(text)} characters, at most {_MAX_NAME})")
-    if not _ALLOWED.match(text) or text.startswith("_") or text[0].isdigit():
+    # A backslash starts a command (\theta, \hat): alone or before '_' it is no LaTeX anyone reads.
+    if not _ALLOWED.match(text) or text.startswith("_") or text[0].isdigit() or _BARE_BACKSLASH.search(text):
         raise InputError(f"{name!r} is not a symbol name (write it as in LaTeX: x, W^{{(1)}}, \\hat{{y}})")
     while True:
         unbold = _BOLD.sub(r"\1", text)
         if unbold == text:
             break
         text = unbold
+    # An empty script is no script (LaTeX prints x_{} as x): one symbol, not a second undeclared one.
+    text = text.replace("_{}", "").replace("^{}", "") or text
     text = _SCRIPT_BARE.sub(r"\1{\2}", text)
     text = _SCRIPT_PAREN.sub(r"^{\1}", text)
     if text.count("{") != text.count("}"):
@@ -75,6 +87,6 @@ def identifier(name: str) -> str:
     ident = "_".join([ident] + suffixes) if ident else "_".join(suffixes)
     if not ident or ident[0].isdigit():
         ident = "v_" + ident
-    if keyword.iskeyword(ident) or ident in {"np", "numpy", "jnp", "torch", "math"}:
+    if keyword.iskeyword(ident) or ident in _RESERVED:
         ident += "_"
     return ident

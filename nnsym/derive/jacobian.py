@@ -25,7 +25,7 @@ from nnsym.declare.expressions import (
     show_shape,
 )
 from nnsym.derive.reverse import gradient
-from nnsym.errors import MissingRuleError, ShapeError
+from nnsym.errors import InputError, MissingRuleError, ShapeError
 
 JACOBIAN = {}
 
@@ -132,6 +132,9 @@ def _softmax(walk, node):
 
 def jacobian(y: Expr, x: Symbol) -> Expr:
     """dy/dx in numerator layout: rows follow y, columns follow x."""
+    if not isinstance(y, Expr) or not isinstance(x, Symbol):
+        raise InputError(f"a Jacobian is taken of an nnsym expression with respect to a declared symbol, "
+                         f"not {type(y).__name__} and {type(x).__name__}")
     if x.cols != 1:
         raise ShapeError(f"a Jacobian is taken with respect to a vector; {x.name} is {show_shape(x.shape)}")
     return _Walk(x)(y)

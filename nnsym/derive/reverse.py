@@ -48,6 +48,8 @@ def cotangents(f: Expr, variables: Iterable[Symbol], hook: Optional[CotangentHoo
     """dL/dv for each variable v of a scalar f, each with v's shape (denominator layout).
 
     ``trace``, if given, is called once per visited node with (node, cotangent, contributions)."""
+    if not isinstance(f, Expr):
+        raise InputError(f"a gradient is taken of an nnsym expression, not of {type(f).__name__} {f!r:.60}")
     if not f.is_scalar:
         raise ShapeError(f"a gradient needs a scalar function, but this one is {show_shape(f.shape)}")
     variables = list(variables)

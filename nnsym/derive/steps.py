@@ -7,8 +7,10 @@ each child. A `Derivation` lists, at a chosen level of detail, the lines a lectu
 board, df/d(node) = G each with the rules that produced it; printing them is `nnsym.emit.steps_latex`.
 
 Each line is a claim that can be checked on its own: replace every occurrence of the node in f by a
-fresh symbol s; then df/ds is G with the same replacement (`Line.as_gradient`). That holds because G
-is the total cotangent of the node (every parent has passed its part before the node is visited).
+fresh symbol s; then df/ds, taken where s equals the node's value, is G (`Line.stand_in`). That holds
+because G is the total cotangent of the node (every parent has passed its part before the node is
+visited). G itself is not rewritten in s: an occurrence of the node inside G may come from another
+path (d(x^T A x)/d(x^T) = x^T A^T, where that x^T is the other factor).
 """
 
 from __future__ import annotations
@@ -22,13 +24,79 @@ from nnsym.derive.reverse import CotangentHook, cotangents
 from nnsym.derive.rules import rule_for
 from nnsym.errors import InputError
 
-DETAILS = ("result", "key", "all")
+DETAILS = ("result", "key", "every")
 
-# Rules a lecturer applies without writing a line: sums, scalar factors, transposes.
+# Rules a lecturer applies without writing a line: sums, scalar factors, transposes, names.
 ROUTINE = (E.Add, E.Scale, E.Transpose, E.Named)
 
 # Fresh names for the symbol that stands in for a node when a line is checked.
 _STAND_INS = (r"\xi", r"\zeta", r"\eta", r"\chi", r"\psi", r"\omega", r"\upsilon")
+
+
+@dataclass(frozen=True)
+class RuleName:
+    """How a rule is named on the board: plain ``text`` (for tables and tests) and ``latex``."""
+
+    text: str
+    latex: str
+
+
+def _named(text: str) -> RuleName:
+    return RuleName(text, rf"\text{{{text}}}")
+
+
+CHAIN = _named("chain rule")
+PATHS = _named("sum over paths")
+SUM = _named("sum rule")
+CONSTANT = _named("constant factor")
+PRODUCT = _named("product rule")
+ODOT_DIAG = RuleName("⊙/diag rule", r"\odot/\operatorname{diag}\text{ rule}")
+ODOT_PRODUCT = RuleName("product rule for ⊙", r"\text{product rule for }\odot")
+TRACE_CYCLIC = _named("product rule, trace cyclicity")
+TRANSPOSE_RULE = _named("product rule, transpose rule")
+SOFTMAX_CE = _named("softmax-CE simplification")
+SIGMOID_CE = _named("sigmoid-CE simplification")
+
+# The name of the rule a node of each type applies to its children: one entry, one per child where the
+# operands are treated differently, or a function of the node. For the matrix product AB with upstream G,
+# tr(G^T dA B) = tr(B G^T dA) gives G B^T (trace cyclicity) and tr(G^T A dB) = tr((A^T G)^T dB) gives
+# A^T G (transpose rule).
+RULE_NAMES = {
+    E.Add: SUM,
+    # c A with a number c takes out a constant; with a variable c it is the product rule.
+    E.Scale: lambda node: CONSTANT if E.number(node.args[0]) is not None else PRODUCT,
+    E.MatMul: (TRACE_CYCLIC, TRANSPOSE_RULE),
+    E.Transpose: _named("transpose rule"),
+    E.Hadamard: ODOT_PRODUCT,
+    E.HadamardDiv: _named("quotient rule"),
+    E.Apply: ODOT_DIAG,
+    E.Power: _named("power rule"),
+    E.NormSq: _named("squared-norm rule"),
+    E.Norm: _named("norm rule"),
+    E.Sum: _named("sum of entries"),
+    E.Trace: _named("trace rule"),
+    E.Diag: _named("diag rule"),
+    E.DiagPart: _named("diag rule"),
+    E.Inverse: _named("inverse rule"),
+    E.Det: _named("Jacobi's formula"),
+    E.LogDet: _named("log-det rule"),
+    E.Softmax: _named("softmax Jacobian"),
+    E.LogSoftmax: _named("log-softmax Jacobian"),
+    E.LogSumExp: _named("logsumexp rule"),
+    E.SoftmaxCrossEntropy: (SOFTMAX_CE, _named("log-softmax rule")),
+    E.BinaryCrossEntropy: (SIGMOID_CE, _named("linear in the targets")),
+    E.Named: _named("definition"),
+}
+
+
+def rule_name(node: Expr, position: int) -> RuleName:
+    """The name of the rule ``node`` applies to its child number ``position``."""
+    entry = RULE_NAMES.get(type(node))
+    if entry is None:
+        return _named(type(node).__name__)
+    if callable(entry):
+        entry = entry(node)
+    return entry[position] if isinstance(entry, tuple) else entry
 
 
 def rule_identity(node: Expr) -> str:
@@ -41,13 +109,14 @@ def rule_identity(node: Expr) -> str:
 
 @dataclass(frozen=True)
 class Step:
-    """One rule application: at ``node`` with cotangent ``cotangent``, the rule ``rule`` passed
-    ``contributions`` ((child, its part of df/d child), ...) down. A variable's step applies no rule."""
+    """One rule application: at ``node`` with cotangent ``cotangent``, the rule ``rule`` (its identity)
+    passed ``contributions`` ((child, its part of df/d child, the rule's name for it), ...) down. A
+    variable's step applies no rule."""
 
     node: Expr
     cotangent: Expr
     rule: Optional[str]
-    contributions: Tuple[Tuple[Expr, Expr], ...]
+    contributions: Tuple[Tuple[Expr, Expr, RuleName], ...]
 
     @property
     def shape(self):
@@ -56,11 +125,11 @@ class Step:
 
 @dataclass(frozen=True)
 class Line:
-    """df/d(node) = cotangent, obtained by ``rules`` (the identities applied at the node's parents)."""
+    """df/d(node) = cotangent, obtained by ``rules`` (the rules applied since the line above it)."""
 
     node: Expr
     cotangent: Expr
-    rules: Tuple[str, ...]
+    rules: Tuple[RuleName, ...]
     is_result: bool
     is_key: bool
 
@@ -68,20 +137,28 @@ class Line:
     def shape(self):
         return self.node.shape
 
-    def as_gradient(self, f: Expr, assume=frozenset()) -> Tuple[Expr, Symbol, Expr]:
-        """(f with the node replaced by a fresh symbol s, s, the cotangent with the same replacement):
-        a gradient claim that finite differences can check. ``assume`` is given to s (``{"positive"}``
-        where the node is the argument of a log)."""
+    @property
+    def rule_text(self) -> str:
+        return "; ".join(r.text for r in self.rules) if self.rules else "given"
+
+    def stand_in(self, f: Expr) -> Tuple[Expr, Symbol]:
+        """(f with every occurrence of the node replaced by a fresh symbol s, s). The line claims that
+        the gradient of that function in s, where s takes the node's own value, is the cotangent: a
+        claim finite differences can check (`nnsym.verify.formulas.check_step`)."""
         if isinstance(self.node, Symbol):
-            return f, self.node, self.cotangent
+            return f, self.node
         taken = {s.name for s in f.free_symbols() | self.cotangent.free_symbols()}
         name = next((n for n in _STAND_INS if n not in taken), None)
         if name is None:
             raise InputError("no fresh name left to stand in for a node while checking a step")
         rows, cols = self.node.shape
         kind = "scalar" if self.node.is_scalar else ("vector" if cols == 1 else "matrix")
-        stand_in = Symbol(name, rows, cols, kind, frozenset(assume))
-        return substitute(f, self.node, stand_in), stand_in, substitute(self.cotangent, self.node, stand_in)
+        stand_in = Symbol(name, rows, cols, kind)
+        return substitute(f, self.node, stand_in), stand_in
+
+
+def _merge(*groups) -> Tuple[RuleName, ...]:
+    return tuple(dict.fromkeys(rule for group in groups for rule in group))
 
 
 @dataclass(frozen=True)
@@ -95,25 +172,37 @@ class Derivation:
 
     def lines(self, detail: str = "key") -> List[Line]:
         """The board lines at a level of detail: "result" (df/dv only), "key" (also every line a
-        non-routine rule produced, and named intermediates such as z^{(l)}), "all" (every node)."""
+        non-routine rule produced, and named intermediates such as z^{(l)}), "every" (every node).
+        A line names the rules applied since the nearest line shown above it, the chain rule when it
+        is reached through an intermediate, and the sum over paths where several parents meet."""
         if detail not in DETAILS:
             raise InputError(f"unknown detail {detail!r}; choose one of {', '.join(DETAILS)}")
-        producers: Dict[Expr, List[Tuple[Expr, str]]] = {}
+        producers: Dict[Expr, List[Tuple[Expr, RuleName]]] = {}
         for step in self.steps:
-            for child, _ in step.contributions:
-                producers.setdefault(child, []).append((step.node, step.rule))
+            for child, _, name in step.contributions:
+                producers.setdefault(child, []).append((step.node, name))
+        shown: Dict[Expr, bool] = {self.function: False}
+        carried: Dict[Expr, Tuple[RuleName, ...]] = {self.function: ()}
         out = []
         for step in self.steps:
-            if step.node is self.function or step.node == self.function:
+            if step.node == self.function:
                 continue
             sources = producers.get(step.node, [])
-            rules = tuple(dict.fromkeys(rule for _, rule in sources))
+            own = tuple(name for _, name in sources)
+            # Rules applied at parents that are not shown are carried down to this line.
+            inherited = [carried.get(parent, ()) for parent, _ in sources if not shown.get(parent, False)]
+            chain = (CHAIN,) if any(parent != self.function for parent, _ in sources) else ()
+            paths = (PATHS,) if len({parent for parent, _ in sources}) > 1 else ()
+            rules = _merge(chain, paths, *inherited, own)
             is_result = step.node in self.variables
             is_key = is_result or isinstance(step.node, Named) or any(
                 not isinstance(parent, ROUTINE) for parent, _ in sources)
-            line = Line(step.node, step.cotangent, rules, is_result, is_key)
-            if detail == "all" or (detail == "key" and is_key) or is_result:
-                out.append(line)
+            visible = detail == "every" or (detail == "key" and is_key) or is_result
+            shown[step.node] = visible
+            # Only the rules worth naming travel down: sums, scalar factors and names go unsaid.
+            carried[step.node] = _merge(*inherited, (n for parent, n in sources if not isinstance(parent, ROUTINE)))
+            if visible:
+                out.append(Line(step.node, step.cotangent, rules, is_result, is_key))
         return out
 
 
@@ -124,7 +213,12 @@ def derive_steps(f: Expr, variables: Iterable[Symbol], hook: Optional[CotangentH
 
     def record(node, G, contributions):
         rule = None if isinstance(node, Symbol) else rule_identity(node)
-        steps.append(Step(node, G, rule, tuple(contributions)))
+        named, start = [], 0
+        for child, contribution in contributions:  # in the order of node.args
+            position = next(i for i in range(start, len(node.args)) if node.args[i] == child)
+            start = position + 1
+            named.append((child, contribution, rule_name(node, position)))
+        steps.append(Step(node, G, rule, tuple(named)))
 
     results = cotangents(f, variables, hook=hook, trace=record)
     return Derivation(f, variables, tuple(steps), results)

@@ -8,13 +8,15 @@ Everything printed here reads back with `nnsym.declare.latex_reader` to the same
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal, localcontext
 
 import sympy
 from sympy.printing.latex import LatexPrinter as SympyLatexPrinter
 from sympy.printing.printer import Printer
 
 from nnsym.declare.expressions import Constant, Expr, Inverse, MatMul, Named, Scale, Symbol, number
-from nnsym.errors import MissingRuleError
+from nnsym.declare.limits import require_writable
+from nnsym.errors import InputError, MissingRuleError, refuse_deep_nesting
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,15 @@ class LatexPrinter(Printer):
         super().__init__({"notation": notation})
         self.notation = notation
         self._numbers = SympyLatexPrinter()
+        self.sized = set()  # ids of the I and 1 whose size the formula must state (I_n, 1_n)
+
+    def doprint(self, expr):
+        # A formula that is only I or 1 (times a number) must say its size: nothing else in it does.
+        self.sized = {id(expr), id(expr.args[1]) if isinstance(expr, Scale) else None}
+        return super().doprint(expr)
+
+    def needs_size(self, node) -> bool:
+        return id(node) in self.sized
 
     def emptyPrinter(self, expr):
         raise MissingRuleError(f"no LaTeX rule for {type(expr).__name__}")
@@ -92,7 +103,7 @@ class LatexPrinter(Printer):
         return self.number(node.value)
 
     def _print_Identity(self, node):
-        return "I"
+        return rf"I_{{{self.number(node.rows)}}}" if self.needs_size(node) else "I"
 
     def _print_Zero(self, node):
         return "0"
@@ -100,9 +111,9 @@ class LatexPrinter(Printer):
     def _print_Ones(self, node):
         one = self.notation.ones
         if node.cols == 1:
-            return one
+            return one + (rf"_{{{self.number(node.rows)}}}" if self.needs_size(node) else "")
         if node.rows == 1:
-            return one + self.notation.transpose
+            return one + (rf"_{{{self.number(node.cols)}}}" if self.needs_size(node) else "") + self.notation.transpose
         return rf"{one}_{{{self.number(node.rows)}}} {one}_{{{self.number(node.cols)}}}{self.notation.transpose}"
 
     # ----- sums and products -----
@@ -149,6 +160,11 @@ class LatexPrinter(Printer):
                 factors.append(n)
 
         flatten(node)
+        # b 1^T: the length of a ones vector at the open end of a product is the product's own size,
+        # which nothing else in the formula may fix, so it is written: b \mathbf{1}_{B}^\top.
+        first, last = factors[0], factors[-1]
+        self.sized.update(id(f) for f in (first,) if type(f).__name__ == "Ones" and f.cols == 1)
+        self.sized.update(id(f) for f in (last,) if type(f).__name__ == "Ones" and f.rows == 1)
         return " ".join(self.wrap(f, PRODUCT + (1 if isinstance(f, Scale) else 0)) for f in factors)
 
     def _print_Hadamard(self, node):
@@ -175,9 +191,11 @@ class LatexPrinter(Printer):
         if isinstance(operand, Inverse):
             return rf"{self.base(operand.args[0])}^{{-\top}}"
         text = self.wrap(operand, ATOM)
-        if isinstance(operand, (Symbol, Named)) and text.endswith(")}") and "^{(" in text:
-            # W^{(2)} transposed is written W^{(2)\top}, one superscript.
-            return text[:-1] + self.notation.transpose[1:] + "}"
+        if isinstance(operand, (Symbol, Named)) and text.endswith((")}", "]}")) and ("^{(" in text or "^{[" in text):
+            # W^{(2)} transposed is written W^{(2)\top}, one superscript (^{\mathsf{T}} loses its braces).
+            mark = self.notation.transpose[1:]
+            mark = mark[1:-1] if mark.startswith("{") and mark.endswith("}") else mark
+            return text[:-1] + mark + "}"
         return f"{self.base(operand)}{self.notation.transpose}"
 
     def _print_Inverse(self, node):
@@ -206,8 +224,23 @@ class LatexPrinter(Printer):
             return rf"\sqrt{{{argument}}}"
         head = function.spec.latex
         if function.parameter is not None:
-            head = rf"{head}_{{{self.number(function.parameter)}}}"
+            # the parameter before a prime: \operatorname{LeakyReLU}_{0.01}'
+            prime = "'" if head.endswith("'") else ""
+            head = rf"{head.removesuffix(prime)}_{{{self.parameter(function.parameter)}}}{prime}"
         return rf"{head}\left({argument}\right)"
+
+    def parameter(self, value) -> str:
+        """A slope as a lecturer writes it: 0.01 rather than \frac{1}{100} where the decimal ends."""
+        if value.is_Rational and not value.is_Integer:
+            q = int(value.q)
+            for prime in (2, 5):
+                while q % prime == 0:
+                    q //= prime
+            if q == 1:  # the decimal ends; exact, whatever its length
+                with localcontext() as context:
+                    context.prec = len(str(value.p)) + int(value.q).bit_length() + 2
+                    return format(Decimal(int(value.p)) / Decimal(int(value.q)), "f")
+        return self.number(value)
 
     def _print_Softmax(self, node):
         return rf"\operatorname{{softmax}}\left({self._print(node.args[0])}\right)"
@@ -274,6 +307,11 @@ class LatexPrinter(Printer):
         return rf"\left\|{self._print(operand)}\right\|{sub}"
 
 
+@refuse_deep_nesting
 def latex(expr: Expr, notation: Notation = Notation()) -> str:
+    if not isinstance(expr, Expr) or not isinstance(notation, Notation):
+        raise InputError(f"latex() takes an nnsym expression and a Notation, not {type(expr).__name__} "
+                         f"and {type(notation).__name__}")
+    require_writable([expr], "LaTeX")
     return LatexPrinter(notation).doprint(expr)
 

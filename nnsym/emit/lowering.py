@@ -14,13 +14,19 @@ code printers know. The rewrites are exact identities; the value of every node i
 | X diag(v)                  | ScaleColumns(X, v)    | X * v.T             |
 | sigma'(z), sigma(z) known  | SigmoidPrimeOf(s)     | s * (1 - s)         |
 | tanh'(z), tanh(z) known    | TanhPrimeOf(t)        | 1 - t * t           |
+| X^T diag(v) X,  v >= 0     | Gram(A), A = sqrt(v) X| A.T @ A             |
+
+The last one is the Gauss-Newton and logistic-regression Hessian: ``A.T @ A`` of one array is a
+symmetric rank-k update (BLAS syrk), half the multiplications of ``X.T @ (v * X)``. It applies only
+where v is non-negative by construction (sigma', tanh' from t, exp, ...), so the square root is real.
 """
 
 from __future__ import annotations
 
 from typing import Dict, List, Sequence
 
-from nnsym.declare.expressions import Add, Apply, Diag, Expr, MatMul, Named, Ones
+from nnsym.declare.expressions import Add, Apply, Diag, Expr, MatMul, Named, Ones, Transpose
+from nnsym.declare.functions import apply
 
 
 class Broadcast(Expr):
@@ -87,6 +93,28 @@ class TanhPrimeOf(Expr):
         super().__init__((tanh,), (), tanh.shape)
 
 
+class Gram(Expr):
+    """A^T A. Both children are A, so that code generation gives A a line of its own and the product
+    reads ``A.T @ A`` of one array (which NumPy hands to BLAS syrk)."""
+
+    __slots__ = ()
+
+    def __init__(self, operand):
+        super().__init__((operand, operand), (), (operand.cols, operand.cols))
+
+
+# Elementwise functions whose values are never negative, in floating point too.
+_NONNEGATIVE = frozenset({"sigmoid", "sigmoid_prime", "tanh_prime", "exp", "softplus", "relu", "heaviside"})
+
+
+def _nonnegative(node: Expr) -> bool:
+    while isinstance(node, Named):
+        node = node.definition
+    if isinstance(node, (SigmoidPrimeOf, TanhPrimeOf)):
+        return True
+    return isinstance(node, Apply) and node.function.parameter is None and node.function.name in _NONNEGATIVE
+
+
 def _ones_row(node: Expr) -> bool:
     return isinstance(node, Ones) and node.rows == 1
 
@@ -150,6 +178,9 @@ class _Lowering:
                 return ScaleRows(left.args[0], right)
             if isinstance(right, Diag):
                 return ScaleColumns(left, right.args[0])
+            if (isinstance(left, Transpose) and isinstance(right, ScaleRows) and left.args[0] == right.args[1]
+                    and _nonnegative(right.args[0])):
+                return Gram(ScaleRows(apply("sqrt", right.args[0]), right.args[1]))
         if isinstance(node, Apply) and node.function.parameter is None:
             for prime, base, lowered in (("sigmoid_prime", "sigmoid", SigmoidPrimeOf), ("tanh_prime", "tanh", TanhPrimeOf)):
                 known = self.known.get((base, node.args[0]))

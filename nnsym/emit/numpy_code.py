@@ -11,6 +11,7 @@ source, so a generated module needs NumPy only.
 from __future__ import annotations
 
 import inspect
+import keyword
 import math
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Sequence
@@ -56,6 +57,20 @@ class NumPyPrinter(Printer):
     prefix = "np"
     # Elementwise functions: the library's own where it is stable, else the helper of the same name.
     functions = {"tanh": "np.tanh", "exp": "np.exp", "log": "np.log", "sqrt": "np.sqrt"}
+    # Where the helpers' source comes from, and the imports a module of this library starts with.
+    stable_module = stable
+    imports = "import math\n\nimport numpy as np"
+    library = "NumPy"
+
+    @classmethod
+    def as_array(cls, text: str) -> str:
+        """An argument converted to a float array of this library."""
+        return f"{cls.prefix}.asarray({text}, dtype=float)"
+
+    @staticmethod
+    def scalar_output(text: str) -> str:
+        """A 1 x 1 result handed back as a number."""
+        return f"float({text}[0, 0])"
 
     def __init__(self, sizes: Mapping[sympy.Symbol, str]):
         super().__init__()
@@ -152,6 +167,8 @@ class NumPyPrinter(Printer):
         return f"{self.child(node, 0, PRODUCT)} * {self.child(node, 1, PRODUCT + 1)}"
 
     def _print_Transpose(self, node):
+        if node.args[0].is_scalar:  # a 1 x 1 may be printed as a Python number, which has no .T
+            return self.names[node.args[0]]
         return f"{self.child(node, 0, ATOM)}.T"
 
     def _print_Hadamard(self, node):
@@ -214,6 +231,8 @@ class NumPyPrinter(Printer):
         return f"{self.prefix}.linalg.inv({self.arg(node)})"
 
     def _print_Diag(self, node):
+        if node.args[0].is_scalar:  # diag of a 1 x 1 is itself (and it may be a Python number)
+            return f"{self.prefix}.reshape({self.arg(node)}, (1, 1))"
         return f"{self.prefix}.diag({self.child(node, 0, ATOM)}[:, 0])"
 
     def _print_DiagPart(self, node):
@@ -242,7 +261,12 @@ class NumPyPrinter(Printer):
         return f"{self.child(node, 0, PRODUCT)} * {self.child(node, 1, PRODUCT + 1)}"
 
     def _print_ScaleColumns(self, node):
+        if node.args[1].is_scalar:  # X diag(c) of a 1 x 1 c is c X (and c may be a Python number)
+            return f"{self.child(node, 0, PRODUCT)} * {self.child(node, 1, PRODUCT + 1)}"
         return f"{self.child(node, 0, PRODUCT)} * {self.child(node, 1, ATOM)}.T"
+
+    def _print_Gram(self, node):
+        return f"{self.child(node, 0, ATOM)}.T @ {self.child(node, 1, PRODUCT + 1)}"
 
     def _print_SigmoidPrimeOf(self, node):
         s = self.child(node, 0, PRODUCT + 1)
@@ -256,7 +280,7 @@ class NumPyPrinter(Printer):
 PRECEDENCE = {
     "Add": SUM, "TanhPrimeOf": SUM,
     "MatMul": PRODUCT, "Hadamard": PRODUCT, "HadamardDiv": PRODUCT, "ScaleRows": PRODUCT,
-    "ScaleColumns": PRODUCT, "SigmoidPrimeOf": PRODUCT,
+    "ScaleColumns": PRODUCT, "SigmoidPrimeOf": PRODUCT, "Gram": PRODUCT,
 }
 
 
@@ -290,32 +314,40 @@ class GeneratedFunction:
     outputs: tuple
 
 
-def helper_source(names) -> str:
-    """Source of the stable helpers (and those they call), in a fixed order."""
+def helper_source(names, module=stable) -> str:
+    """Source of the stable helpers (and those they call), in a fixed order; ``module`` holds them
+    (`stable`, or its twin for another array library)."""
     wanted = set(names)
     for name in list(wanted):
         wanted |= HELPER_NEEDS.get(name, set())
-    return "\n\n".join(inspect.getsource(getattr(stable, n)) for n in sorted(wanted))
+    return "\n\n".join(inspect.getsource(getattr(module, n)) for n in sorted(wanted))
 
 
 def write_function(name: str, outputs: Mapping[str, Expr], doc: str = "", *, printer: type = None,
-                   lowered: bool = True, variables: Mapping[str, str] = None) -> GeneratedFunction:
+                   lowered: bool = True, variables: Mapping[str, str] = None, inputs: Sequence[Symbol] = (),
+                   split_first: bool = False, arrays: Sequence[str] = ()) -> GeneratedFunction:
     """A function ``name(*, <inputs>)`` returning a dict of the named outputs (or the single value
-    when there is one output named ``""``).
+    when there is one output named ``""``; or, with ``split_first``, the first output's value and a
+    dict of the others). ``inputs`` are accepted (and shape-checked) even where no output uses them,
+    so that sibling functions share one signature. A 1 x 1 output is returned as a number unless its
+    key is in ``arrays`` (the gradient of a 1 x 1 bias has the bias's shape).
 
     The DAG is first lowered (`nnsym.emit.lowering`: broadcasting, row sums, sigma(1 - sigma)) unless
     ``lowered=False``. Named intermediates get a line under their own name (``z_1``, ``delta_2``),
     every other node used more than once a ``t<n>`` line, the rest is written inline. ``variables``
     may name the line of an output (output key -> identifier, e.g. ``dL_dW_1``).
     """
+    # The one name written as given: it must be a plain identifier, never code.
+    if not (isinstance(name, str) and name.isascii() and name.isidentifier() and not keyword.iskeyword(name)):
+        raise InputError(f"a generated function's name must be a Python identifier, not {name!r}")
     printer_class = printer or NumPyPrinter
     roots = list(outputs.values())
-    symbols = sorted({s for r in roots for s in r.free_symbols()}, key=lambda s: s.name)
+    symbols = sorted({s for r in roots for s in r.free_symbols()} | set(inputs), key=lambda s: s.name)
     arguments = {s.name: identifier(s.name) for s in symbols}
     if len(set(arguments.values())) != len(arguments):
         raise InputError(f"two symbols map to one Python name: {sorted(arguments)}")
     size_names: Dict[sympy.Symbol, str] = {}
-    lines = _argument_lines(symbols, arguments, size_names, printer_class.prefix)
+    lines = _argument_lines(symbols, arguments, size_names, printer_class)
     for size in sorted({d for r in _sizes_used(roots) for d in r.free_symbols}, key=str):
         if size not in size_names:
             raise InputError(f"the size {size} is not fixed by any argument")
@@ -334,7 +366,11 @@ def write_function(name: str, outputs: Mapping[str, Expr], doc: str = "", *, pri
             out.names[node] = arguments[node.name]
             continue
         text = out.doprint(node)
-        if isinstance(node, Named) or uses.get(node, 0) > 1 or node in roots:
+        if node in roots and isinstance(node, Constant):  # a constant result (d(3x)/dx = 3) is a 1 x 1 array too
+            text = f"{printer_class.prefix}.full((1, 1), {text})"
+        # A number is as short as a name: it is written where it is used, never given a line.
+        shared = uses.get(node, 0) > 1 and not isinstance(node, Constant)
+        if isinstance(node, Named) or shared or node in roots:
             if isinstance(node, Named):
                 var = _fresh(identifier(node.name), taken)
             elif node in root_variables:
@@ -351,14 +387,18 @@ def write_function(name: str, outputs: Mapping[str, Expr], doc: str = "", *, pri
     results = []
     for key, root in zip(outputs, roots):
         value = out.names[root]
-        results.append((key, f"float({value}[0, 0])" if root.is_scalar else value))
+        results.append((key, out.scalar_output(value) if root.is_scalar and key not in arrays else value))
     if len(results) == 1 and results[0][0] == "":
         lines.append(f"return {results[0][1]}")
+    elif split_first:
+        rest = ", ".join(f"{k!r}: {v}" for k, v in results[1:])
+        lines.append(f"return {results[0][1]}, {{{rest}}}")
     else:
         lines.append("return {" + ", ".join(f"{k!r}: {v}" for k, v in results) + "}")
     signature = ", ".join(arguments.values())
     body = "\n".join("    " + line for line in lines)
-    source = "\n".join([f"def {name}(*, {signature}):", *docstring_lines(doc), body]) + "\n"
+    head = f"def {name}(*, {signature}):" if signature else f"def {name}():"  # a constant needs no argument
+    source = "\n".join([head, *docstring_lines(doc), body]) + "\n"
     return GeneratedFunction(name, source, tuple(sorted(out.used_helpers)), arguments, tuple(outputs))
 
 
@@ -381,32 +421,44 @@ def _fresh(name: str, taken: set) -> str:
     return candidate
 
 
-def _argument_lines(symbols, arguments, size_names, prefix) -> List[str]:
+def _argument_lines(symbols, arguments, size_names, printer_class) -> List[str]:
     """Convert each argument to a float array of its shape, asserting the shape (sizes named by a
-    symbol are read from the first argument that has them)."""
+    symbol are read from the first argument that has them). Shapes are static under a JIT, so the
+    asserts cost nothing there."""
     lines = []
+    prefix = printer_class.prefix
     for s in symbols:
         arg = arguments[s.name]
         if s.kind == "scalar":
-            lines.append(f"{arg} = {prefix}.reshape({prefix}.asarray({arg}, dtype=float), (1, 1))")
+            lines.append(f"{arg} = {prefix}.reshape({printer_class.as_array(arg)}, (1, 1))")
             continue
-        lines.append(f"{arg} = {prefix}.asarray({arg}, dtype=float)")
+        lines.append(f"{arg} = {printer_class.as_array(arg)}")
         if s.kind == "vector":
             lines.append(f"{arg} = {arg}.reshape(-1, 1) if {arg}.ndim == 1 else {arg}")
-        fixed = [(axis, size) for axis, size in enumerate(s.shape) if size.is_Integer]
-        if fixed:
-            expected = ", ".join(str(int(size)) if size.is_Integer else "_" for size in s.shape)
-            condition = " and ".join(f"{arg}.shape[{axis}] == {int(size)}" for axis, size in fixed)
-            lines.append(f"assert {arg}.ndim == 2 and {condition}, '{arg} should be {expected.replace(', ', ' x ')}'")
-        for axis, size in enumerate(s.shape):
-            if size.is_Integer:
-                continue
-            if size.is_Symbol and size not in size_names:
+        described = " x ".join(str(size) for size in s.shape)
+        new = [(axis, size) for axis, size in enumerate(s.shape) if size.is_Symbol and size not in size_names]
+        if new:
+            # A size seen here first is read from this argument, and later ones are checked against it.
+            lines.append(f"assert {arg}.ndim == 2, '{arg} should be {described}'")
+            for axis, size in new:
                 size_names[size] = identifier(str(size)) + "_size"
                 lines.append(f"{size_names[size]} = {arg}.shape[{axis}]")
-            elif size.is_Symbol:
-                lines.append(f"assert {arg}.shape[{axis}] == {size_names[size]}, '{arg}: axis {axis} should be {size}'")
+        # A size that is an expression of others (2n) is not checked.
+        known = [(axis, size) for axis, size in enumerate(s.shape)
+                 if (axis, size) not in new and (size.is_Integer or size.is_Symbol)]
+        if len(known) == 2:
+            # One tuple comparison checks the rank too, and costs less than two indexings.
+            expected = ", ".join(_size_text(size, size_names) for size in s.shape)
+            lines.append(f"assert {arg}.shape == ({expected}), f'{arg} should be {described}, got {{{arg}.shape}}'")
+        elif known:
+            axis, size = known[0]
+            lines.append(f"assert {arg}.shape[{axis}] == {_size_text(size, size_names)}, "
+                         f"f'{arg} should be {described}, got {{{arg}.shape}}'")
     return lines
+
+
+def _size_text(size, size_names) -> str:
+    return str(int(size)) if size.is_Integer else size_names[size]
 
 
 def _sizes_used(roots):
@@ -424,6 +476,8 @@ def _sizes_used(roots):
 def module_source(functions: Sequence[GeneratedFunction], title: str) -> str:
     """A standalone module: NumPy import, the helpers the functions need, the functions."""
     helpers = sorted({h for f in functions for h in f.helpers})
+    # The title is text: quotes that could close the docstring are dropped, as in docstring_lines.
+    title = title.replace(chr(34), "").replace(chr(92), "/")
     parts = [f'"""{title}\n\nGenerated by nnsym; needs NumPy only."""', "import math\n\nimport numpy as np"]
     if helpers:
         parts.append(helper_source(helpers))

@@ -37,7 +37,12 @@ def _sizes(text: str) -> List:
     parts = [p.strip() for p in text.split(",") if p.strip()]
     if len(parts) < 2:
         raise InputError(f"--sizes needs at least two comma-separated sizes, got {text!r}")
-    return [int(p) if p.isdigit() else p for p in parts]
+    return [_size(p) for p in parts]
+
+
+def _size(text: str):
+    # isdigit alone is true of '²', which int() refuses.
+    return int(text) if text.isascii() and text.isdigit() else text
 
 
 @subcommand("backprop", "the forward and backpropagation equations of a dense network, verified")
@@ -57,13 +62,169 @@ def _backprop(parser: argparse.ArgumentParser):
 
         batch = None
         if args.batch is not None:
-            batch = int(args.batch) if args.batch.isdigit() else args.batch
+            batch = _size(args.batch)
         net = network(_sizes(args.sizes), activation=args.activation, loss=args.loss, batch=batch,
                       mean=args.mean, weight_decay=args.weight_decay)
         result = backprop(net)
         print(result.latex())
         for report in result.reports:
             print(f"% {report}")
+        return 0
+
+    return run
+
+
+@subcommand("notes", "lecture notes of the chapter, one file per topic and format, every formula verified")
+def _notes(parser: argparse.ArgumentParser):
+    parser.add_argument("topic", help="a topic (number, name or file stem, e.g. 4 or activation-functions) or 'all'")
+    parser.add_argument("-o", "--output", required=True, help="the folder to write the notes into")
+    parser.add_argument("--format", default="md,tex", help="comma-separated: md, tex, pdf, html")
+    parser.add_argument("--detail", default="key", choices=("result", "key", "every"),
+                        help="steps shown: the result only, the key steps, every step")
+    parser.add_argument("--derivations", default=None, help="the folder of topic scripts (default: derivations/)")
+
+    def run(args) -> int:
+        # Imported here, not at the top: `nnsym --help` and argument errors stay fast (start-up budget).
+        from nnsym.present.notes import build_notes
+
+        formats = [f.strip() for f in args.format.split(",") if f.strip()]
+        for message in build_notes([args.topic], args.output, formats, args.detail, args.derivations):
+            print(message)
+        return 0
+
+    return run
+
+
+def _declarations(args):
+    """--shape NAME=SPEC and --assume NAME=KIND -> the shapes and assumptions the reader takes."""
+    from nnsym.declare.expressions import ASSUMPTIONS
+    from nnsym.declare.latex_reader import parse_shape
+    from nnsym.declare.names import canonical_name
+
+    def split(flag, item, what):
+        name, equals, value = item.partition("=")
+        if not equals or not name.strip() or not value.strip():
+            raise InputError(f"{flag} {item!r}: write {flag} NAME={what}")
+        try:
+            return canonical_name(name), value.strip()
+        except NnsymError as error:
+            raise InputError(f"{flag} {item!r}: {error}") from None
+
+    shapes, assumptions = {}, {}
+    for item in args.shape:
+        name, spec = split("--shape", item, "SPEC (3x2, 3, mxn)")
+        try:
+            shape = parse_shape(spec)
+        except NnsymError as error:
+            raise InputError(f"--shape {item!r}: {str(error).partition(': ')[2]}") from None
+        if shapes.setdefault(name, shape) != shape:
+            raise InputError(f"--shape {item!r}: {name} already has another shape")
+        shapes[name] = spec
+    for item in args.assume:
+        name, kind = split("--assume", item, "KIND")
+        if kind not in ASSUMPTIONS:
+            raise InputError(f"--assume {item!r}: unknown KIND {kind!r}; one of {', '.join(ASSUMPTIONS)}")
+        assumptions.setdefault(name, []).append(kind)
+    return shapes, assumptions
+
+
+def _gradient_arguments(parser: argparse.ArgumentParser, wrt_required: bool = True):
+    parser.add_argument("--function", required=True, metavar="LATEX", help=r"a scalar function, e.g. '\frac12\|Wx-y\|^2'")
+    parser.add_argument("--wrt", required=wrt_required, metavar="NAME", help="the variable, as in the LaTeX: W, W^{(1)}")
+    parser.add_argument("--shape", action="append", default=[], metavar="NAME=SPEC",
+                        help="ROWSxCOLS, N (a column vector) or symbolic mxn; a symbol without a shape is a scalar")
+    parser.add_argument("--assume", action="append", default=[], metavar="NAME=KIND",
+                        help="symmetric, spd, positive, probability, onehot or positive-determinant")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+@subcommand("derive", "the closed-form gradient of a scalar function given in LaTeX, verified")
+def _derive(parser: argparse.ArgumentParser):
+    _gradient_arguments(parser)
+    parser.add_argument("--oracle", action="store_true",
+                        help="also derive entry by entry with SymPy and compare (slower; finite differences always run)")
+
+    def run(args) -> int:
+        # Imported here, not at the top: start-up time is part of every call's budget.
+        import json
+
+        from nnsym.present.claims import derive, gradient_json
+
+        shapes, assumptions = _declarations(args)
+        gradient = derive(args.function, args.wrt, shapes, assumptions, oracle=args.oracle)
+        if args.json:
+            print(json.dumps(gradient_json(gradient)))
+            return 0
+        print(gradient.equation())
+        print(f"% {gradient.layout}")
+        for report in gradient.reports:
+            print(f"% {report}")
+        return 0
+
+    return run
+
+
+@subcommand("check", "is a hand-derived gradient right? exit 0 right, 1 wrong (with a diagnosis), 2 bad input")
+def _check(parser: argparse.ArgumentParser):
+    _gradient_arguments(parser, wrt_required=False)
+    parser.add_argument("--claimed", required=True, metavar="LATEX",
+                        help=r"the claimed gradient, optionally with its left side: '\frac{\partial L}{\partial W} = ...'")
+
+    def run(args) -> int:
+        import json
+
+        from nnsym.present.claims import check
+
+        shapes, assumptions = _declarations(args)
+        verdict = check(args.function, args.claimed, args.wrt, shapes, assumptions)
+        print(json.dumps(verdict.to_json()) if args.json else verdict)
+        return 0 if verdict.ok else 1
+
+    return run
+
+
+@subcommand("export", "a standalone NumPy, JAX or PyTorch module: forward pass, all gradients in one pass, self_test()")
+def _export(parser: argparse.ArgumentParser):
+    parser.add_argument("--target", default="numpy", choices=("numpy", "jax", "torch"), help="the array library")
+    parser.add_argument("-o", "--output", default=None, metavar="FILE", help="write the module here (default: stdout)")
+    parser.add_argument("--function", default=None, metavar="LATEX",
+                        help=r"a scalar function, e.g. '\frac12\|Wx-y\|^2' (without it: a network, from --sizes)")
+    parser.add_argument("--wrt", action="append", default=[], metavar="NAME", help="a variable of --function (repeat for more)")
+    parser.add_argument("--shape", action="append", default=[], metavar="NAME=SPEC", help="ROWSxCOLS, N or mxn")
+    parser.add_argument("--assume", action="append", default=[], metavar="NAME=KIND", help="spd, positive, probability, ...")
+    parser.add_argument("--hessian", action="store_true", help="also export the Hessian of each (vector) variable")
+    parser.add_argument("--sizes", default="2,2,1", help="network layer sizes from input to output, e.g. 784,256,10")
+    parser.add_argument("--activation", default="sigmoid", help="sigmoid, tanh, relu, leaky_relu, softplus, elu, gelu")
+    parser.add_argument("--loss", default="squared_error", help="squared_error, binary_cross_entropy or softmax_cross_entropy")
+    parser.add_argument("--batch", default=None, help="batch size (an int or a name such as B): examples as columns")
+    parser.add_argument("--mean", action="store_true", help="divide the loss by the batch size")
+    parser.add_argument("--weight-decay", action="store_true", help="add lambda/2 sum ||W||_F^2")
+
+    def run(args) -> int:
+        from nnsym.declare.layers import network
+        from nnsym.present.export import export
+
+        if args.function is not None:
+            shapes, assumptions = _declarations(args)
+            source = export(args.function, args.wrt, shapes=shapes, assumptions=assumptions,
+                            target=args.target, hessians=args.hessian)
+        else:
+            if args.wrt or args.shape or args.assume:
+                raise InputError("export: --wrt, --shape and --assume go with --function")
+            batch = None
+            if args.batch is not None:
+                batch = _size(args.batch)
+            net = network(_sizes(args.sizes), activation=args.activation, loss=args.loss, batch=batch,
+                          mean=args.mean, weight_decay=args.weight_decay)
+            source = export(net, target=args.target, hessians=args.hessian)
+        if args.output is None:
+            sys.stdout.write(source)
+            return 0
+        try:
+            with open(args.output, "w", encoding="utf-8") as handle:
+                handle.write(source)
+        except OSError as error:
+            raise InputError(f"export: cannot write {args.output}: {error.strerror}") from None
         return 0
 
     return run
@@ -78,17 +239,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _complain(message: str, code: int = 2) -> int:
+    """One line on stderr, whatever characters the input had (a lone surrogate cannot be encoded)."""
+    encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
+    line = f"nnsym: {message}".encode(encoding, "backslashreplace").decode(encoding)
+    print(line, file=sys.stderr)
+    return code
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return args.run(args)
     except NnsymError as error:
         # One line: what and where. (A reader's caret picture, if any, is for the Python API.)
-        print(f"nnsym: {str(error).splitlines()[0] if str(error) else type(error).__name__}", file=sys.stderr)
-        return 2
+        return _complain(str(error).splitlines()[0] if str(error).strip() else type(error).__name__)
     except RecursionError:
-        print("nnsym: input nested too deeply", file=sys.stderr)
-        return 2
+        return _complain("input nested too deeply")
+    except Exception as error:  # noqa: BLE001 - a bug in nnsym: still one line, never a traceback
+        detail = str(error).splitlines()[0] if str(error) else ""
+        return _complain(f"internal error (a bug in nnsym, please report it): {type(error).__name__}: {detail}", 3)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ norm-wise tolerance as the verdict itself, so a diagnosis is a fact about the cl
 
 from __future__ import annotations
 
+import collections
 import itertools
 from dataclasses import dataclass
 from fractions import Fraction
@@ -54,6 +55,7 @@ class Sample:
     claimed_values: List[np.ndarray]
     # The claim's values at other points (None where it cannot be evaluated there).
     claim_at: Callable[[List[Dict[str, np.ndarray]]], Optional[List[np.ndarray]]]
+    claim: Optional[Expr] = None  # the claim as read, when it was written in LaTeX (not a user's function)
 
     def values_of(self, expr: Expr, points=None) -> Optional[List[np.ndarray]]:
         points = self.points if points is None else points
@@ -130,16 +132,18 @@ def scaled(sample: Sample) -> Optional[str]:
 
 
 def _apply_nodes(expr: Expr, wrt: Symbol) -> List[Apply]:
-    found, seen, stack = [], set(), [expr]
-    while stack:
-        node = stack.pop()
+    """The elementwise applications on a path to ``wrt``, outermost first, at most MAX_TERMS of them
+    (each costs one reverse pass; a slip is likelier near the loss than 190 sigmoids deep)."""
+    found, seen, queue = [], set(), collections.deque([expr])
+    while queue and len(found) < MAX_TERMS:
+        node = queue.popleft()
         if node in seen:
             continue
         seen.add(node)
         if isinstance(node, Apply) and node.depends_on(wrt):
             found.append(node)
-        stack.extend(node.args)
-    return sorted(found, key=lambda n: _show(n))
+        queue.extend(node.args)
+    return found
 
 
 def _gradient_with_factor(sample: Sample, node: Apply, derivative: Expr, extra: bool) -> Expr:
@@ -177,25 +181,30 @@ def elementwise_factor(sample: Sample) -> Optional[str]:
 
 
 def symmetric_only(sample: Sample) -> Optional[str]:
-    """The claim equals the truth only when the square matrices are symmetric (2Ax for x^T A x)."""
-    square = [s for s in sample.function.free_symbols()
-              if s.kind == "matrix" and s.rows == s.cols and not s.assumptions & {"symmetric", "spd"}]
-    if not square:
-        return None
-    points = []
-    for values in sample.points:
-        values = dict(values)
-        for s in square:
-            values[s.name] = (values[s.name] + values[s.name].T) / 2
-        points.append(values)
-    truth = sample.values_of(sample.truth, points)
-    claim = sample.claim_at(points)
-    if truth is None or claim is None:
-        return None
-    if all(close(c, t) for c, t in zip(claim, truth)):
-        names = ", ".join(sorted(s.name for s in square))
-        return (f"symmetric-only identity: the claim is right only if {names} is symmetric; "
-                "declare it (--assume NAME=symmetric) or use the general form")
+    """The claim equals the truth only when some square matrices are symmetric (2Ax for x^T A x)."""
+    square = sorted((s for s in sample.function.free_symbols()
+                     if s.kind == "matrix" and s.rows == s.cols and not s.assumptions & {"symmetric", "spd"}),
+                    key=lambda s: s.name)
+    # The fewest matrices that must be symmetric: one at a time, then pairs, ..., then all of them.
+    subsets = [c for k in range(1, min(len(square), 3) + 1) for c in itertools.combinations(square, k)]
+    if len(square) > 3:
+        subsets.append(tuple(square))
+    for subset in subsets:
+        points = []
+        for values in sample.points:
+            values = dict(values)
+            for s in subset:
+                values[s.name] = (values[s.name] + values[s.name].T) / 2
+            points.append(values)
+        truth = sample.values_of(sample.truth, points)
+        claim = sample.claim_at(points)
+        if truth is None or claim is None:
+            continue
+        if all(close(c, t) for c, t in zip(claim, truth)):
+            names = ", ".join(s.name for s in subset)
+            verb = "is" if len(subset) == 1 else "are"
+            return (f"symmetric-only identity: the claim is right only if {names} {verb} symmetric; "
+                    "declare it (--assume NAME=symmetric) or use the general form")
     return None
 
 
@@ -227,6 +236,23 @@ def dropped_term(sample: Sample) -> Optional[str]:
         if sample.claim_equals(term):
             others = E.add(*(t for t in terms if t is not term))
             return f"dropped term: the claim keeps only {_show(term)} and misses {_show(others)}"
+    return None
+
+
+def extra_term(sample: Sample) -> Optional[str]:
+    """The claim is the truth plus one more additive term of its own."""
+    if sample.claim is None:
+        return None
+    terms = _terms(sample.claim)
+    if len(terms) < 2:
+        return None
+    for i, term in enumerate(terms):
+        rest = E.add(*(t for j, t in enumerate(terms) if j != i))
+        if rest.shape != sample.truth.shape:
+            continue
+        values = sample.values_of(rest)
+        if values is not None and all(close(v, t) for v, t in zip(values, sample.true_values)):
+            return f"extra term: without the term {_show(term)} the claim would be right"
     return None
 
 
@@ -283,7 +309,7 @@ def wrong_order(sample: Sample) -> Optional[str]:
 
 # In order: the first that fits is reported. Transpose and scale are the commonest and cheapest.
 DIAGNOSES: Tuple[Callable[[Sample], Optional[str]], ...] = (
-    transposed, scaled, elementwise_factor, symmetric_only, dropped_term, wrong_order,
+    transposed, scaled, elementwise_factor, symmetric_only, dropped_term, extra_term, wrong_order,
 )
 
 

@@ -1,5 +1,6 @@
 """Lecture notes: a `Note` (text, displayed formulas, step-by-step derivations, plots) written as
-Markdown and as a standalone LaTeX article, every displayed formula verified first.
+Markdown, a standalone LaTeX article (and its PDF) or a MathJax page, every displayed formula verified
+first.
 
 A note is built in two stages. `verify_note` checks every formula (`nnsym.verify.formulas`) and every
 line of every derivation (finite differences on the line's own claim, see `nnsym.derive.steps`); the
@@ -10,26 +11,36 @@ each ending with the verification table. The topics of the chapter are the scrip
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from html import escape
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from nnsym.declare.expressions import Expr, Symbol
+import numpy as np
+
+from nnsym.declare.expressions import Expr, Named, Symbol
+from nnsym.declare.layers import Forward
+from nnsym.derive.backprop import delta_name
 from nnsym.derive.steps import DETAILS, Derivation, derive_steps
 from nnsym.emit.latex import latex
-from nnsym.emit.steps_latex import partial, shape_latex, text_escape
+from nnsym.emit.steps_latex import rows as step_rows, shown_cotangent, sides, text_escape
 from nnsym.errors import InputError, NnsymError, VerificationError
 from nnsym.verify.finite_differences import check_gradients
-from nnsym.verify.formulas import Check, check_formula, check_latex, read_back
+from nnsym.verify.formulas import EXACT_TOLERANCE, Check, check_formula, check_latex, check_step, read_back
 
-FORMATS = ("md", "tex", "pdf")
+FORMATS = ("md", "tex", "pdf", "html")
 DERIVATIONS = Path(__file__).resolve().parents[2] / "derivations"
-TEX_HINT = ("no pdflatex found: install a TeX engine, e.g. "
-            "`apt-get install texlive-latex-base texlive-latex-recommended`, then build again")
+TEX_HINT = ("no TeX engine found (pdflatex, latexmk or tectonic): install one, e.g. "
+            "`apt-get install texlive-latex-base texlive-latex-recommended` or `brew install tectonic`, "
+            "then build again")
+TEX_ENGINES = (("pdflatex", ("-interaction=nonstopmode", "-halt-on-error")),
+               ("latexmk", ("-pdf", "-interaction=nonstopmode", "-halt-on-error")),
+               ("tectonic", ()))
 
 
 # ----- the blocks a note is made of -----
@@ -82,8 +93,37 @@ class Plot:
 Block = Union[Text, Formula, Display, Steps, Plot]
 
 
+def array_latex(values, digits: int = 4) -> str:
+    """A worked number or array as LaTeX (a bmatrix), rounded to ``digits`` significant digits for
+    display; the checks compare the unrounded values."""
+    array = np.atleast_2d(np.asarray(values, dtype=float))
+
+    def number(v):
+        text = f"{v:.{digits}g}"
+        if "e" in text:
+            mantissa, exponent = text.split("e")
+            text = rf"{mantissa} \cdot 10^{{{int(exponent)}}}"
+        return text
+
+    if array.size == 1:
+        return number(array[0, 0])
+    body = r" \\ ".join(" & ".join(number(v) for v in row) for row in array)
+    return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
+
+
 def steps(f: Expr, variables: Sequence[Symbol], function_name: str = "f", hook=None) -> Steps:
     return Steps(derive_steps(f, variables, hook=hook), function_name)
+
+
+def backprop_steps(forward: Forward, function_name: str = "L") -> Steps:
+    """The steps of a network's backpropagation, each dL/dz^{(l)} named delta^{(l)} where it is formed
+    (as `nnsym.derive.backprop` names it), for every weight and bias."""
+    pre_activations = set(forward.pre_activations)
+
+    def name_delta(node, G):
+        return Named(delta_name(node), G) if node in pre_activations else G
+
+    return steps(forward.loss, forward.parameters, function_name, hook=name_delta)
 
 
 @dataclass(frozen=True)
@@ -119,25 +159,22 @@ class Verified:
     step_lines: Dict[int, tuple] = field(default_factory=dict)  # block index -> lines shown
 
 
-def _check_line(f: Expr, line, seed: int) -> Check:
-    text = latex(line.cotangent)
+def _check_line(f: Expr, line, function_name: str, seed: int) -> Check:
+    shown = shown_cotangent(line)
+    text = " = ".join(sides(line, function_name))
     if line.is_result:
         report = check_gradients(f, {line.node: line.cotangent}, seed=seed)
     else:
-        try:
-            g, s, G = line.as_gradient(f)
-            report = check_gradients(g, {s: G}, seed=seed)
-        except InputError:
-            # The node is the argument of a log or a square root: stand in a positive symbol.
-            g, s, G = line.as_gradient(f, {"positive"})
-            report = check_gradients(g, {s: G}, seed=seed)
+        replaced, stand_in = line.stand_in(f)
+        report = check_step(f, line.node, stand_in, replaced, line.cotangent, seed=seed)
     if not report.ok:
         raise VerificationError(f"the step {text} failed its check: {report}")
-    error = read_back(line.cotangent, seed=seed)
-    if not error <= 1e-9:
+    error = read_back(shown, seed=seed)
+    if not error <= EXACT_TOLERANCE:
         raise VerificationError(f"the step {text} does not read back to the same value (error {error:.2e})")
-    method = "read back by nnsym's reader; d f / d(node) by central finite differences"
-    return Check(text, (method,), max(error, report.max_rel_error))
+    methods = ("read back by nnsym's reader, evaluated vs NumPy",
+               "the step's own claim by central finite differences")
+    return Check(text, methods, max(error, report.max_rel_error))
 
 
 def verify_note(note: Note, detail: str = "key") -> Verified:
@@ -149,14 +186,16 @@ def verify_note(note: Note, detail: str = "key") -> Verified:
     try:
         for index, block in enumerate(note.blocks):
             if isinstance(block, Formula):
-                checks.append(check_formula(block.expr, block.reference, block.derivative_of, seed=index))
+                check = check_formula(block.expr, block.reference, block.derivative_of, seed=index)
+                checks.append(replace(check, latex=_equation(block)))
             elif isinstance(block, Display):
                 method, error = block.check()
                 checks.append(check_latex(block.latex, method, error))
             elif isinstance(block, Steps):
                 lines = tuple(block.derivation.lines(detail))
                 shown[index] = lines
-                checks.extend(_check_line(block.derivation.function, line, index) for line in lines)
+                checks.extend(_check_line(block.derivation.function, line, block.function_name, index)
+                              for line in lines)
     except NnsymError as error:
         raise VerificationError(f"note {note.stem}: {error}") from error
     return Verified(note, detail, tuple(checks), shown)
@@ -171,16 +210,11 @@ def _equation(block: Formula) -> str:
 
 
 def _step_rows(verified: Verified, index: int, block: Steps) -> List[str]:
-    rows = []
-    for line in verified.step_lines[index]:
-        why = "; ".join(line.rules) if line.rules else "result"
-        rows.append(rf"{partial(block.function_name, line)} &= {latex(line.cotangent)} "
-                    rf"&& \text{{{text_escape(why)}}},\ {shape_latex(line.shape)}")
-    return rows
+    return step_rows(verified.step_lines[index], block.function_name)
 
 
 def _plot_files(note: Note, directory: Optional[Path], messages: List[str]) -> Dict[str, str]:
-    """Draw the plots (PNG beside the notes); without matplotlib, say how to get them."""
+    """Draw the plots (PNG and PDF beside the notes); without matplotlib, say how to get them."""
     plots = [b for b in note.blocks if isinstance(b, Plot)]
     if not plots or directory is None:
         return {}
@@ -197,11 +231,16 @@ def _plot_files(note: Note, directory: Optional[Path], messages: List[str]) -> D
         figure, axes = pyplot.subplots(figsize=(5, 3.2))
         plot.draw(axes)
         figure.tight_layout()
-        filename = f"{note.stem}-{plot.name}.png"
-        figure.savefig(directory / filename, dpi=120)
+        stem = f"{note.stem}-{plot.name}"
+        figure.savefig(directory / f"{stem}.png", dpi=120)
+        figure.savefig(directory / f"{stem}.pdf")
         pyplot.close(figure)
-        files[plot.name] = filename
+        files[plot.name] = stem
     return files
+
+
+def _no_plot_sentence(block: Plot) -> str:
+    return f"(Figure left out: {block.caption} — install matplotlib, `pip install 'nnsym[plot]'`, to draw it.)"
 
 
 def _md_cell(text: str) -> str:
@@ -209,6 +248,7 @@ def _md_cell(text: str) -> str:
 
 
 def markdown(note: Note, verified: Verified, plots: Optional[Dict[str, str]] = None) -> str:
+    """Markdown with $$ blocks; ``plots`` maps a plot's name to its file stem (None: not drawn)."""
     plots = plots or {}
     out = [f"# {note.title}", ""]
     for index, block in enumerate(note.blocks):
@@ -221,8 +261,9 @@ def markdown(note: Note, verified: Verified, plots: Optional[Dict[str, str]] = N
         elif isinstance(block, Steps):
             out += ["$$", r"\begin{aligned}", " \\\\\n".join(_step_rows(verified, index, block)),
                     r"\end{aligned}", "$$", ""]
-        elif isinstance(block, Plot) and block.name in plots:
-            out += [f"![{block.caption}]({plots[block.name]})", ""]
+        elif isinstance(block, Plot):
+            out += [f"![{block.caption}]({plots[block.name]}.png)" if block.name in plots
+                    else _no_plot_sentence(block), ""]
     out += ["## Verification", "", "| # | formula | checked by | max rel error |", "|---|---|---|---|"]
     for number, check in enumerate(verified.checks, 1):
         out.append(f"| {number} | ${_md_cell(check.latex)}$ | {_md_cell('; '.join(check.methods))} "
@@ -230,17 +271,22 @@ def markdown(note: Note, verified: Verified, plots: Optional[Dict[str, str]] = N
     return "\n".join(out) + "\n"
 
 
+_TEX_SPECIALS = {"%": r"\%", "&": r"\&", "#": r"\#", "_": r"\_", "`": "", "⊙": r"$\odot$", "—": "---",
+                 "σ": r"$\sigma$", "δ": r"$\delta$", "≈": r"$\approx$", "×": r"$\times$", "→": r"$\to$"}
+
+
 def _tex_text(text: str) -> str:
     """A paragraph for LaTeX: TeX's specials escaped outside $...$, maths left alone."""
     parts = text.split("$")
-    return "$".join(p if i % 2 else "".join({"%": r"\%", "&": r"\&", "#": r"\#", "_": r"\_"}.get(c, c) for c in p)
-                    for i, p in enumerate(parts))
+    return "$".join(p if i % 2 else "".join(_TEX_SPECIALS.get(c, c) for c in p) for i, p in enumerate(parts))
 
 
 def tex(note: Note, verified: Verified, plots: Optional[Dict[str, str]] = None) -> str:
+    """A standalone article (amsmath) that pdflatex compiles."""
     plots = plots or {}
     out = [r"\documentclass[11pt]{article}", r"\usepackage[margin=2cm]{geometry}",
-           r"\usepackage{amsmath,amssymb}", r"\usepackage{graphicx}", r"\usepackage{array}",
+           r"\usepackage[utf8]{inputenc}", r"\usepackage[T1]{fontenc}",
+           r"\usepackage{amsmath,amssymb}", r"\usepackage{graphicx}", r"\usepackage{array,longtable}",
            rf"\title{{{_tex_text(note.title)}}}", r"\date{}", r"\begin{document}", r"\maketitle", ""]
     for index, block in enumerate(note.blocks):
         if isinstance(block, Text):
@@ -250,51 +296,116 @@ def tex(note: Note, verified: Verified, plots: Optional[Dict[str, str]] = None) 
         elif isinstance(block, Display):
             out += [r"\begin{equation*}", block.latex, r"\end{equation*}", ""]
         elif isinstance(block, Steps):
-            out += [r"\begin{align*}", " \\\\\n".join(_step_rows(verified, index, block)), r"\end{align*}", ""]
-        elif isinstance(block, Plot) and block.name in plots:
-            out += [r"\begin{center}", rf"\includegraphics[width=0.7\linewidth]{{{plots[block.name]}}}",
-                    rf"\\ {_tex_text(block.caption)}", r"\end{center}", ""]
-    out += [r"\section*{Verification}", r"\begin{small}",
-            r"\begin{tabular}{r >{\raggedright\arraybackslash}p{0.5\linewidth} "
+            out += [r"{\small", r"\begin{align*}", " \\\\\n".join(_step_rows(verified, index, block)),
+                    r"\end{align*}}", ""]
+        elif isinstance(block, Plot):
+            if block.name in plots:
+                out += [r"\begin{center}", rf"\includegraphics[width=0.7\linewidth]{{{plots[block.name]}}}",
+                        rf"\\ {_tex_text(block.caption)}", r"\end{center}", ""]
+            else:
+                out += [_tex_text(_no_plot_sentence(block)), ""]
+    out += [r"\section*{Verification}", r"{\small",
+            r"\begin{longtable}{r >{\raggedright\arraybackslash}p{0.45\linewidth} "
             r">{\raggedright\arraybackslash}p{0.3\linewidth} l}",
             r"\# & formula & checked by & max rel.\ error \\ \hline"]
     for number, check in enumerate(verified.checks, 1):
-        out.append(rf"{number} & ${check.latex}$ & {text_escape('; '.join(check.methods))} & "
+        out.append(rf"{number} & $\displaystyle {check.latex}$ & {text_escape('; '.join(check.methods))} & "
                    rf"{check.max_rel_error:.1e} \\")
-    out += [r"\end{tabular}", r"\end{small}", r"\end{document}", ""]
+    out += [r"\end{longtable}}", r"\end{document}", ""]
     return "\n".join(out)
 
 
-def write_note(note: Note, directory, formats: Sequence[str] = ("md", "tex"), detail: str = "key") -> List[str]:
-    """Verify, then write ``NN-topic-name.<format>`` into ``directory``; returns messages for the user."""
+def html(note: Note, verified: Verified, plots: Optional[Dict[str, str]] = None) -> str:
+    """A page that MathJax typesets (the maths stays LaTeX; the text is escaped)."""
+    plots = plots or {}
+    out = ["<!DOCTYPE html>", '<html><head><meta charset="utf-8">', f"<title>{escape(note.title)}</title>",
+           '<script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js" async></script>',
+           "</head><body>", f"<h1>{escape(note.title)}</h1>"]
+    for index, block in enumerate(note.blocks):
+        if isinstance(block, Text):
+            out.append(_html_paragraph(block.text))
+        elif isinstance(block, Formula):
+            out.append(rf"<p>\[{_math(_equation(block))}\]</p>")
+        elif isinstance(block, Display):
+            out.append(rf"<p>\[{_math(block.latex)}\]</p>")
+        elif isinstance(block, Steps):
+            body = " \\\\\n".join(_step_rows(verified, index, block))
+            out.append(rf"<p>\[\begin{{aligned}}{_math(body)}\end{{aligned}}\]</p>")
+        elif isinstance(block, Plot):
+            out.append(f'<figure><img src="{plots[block.name]}.png" alt="{escape(block.caption)}">'
+                       f"<figcaption>{escape(block.caption)}</figcaption></figure>" if block.name in plots
+                       else f"<p>{escape(_no_plot_sentence(block))}</p>")
+    out += ["<h2>Verification</h2>", "<table>",
+            "<tr><th>#</th><th>formula</th><th>checked by</th><th>max rel error</th></tr>"]
+    for number, check in enumerate(verified.checks, 1):
+        out.append(rf"<tr><td>{number}</td><td>\({_math(check.latex)}\)</td>"
+                   f"<td>{escape('; '.join(check.methods))}</td><td>{check.max_rel_error:.1e}</td></tr>")
+    out += ["</table>", "</body></html>", ""]
+    return "\n".join(out)
+
+
+def _html_paragraph(text: str) -> str:
+    """$...$ becomes \\(...\\) for MathJax; everything is HTML-escaped."""
+    parts = text.split("$")
+    return "<p>" + "".join(rf"\({_math(p)}\)" if i % 2 else escape(p) for i, p in enumerate(parts)) + "</p>"
+
+
+def _math(text: str) -> str:
+    """LaTeX for MathJax inside HTML: <, > and & escaped, quotes and primes left readable."""
+    return escape(text, quote=False)
+
+
+def write_note(note: Note, directory, formats: Sequence[str] = ("md", "tex"), detail: str = "key",
+               verified: Optional[Verified] = None) -> List[str]:
+    """Verify (unless ``verified`` is given), then write ``NN-topic-name.<format>`` into ``directory``;
+    returns messages for the user."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise InputError(f"unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
-    verified = verify_note(note, detail)  # before any file is touched
+    if verified is None:
+        verified = verify_note(note, detail)  # before any file is touched
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # a file in the way, no permission: bad input, not a bug
+        raise InputError(f"cannot write notes into {directory}: {error.strerror}") from None
     messages: List[str] = []
     plots = _plot_files(note, directory, messages)
-    if "md" in formats:
-        (directory / f"{note.stem}.md").write_text(markdown(note, verified, plots), encoding="utf-8")
-    if "tex" in formats or "pdf" in formats:
-        (directory / f"{note.stem}.tex").write_text(tex(note, verified, plots), encoding="utf-8")
+    writers = {"md": markdown, "tex": tex, "html": html}
+    for kind in formats:
+        if kind in writers or (kind == "pdf" and "tex" not in formats):
+            writer = writers["tex" if kind == "pdf" else kind]
+            (directory / f"{note.stem}.{'tex' if kind == 'pdf' else kind}").write_text(
+                writer(note, verified, plots), encoding="utf-8")
     if "pdf" in formats:
         messages.append(compile_pdf(directory / f"{note.stem}.tex"))
     messages.append(f"{note.stem}: {len(verified.checks)} formulas verified")
     return messages
 
 
+def tex_engine() -> Optional[List[str]]:
+    """The command that turns a .tex file into a PDF: pdflatex, latexmk or tectonic, if installed."""
+    for name, arguments in TEX_ENGINES:
+        path = shutil.which(name)
+        if path is not None:
+            return [path, *arguments]
+    return None
+
+
 def compile_pdf(tex_file: Path) -> str:
-    """pdflatex, when installed; otherwise how to install it."""
-    engine = shutil.which("pdflatex")
-    if engine is None:
+    """Build the PDF when a TeX engine is installed; otherwise say how to install one."""
+    command = tex_engine()
+    if command is None:
         return f"{tex_file.stem}: PDF not built: {TEX_HINT}"
-    command = [engine, "-interaction=nonstopmode", "-halt-on-error", tex_file.name]
-    done = subprocess.run(command, cwd=tex_file.parent, capture_output=True, text=True, timeout=120)
+    try:
+        done = subprocess.run([*command, tex_file.name], cwd=tex_file.parent, capture_output=True, text=True,
+                              timeout=180)
+    except subprocess.TimeoutExpired as error:
+        raise NnsymError(f"{Path(command[0]).name} took too long on {tex_file.name}") from error
     if done.returncode != 0:
         tail = " | ".join(line for line in done.stdout.splitlines() if line.startswith("!"))[:300]
-        raise NnsymError(f"pdflatex failed on {tex_file.name}: {tail or 'see ' + tex_file.stem + '.log'}")
+        raise NnsymError(f"{Path(command[0]).name} failed on {tex_file.name}: "
+                         f"{tail or 'see ' + tex_file.stem + '.log'}")
     return f"{tex_file.stem}: wrote {tex_file.stem}.pdf"
 
 
@@ -315,7 +426,7 @@ def find_topic(name: str, available: Dict[str, Path]) -> List[str]:
         return list(available)
     for stem in available:
         number, _, rest = stem.partition("-")
-        if name in (stem, rest) or (name.isdigit() and int(name) == int(number)):
+        if name in (stem, rest) or (name.isascii() and name.isdigit() and int(name) == int(number)):
             return [stem]
     raise InputError(f"unknown topic {name!r}; known: all, {', '.join(available)}")
 
@@ -328,10 +439,24 @@ def load_note(path: Path) -> Note:
     return module.note()
 
 
+def build_notes(names: Sequence[str], directory, formats: Sequence[str] = ("md", "tex"), detail: str = "key",
+                derivations: Optional[Path] = None) -> List[str]:
+    """Load and verify every named topic first, then write them all: one failing formula anywhere
+    stops the build before a single file is written."""
+    available = topics(derivations)
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise InputError(f"unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
+    stems = list(dict.fromkeys(stem for name in names for stem in find_topic(name, available)))
+    verified = [verify_note(load_note(available[stem]), detail) for stem in stems]
+    messages: List[str] = []
+    for done in verified:
+        messages += write_note(done.note, directory, formats, detail, verified=done)
+    return messages
+
+
 def script_main(build: Callable[[], Note], argv: Optional[List[str]] = None) -> int:
     """What ``python3 derivations/NN-topic.py [-o DIR]`` does: the same as ``nnsym notes``."""
-    import argparse
-
     parser = argparse.ArgumentParser(description=build.__doc__)
     parser.add_argument("-o", "--output", default="notes")
     parser.add_argument("--format", default="md,tex")
@@ -341,6 +466,6 @@ def script_main(build: Callable[[], Note], argv: Optional[List[str]] = None) -> 
         for message in write_note(build(), args.output, args.format.split(","), args.detail):
             print(message)
     except NnsymError as error:
-        print(f"nnsym: {error}", file=sys.stderr)
+        print(f"nnsym: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2
     return 0

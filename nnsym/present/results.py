@@ -10,14 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Optional, Sequence, Tuple
 
+import numpy as np
+
 from nnsym.declare.expressions import Expr, Named, Symbol
 from nnsym.declare.layers import Network
+from nnsym.declare.limits import MAX_WRITTEN, measure
 from nnsym.derive import backprop as backprop_module
 from nnsym.derive import jacobian as jacobian_module
 from nnsym.derive.reverse import cotangents
 from nnsym.emit.latex import Notation, latex
 from nnsym.emit.numpy_code import compile_function, write_function
-from nnsym.errors import InputError, VerificationError
+from nnsym.errors import InputError, VerificationError, refuse_deep_nesting
 from nnsym.verify.elementwise import MAX_ORACLE_ENTRIES, ORACLE_SIZES, check_elementwise
 from nnsym.verify.finite_differences import Report, check_gradients, check_jacobian
 from nnsym.verify.points import small_sizes, symbols_of
@@ -25,9 +28,16 @@ from nnsym.verify.evaluate import concrete_shape
 
 LAYOUT_GRADIENT = "denominator layout: the gradient has the variable's shape"
 LAYOUT_JACOBIAN = "numerator layout: rows follow the function, columns the variable"
+ORACLE_MAX_NONLINEAR = 5  # nested nonlinear steps in f (a 4-layer network has 5: 7 s)
+ORACLE_MAX_WRITTEN = 2_000  # nodes of f written out
 
 
 def _oracle_fits(exprs) -> bool:
+    # SymPy's entry-by-entry derivative grows steeply with nested nonlinear steps (a 5-layer network
+    # takes it 25 s, 8 nested activations 40 s): past the bound only finite differences check.
+    _, written, nonlinear = measure(exprs[0])
+    if nonlinear > ORACLE_MAX_NONLINEAR or written > ORACLE_MAX_WRITTEN:
+        return False
     symbols = symbols_of(*exprs)
     sizes = small_sizes(symbols, choices=ORACLE_SIZES)
     total = 0
@@ -35,6 +45,13 @@ def _oracle_fits(exprs) -> bool:
         r, c = concrete_shape(s, sizes)
         total += r * c
     return total <= MAX_ORACLE_ENTRIES
+
+
+def _docstring(expression: Expr) -> str:
+    """The formula's LaTeX for generated code, left out when too large to write (the code shares
+    subexpressions, so it stays small)."""
+    _, written, _ = measure(expression)
+    return latex(expression) if written <= MAX_WRITTEN else ""
 
 
 def _require(reports: Sequence[Report], what: str) -> Tuple[Report, ...]:
@@ -60,9 +77,18 @@ class _NumPyCallable:
         for key, value in merged.items():
             name = self.arguments.get(key, key)
             if name not in self.arguments.values():
-                raise InputError(f"unknown argument {key!r}; expected {', '.join(self.arguments)}")
-            by_identifier[name] = value
-        return self._function(**by_identifier)
+                raise InputError(f"unknown argument {key!r}; expected {', '.join(self.arguments) or 'none'}")
+            try:
+                by_identifier[name] = np.asarray(value, dtype=float)
+            except (TypeError, ValueError) as error:
+                raise InputError(f"the value of {key} is not an array of numbers: {error}") from None
+        missing = [latex_name for latex_name, name in self.arguments.items() if name not in by_identifier]
+        if missing:
+            raise InputError(f"no value given for {', '.join(missing)}")
+        try:
+            return self._function(**by_identifier)
+        except AssertionError as error:  # the generated code's shape checks
+            raise InputError(f"wrong shape: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -82,7 +108,7 @@ class Gradient:
         return rf"\frac{{\partial f}}{{\partial {self.variable.name}}} = {self.latex(notation)}"
 
     def to_numpy(self) -> _NumPyCallable:
-        return _NumPyCallable(write_function("gradient", {"": self.expression}, doc=self.latex()))
+        return _NumPyCallable(write_function("gradient", {"": self.expression}, doc=_docstring(self.expression)))
 
     def verify(self, points: int = 3, seed: int = 0) -> Tuple[Report, ...]:
         return verify_gradients(self.function, {self.variable: self.expression}, points, seed)
@@ -109,7 +135,7 @@ class Matrix2:
         return latex(self.expression, notation)
 
     def to_numpy(self) -> _NumPyCallable:
-        return _NumPyCallable(write_function(self.kind, {"": self.expression}, doc=self.latex()))
+        return _NumPyCallable(write_function(self.kind, {"": self.expression}, doc=_docstring(self.expression)))
 
     def _repr_latex_(self):
         return f"$\\displaystyle {self.latex()}$"
@@ -126,6 +152,7 @@ def verify_gradients(f: Expr, gradients: Dict[Symbol, Expr], points: int = 3, se
     return tuple(reports)
 
 
+@refuse_deep_nesting
 def grad(f: Expr, wrt: Symbol, verify: bool = True, oracle: bool = True) -> Gradient:
     """The gradient of a scalar ``f`` with respect to a declared symbol, in closed matrix form."""
     expression = cotangents(f, [wrt])[wrt]
@@ -133,6 +160,7 @@ def grad(f: Expr, wrt: Symbol, verify: bool = True, oracle: bool = True) -> Grad
     return Gradient(f, wrt, expression, reports)
 
 
+@refuse_deep_nesting
 def gradients(f: Expr, wrt: Sequence[Symbol], verify: bool = True, oracle: bool = True) -> Dict[Symbol, Gradient]:
     """Gradients with respect to several symbols in one reverse pass."""
     found = cotangents(f, wrt)
@@ -140,12 +168,14 @@ def gradients(f: Expr, wrt: Sequence[Symbol], verify: bool = True, oracle: bool 
     return {v: Gradient(f, v, found[v], reports) for v in wrt}
 
 
+@refuse_deep_nesting
 def jacobian(y: Expr, x: Symbol, verify: bool = True) -> Matrix2:
     expression = jacobian_module.jacobian(y, x)
     reports = _require([check_jacobian(y, x, expression)], "the Jacobian") if verify else ()
     return Matrix2(y, x, expression, reports, LAYOUT_JACOBIAN, "jacobian")
 
 
+@refuse_deep_nesting
 def hessian(f: Expr, x: Symbol, verify: bool = True) -> Matrix2:
     first = cotangents(f, [x])[x]
     expression = jacobian_module.jacobian(first, x)
@@ -193,8 +223,11 @@ class Backprop:
         return self.latex()
 
 
+@refuse_deep_nesting
 def backprop(network: Network, verify: bool = True, oracle: bool = True) -> Backprop:
     """Forward and backward equations of ``network`` in delta form, checked numerically."""
+    if not isinstance(network, Network):
+        raise InputError(f"backprop takes a network (nnsym.network([...])), not {type(network).__name__}")
     forward = network.forward()
     equations = backprop_module.backprop(forward)
     reports = ()

@@ -153,6 +153,13 @@ def elementwise_gradient(f: Expr, symbol: Symbol, sizes: Mapping, entries: Dict)
     return entries[symbol].applyfunc(lambda w: sympy.diff(scalar, w))
 
 
+def _heaviside(x, at_zero=0.0):
+    return 1.0 if x > 0 else (float(at_zero) if x == 0 else 0.0)
+
+
+_SCALAR_MODULES = [{"Heaviside": _heaviside}, "math"]
+
+
 def check_elementwise(f: Expr, gradients: Mapping[Symbol, Expr], points: int = 2, seed: int = 1,
                       sizes: Mapping | None = None, rtol: float = 1e-9, atol: float = 1e-9) -> Report:
     """Compare closed forms with the entry-by-entry SymPy derivative at random points."""
@@ -169,10 +176,12 @@ def check_elementwise(f: Expr, gradients: Mapping[Symbol, Expr], points: int = 2
     ok = True
     for variable, closed_form in gradients.items():
         oracle = elementwise_gradient(f, variable, sizes, entries)
-        pair = sympy.lambdify(flat, [oracle, converter(closed_form)], modules="numpy")
+        # Scalar code (Python's math), entry by entry: differentiated ReLUs nest Piecewise conditions
+        # inside conditions, which the NumPy printer writes as np.select calls NumPy refuses.
+        pair = sympy.lambdify(flat, [oracle.tolist(), converter(closed_form).tolist()], modules=_SCALAR_MODULES)
         for _ in range(points):
             values = random_point([f], symbols, sizes, rng)
-            arguments = [values[s.name][index] for s in symbols for index in np.ndindex(*values[s.name].shape)]
+            arguments = [float(values[s.name][index]) for s in symbols for index in np.ndindex(*values[s.name].shape)]
             expected, actual = (np.array(m, dtype=float) for m in pair(*arguments))
             error = np.abs(expected - actual)
             ok &= bool(np.all(error <= atol + rtol * np.abs(expected)))

@@ -11,7 +11,7 @@ from typing import Dict, Mapping
 
 import numpy as np
 
-from nnsym.declare.expressions import Expr, Symbol, show_shape
+from nnsym.declare.expressions import Apply, Expr, Symbol, show_shape
 from nnsym.emit import stable
 from nnsym.errors import InputError, MissingRuleError
 
@@ -34,7 +34,10 @@ def concrete_shape(node: Expr, sizes: Mapping) -> tuple:
 def _binding(symbol: Symbol, values: Mapping, sizes: dict):
     if symbol.name not in values:
         raise InputError(f"no value given for {symbol.name}")
-    array = np.asarray(values[symbol.name], dtype=float)
+    try:
+        array = np.asarray(values[symbol.name], dtype=float)
+    except (TypeError, ValueError) as error:
+        raise InputError(f"the value of {symbol.name} is not an array of numbers: {error}") from None
     if symbol.kind == "scalar":
         if array.size != 1:
             raise InputError(f"{symbol.name} is a scalar, got an array of shape {array.shape}")
@@ -149,6 +152,10 @@ class Evaluator:
 
     def _Apply(self, node, a):
         function = node.function
+        operand = node.args[0]
+        # log sigma(z) as -logaddexp(0, -z), as generated code computes it: finite at z = -1000.
+        if function.name == "log" and isinstance(operand, Apply) and operand.function.name == "sigmoid":
+            return stable.log_sigmoid(self.memo[operand.args[0]])
         implementation = _ELEMENTWISE[function.name]
         if function.parameter is not None:
             return implementation(a, float(function.parameter))

@@ -22,8 +22,8 @@ from nnsym.declare.latex_reader import read_latex
 from nnsym.emit.latex import latex
 from nnsym.errors import NnsymError, VerificationError
 from nnsym.verify.evaluate import evaluate
-from nnsym.verify.finite_differences import check_gradients, check_jacobian
-from nnsym.verify.points import random_point, small_sizes, symbols_of
+from nnsym.verify.finite_differences import Report, check_gradients, check_jacobian, numeric_gradient
+from nnsym.verify.points import SMALL_SIZES, random_point, small_sizes, symbols_of
 
 try:  # an optional second reader, for scalar formulas
     from latex2sympy2_extended import latex2sympy
@@ -70,9 +70,22 @@ def _named_nodes(expr: Expr):
     return list(found.values())
 
 
+def _constant_sizes(exprs) -> set:
+    """Sizes that appear only in numbers (the 1/(2B) of a mean), not in any symbol's shape."""
+    found, stack = set(), list(exprs)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, E.Constant):
+            found |= node.value.free_symbols
+        stack.extend(node.args)
+    return found
+
+
 def _points(exprs, count, seed):
     symbols = symbols_of(*exprs)
     sizes = small_sizes(symbols)
+    for extra, value in zip(sorted(_constant_sizes(exprs) - set(sizes), key=str), SMALL_SIZES[::-1]):
+        sizes[extra] = value
     rng = np.random.default_rng(seed)
     for _ in range(count):
         yield random_point(list(exprs), symbols, sizes, rng), sizes
@@ -94,6 +107,8 @@ def read_back(expr: Expr, points: int = 3, seed: int = 0) -> float:
     for values, sizes in _points([expr], points, seed):
         values = dict(values)
         values.update({n.name: evaluate(n, values, sizes) for n in named})
+        # A size printed as a number in the formula (the 1/B of a mean) reads back as a scalar symbol.
+        values.update({str(size): float(value) for size, value in sizes.items() if str(size) not in values})
         worst = max(worst, relative_error(evaluate(again, values, sizes), evaluate(expr, values, sizes)))
     return worst
 
@@ -187,6 +202,30 @@ def check_formula(expr: Expr, reference: Optional[Expr] = None, derivative_of: O
         method, error = extra()
         record(method, error)
     return Check(text, tuple(methods), worst)
+
+
+def check_step(f: Expr, node: Expr, stand_in: Symbol, replaced: Expr, cotangent: Expr, points: int = 3,
+               seed: int = 0, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3) -> Report:
+    """A derivation line df/d(node) = cotangent, checked by central differences: ``replaced`` is f with
+    the node replaced by ``stand_in``; at random points of f's symbols the stand-in is given the node's
+    value there, and the differences of ``replaced`` in the stand-in are compared with the cotangent.
+    Tolerances as in `check_gradients`."""
+    symbols = symbols_of(f, cotangent)
+    sizes = small_sizes(symbols)
+    rng = np.random.default_rng(seed)
+    ok, worst_abs, worst_rel, worst_index = True, 0.0, 0.0, None
+    for _ in range(points):
+        values = random_point([f, cotangent], symbols, sizes, rng)
+        values[stand_in.name] = evaluate(node, values, sizes)
+        closed = evaluate(cotangent, values, sizes)
+        numeric = numeric_gradient(replaced, stand_in, values, sizes, eps)
+        error = np.abs(closed - numeric)
+        ok &= bool(np.all(error <= atol + rtol * np.abs(numeric)))
+        worst_rel = max(worst_rel, float(np.max(error / np.maximum(np.abs(numeric), 1e-8))))
+        if float(np.max(error)) >= worst_abs:
+            worst_abs = float(np.max(error))
+            worst_index = tuple(int(i) for i in np.unravel_index(np.argmax(error), error.shape))
+    return Report(ok, points, worst_abs, worst_rel, stand_in.name, worst_index, "central finite differences")
 
 
 def check_latex(text: str, method: str, error: float) -> Check:

@@ -38,8 +38,9 @@ def small_sizes(symbols: Iterable[Symbol], given: Mapping | None = None, choices
     return sizes
 
 
-def draw(symbol: Symbol, sizes: Mapping, rng: np.random.Generator) -> np.ndarray:
-    """A random value of the symbol's shape honouring its assumptions."""
+def draw(symbol: Symbol, sizes: Mapping, rng: np.random.Generator, positive: bool = False) -> np.ndarray:
+    """A random value of the symbol's shape honouring its assumptions (``positive``: entries of a
+    symbol without assumptions drawn positive, for functions defined only there, e.g. log x)."""
     rows, cols = concrete_shape(symbol, sizes)
     a = symbol.assumptions
     if "spd" in a:
@@ -62,6 +63,8 @@ def draw(symbol: Symbol, sizes: Mapping, rng: np.random.Generator) -> np.ndarray
         out = np.zeros((rows, cols))
         out[rng.integers(0, rows, cols), np.arange(cols)] = 1.0
         return out
+    if positive:
+        return rng.uniform(0.5, 2.0, (rows, cols))
     return rng.standard_normal((rows, cols))
 
 
@@ -75,8 +78,10 @@ def entries(symbols: Iterable[Symbol], sizes: Mapping) -> int:
 
 def random_point(exprs, symbols, sizes, rng, tries: int = 50) -> Dict[str, np.ndarray]:
     """Values at which every expression is finite (log of a positive, an invertible matrix...)."""
-    for _ in range(tries):
-        values = {s.name: draw(s, sizes, rng) for s in symbols}
+    for attempt in range(tries):
+        # A third of the way in, unconstrained symbols are drawn positive: the log of a vector is then
+        # defined at once instead of with probability 2^-n.
+        values = {s.name: draw(s, sizes, rng, positive=attempt >= tries // 3) for s in symbols}
         with np.errstate(all="ignore"):
             try:
                 ok = all(np.all(np.isfinite(evaluate(e, values, sizes))) for e in exprs)

@@ -1,0 +1,105 @@
+"""The stable primitives of `nnsym.emit.stable`, written for JAX (``jnp`` is ``jax.numpy``).
+
+Generated JAX modules copy these functions' source, as NumPy modules copy `stable`'s; each uses only
+the names ``jnp`` and ``jax``, which the generated module imports. JAX is an optional extra, so this
+module does not import it: reading the source must work without it. Every function is jit-friendly:
+no Python branching on values, no conversion of traced arrays to Python numbers.
+"""
+
+jax = jnp = None  # bound by the generated module's imports
+
+
+def sigmoid(z):
+    # exp of a non-positive number never overflows; both branches are the same function.
+    e = jnp.exp(-jnp.abs(z))
+    r = 1.0 / (1.0 + e)
+    return jnp.where(z >= 0, r, e * r)
+
+
+def sigmoid_prime(z):
+    e = jnp.exp(-jnp.abs(z))
+    return e / (1.0 + e) ** 2
+
+
+def log_sigmoid(z):
+    return -jnp.logaddexp(0.0, -z)
+
+
+def softplus(z):
+    return jnp.logaddexp(0.0, z)
+
+
+def tanh_prime(z):
+    e = jnp.exp(-2.0 * jnp.abs(z))
+    return 4.0 * e / (1.0 + e) ** 2
+
+
+def relu(z):
+    return jnp.maximum(z, 0.0)
+
+
+def heaviside(z):
+    return (z > 0).astype(z.dtype)
+
+
+def step_nonpositive(z):
+    return (z <= 0).astype(z.dtype)
+
+
+def leaky_relu(z, alpha):
+    return jnp.where(z > 0, z, alpha * z)
+
+
+def leaky_relu_prime(z, alpha):
+    return jnp.where(z > 0, 1.0, alpha)
+
+
+def elu(z, alpha):
+    return jnp.where(z > 0, z, alpha * jnp.expm1(jnp.minimum(z, 0.0)))
+
+
+def elu_prime(z, alpha):
+    return jnp.where(z > 0, 1.0, alpha * jnp.exp(jnp.minimum(z, 0.0)))
+
+
+def erf(z):
+    return jax.scipy.special.erf(z)
+
+
+def normal_pdf(z):
+    return jnp.exp(-0.5 * jnp.square(z)) / jnp.sqrt(2.0 * jnp.pi)
+
+
+def gelu(z):
+    return 0.5 * z * (1.0 + erf(z / jnp.sqrt(2.0)))
+
+
+def gelu_prime(z):
+    return 0.5 * (1.0 + erf(z / jnp.sqrt(2.0))) + z * normal_pdf(z)
+
+
+def logsumexp(z):
+    m = jax.lax.stop_gradient(jnp.max(z, axis=0, keepdims=True))
+    return m + jnp.log(jnp.sum(jnp.exp(z - m), axis=0, keepdims=True))
+
+
+def softmax(z):
+    e = jnp.exp(z - jnp.max(z, axis=0, keepdims=True))
+    return e / jnp.sum(e, axis=0, keepdims=True)
+
+
+def log_softmax(z):
+    return z - logsumexp(z)
+
+
+def softmax_cross_entropy(z, y):
+    return -jnp.sum(y * log_softmax(z))
+
+
+def binary_cross_entropy(z, y):
+    return jnp.sum(softplus(z) - y * z)
+
+
+def logdet(a):
+    sign, value = jnp.linalg.slogdet(a)
+    return value

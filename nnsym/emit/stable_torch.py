@@ -1,0 +1,103 @@
+"""The stable primitives of `nnsym.emit.stable`, written for PyTorch tensors.
+
+Generated PyTorch modules copy these functions' source, as NumPy modules copy `stable`'s; each uses
+only the name ``torch``, which the generated module imports. PyTorch is an optional extra, so this
+module does not import it: reading the source must work without it. Where NumPy takes a Python float
+(``np.maximum(z, 0.0)``) PyTorch wants a tensor, hence the ``clamp`` and ``where`` forms.
+"""
+
+import math
+
+torch = None  # bound by the generated module's import
+
+
+def sigmoid(z):
+    # torch.sigmoid is stable (it never forms exp of a large positive number).
+    return torch.sigmoid(z)
+
+
+def sigmoid_prime(z):
+    e = torch.exp(-torch.abs(z))
+    return e / (1.0 + e) ** 2
+
+
+def log_sigmoid(z):
+    return torch.nn.functional.logsigmoid(z)
+
+
+def softplus(z):
+    return torch.logaddexp(torch.zeros_like(z), z)
+
+
+def tanh_prime(z):
+    e = torch.exp(-2.0 * torch.abs(z))
+    return 4.0 * e / (1.0 + e) ** 2
+
+
+def relu(z):
+    return torch.clamp(z, min=0.0)
+
+
+def heaviside(z):
+    return (z > 0).to(z.dtype)
+
+
+def step_nonpositive(z):
+    return (z <= 0).to(z.dtype)
+
+
+def leaky_relu(z, alpha):
+    return torch.where(z > 0, z, alpha * z)
+
+
+def leaky_relu_prime(z, alpha):
+    return torch.where(z > 0, torch.ones_like(z), torch.full_like(z, alpha))
+
+
+def elu(z, alpha):
+    return torch.where(z > 0, z, alpha * torch.expm1(torch.clamp(z, max=0.0)))
+
+
+def elu_prime(z, alpha):
+    return torch.where(z > 0, torch.ones_like(z), alpha * torch.exp(torch.clamp(z, max=0.0)))
+
+
+def erf(z):
+    return torch.special.erf(z)
+
+
+def normal_pdf(z):
+    return torch.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+
+
+def gelu(z):
+    return 0.5 * z * (1.0 + erf(z / math.sqrt(2.0)))
+
+
+def gelu_prime(z):
+    return 0.5 * (1.0 + erf(z / math.sqrt(2.0))) + z * normal_pdf(z)
+
+
+def logsumexp(z):
+    return torch.logsumexp(z, dim=0, keepdim=True)
+
+
+def softmax(z):
+    return torch.softmax(z, dim=0)
+
+
+def log_softmax(z):
+    return torch.log_softmax(z, dim=0)
+
+
+def softmax_cross_entropy(z, y):
+    return -torch.sum(y * log_softmax(z))
+
+
+def binary_cross_entropy(z, y):
+    return torch.sum(softplus(z) - y * z)
+
+
+def logdet(a):
+    sign, value = torch.linalg.slogdet(a)
+    return value

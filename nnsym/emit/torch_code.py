@@ -1,0 +1,32 @@
+"""PyTorch source code: `NumPyPrinter` with ``torch`` for ``np``.
+
+Tensors are float64 like NumPy's default; constructors name the dtype because PyTorch's default is
+float32. A scalar result stays a 0-d tensor.
+"""
+
+from __future__ import annotations
+
+from nnsym.emit import stable_torch
+from nnsym.emit.numpy_code import NumPyPrinter
+
+
+class TorchPrinter(NumPyPrinter):
+    prefix = "torch"
+    functions = {"tanh": "torch.tanh", "exp": "torch.exp", "log": "torch.log", "sqrt": "torch.sqrt"}
+    stable_module = stable_torch
+    imports = "import math\n\nimport numpy as np\nimport torch"
+    library = "PyTorch"
+
+    @classmethod
+    def as_array(cls, text: str) -> str:
+        return f"torch.as_tensor({text}, dtype=torch.float64)"
+
+    @staticmethod
+    def scalar_output(text: str) -> str:
+        return f"{text}[0, 0]"
+
+    def array(self, function: str, node) -> str:
+        return f"torch.{function}(({self.size(node.rows)}, {self.size(node.cols)}), dtype=torch.float64)"
+
+    def _print_Identity(self, node):
+        return f"torch.eye({self.size(node.rows)}, dtype=torch.float64)"

@@ -1,0 +1,411 @@
+"""Is a hand-derived gradient right? Decided by value, with a diagnosis when it is not.
+
+`check` reads a function and a claimed gradient (LaTeX or expressions), derives the true gradient in
+closed form (itself verified by finite differences), evaluates both at random float64 points drawn to
+honour the declared assumptions, and compares them norm-wise with `diagnose.RTOL`. A wrong claim gets
+its worst entry and, where one fits, the classic mistake it makes (`nnsym.present.diagnose`).
+`check_function` does the same for a user's own NumPy gradient function, gradcheck-style: central
+differences of nnsym's NumPy forward against the user's values.
+
+A claim whose shape is not the variable's, or whose own shapes do not fit together, is *wrong*, not bad
+input: it is an answer, and the verdict says what is wrong with it. Bad input (unreadable LaTeX, an
+unknown --wrt, a non-scalar function, sizes too large) raises an `NnsymError`.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
+
+from nnsym.declare.expressions import Expr, Symbol, show_shape
+from nnsym.declare.latex_reader import read_claim, read_latex
+from nnsym.declare.names import canonical_name, identifier
+from nnsym.derive.reverse import cotangents
+from nnsym.emit.latex import latex
+from nnsym.emit.numpy_code import compile_function, module_source, write_function
+from nnsym.errors import InputError, NnsymError, ShapeError
+from nnsym.present import diagnose
+from nnsym.present.results import Gradient, grad
+from nnsym.verify.evaluate import concrete_shape, evaluate
+from nnsym.verify.points import MAX_ENTRIES, entries, random_point, small_sizes, symbols_of
+
+POINTS = 4  # random points per check: a wrong formula differs at almost every point, one would do
+MAX_DIMENSION = 1000  # rows or columns of any one symbol
+MAX_TOTAL_ENTRIES = 20_000  # entries of all symbols together: one evaluation stays well under a millisecond
+
+
+# ----- reading the question ---------------------------------------------------------------------------
+
+@contextmanager
+def reading(what: str):
+    """Errors raised while reading ``what`` say so first: 'claimed: col 9: ...'."""
+    try:
+        yield
+    except NnsymError as error:
+        text = str(error)
+        if text.startswith(what + ":"):
+            raise
+        again = type(error)(f"{what}: {text}")
+        again.column = getattr(error, "column", None)
+        raise again from None
+
+
+def declarations(function: Expr) -> Tuple[Dict[str, tuple], Dict[str, tuple]]:
+    """Shapes and assumptions of a function's symbols, to read a claim about it in the same terms."""
+    symbols = function.free_symbols()
+    shapes = {s.name: s.shape for s in symbols if not s.is_scalar}
+    assumptions = {s.name: tuple(sorted(s.assumptions)) for s in symbols if s.assumptions}
+    return shapes, assumptions
+
+
+def read_function(function, wrt, shapes: Optional[Mapping] = None, assumptions: Optional[Mapping] = None):
+    """(f, variable): the function read (or taken as given) and the declared symbol to differentiate by."""
+    if isinstance(function, Expr):
+        f = function
+        if shapes is None and assumptions is None:
+            shapes, assumptions = declarations(function)
+    else:
+        with reading("function"):
+            f = read_latex(function, shapes, assumptions)
+    if not f.is_scalar:
+        raise ShapeError(f"the function is {show_shape(f.shape)}, not a scalar: a gradient needs a scalar "
+                         "function (for a vector function use nnsym.jacobian)")
+    if isinstance(wrt, Symbol):
+        variable = wrt
+    else:
+        if not isinstance(wrt, str) or not wrt.strip():
+            raise InputError("--wrt needs the name of the variable, e.g. --wrt W")
+        with reading("wrt"):
+            name = canonical_name(wrt)
+        found = {s.name: s for s in f.free_symbols()}
+        declared = {canonical_name(k) for k in (shapes or {})} | {canonical_name(k) for k in (assumptions or {})}
+        if name in found:
+            variable = found[name]
+        elif name in declared:  # declared but absent: the gradient is zero, which a claim may say
+            with reading("wrt"):
+                variable = read_latex(name, shapes, assumptions)
+        else:
+            known = ", ".join(sorted(found)) or "none"
+            raise InputError(f"--wrt {wrt}: {name} does not appear in the function and is not declared "
+                             f"(the function's symbols: {known})")
+        if not isinstance(variable, Symbol):
+            raise InputError(f"--wrt {wrt}: not a symbol")
+    return f, variable
+
+
+def concrete_sizes(symbols, variable: Symbol) -> Dict:
+    """Sizes for the symbolic dimensions, refusing sizes too large to check numerically."""
+    sizes = small_sizes(symbols)
+    for s in symbols:
+        rows, cols = concrete_shape(s, sizes)
+        if max(rows, cols) > MAX_DIMENSION:
+            raise InputError(f"sizes too large to check numerically: {s.name} is {rows}x{cols}; "
+                             f"at most {MAX_DIMENSION} rows or columns per symbol")
+    total = entries(symbols, sizes)
+    if total > MAX_TOTAL_ENTRIES:
+        raise InputError(f"sizes too large to check numerically: {total:,} entries in all; "
+                         f"at most {MAX_TOTAL_ENTRIES:,}")
+    if entries([variable], sizes) > MAX_ENTRIES:
+        raise InputError(f"sizes too large to check numerically: {variable.name} has "
+                         f"{entries([variable], sizes):,} entries; finite differences check at most {MAX_ENTRIES:,}")
+    return sizes
+
+
+def derive(function, wrt, shapes=None, assumptions=None, oracle: bool = True) -> Gradient:
+    """The verified gradient of a function given as LaTeX (or an expression)."""
+    f, variable = read_function(function, wrt, shapes, assumptions)
+    concrete_sizes(symbols_of(f, variable), variable)
+    return grad(f, variable, oracle=oracle)
+
+
+def gradient_json(gradient: Gradient) -> dict:
+    """What `nnsym derive --json` prints."""
+    generated = write_function("gradient", {"": gradient.expression}, doc=gradient.latex())
+    reports = gradient.reports
+    return {
+        "gradient": gradient.latex(),
+        "layout": gradient.layout,
+        "numpy": module_source([generated], "A gradient derived by `nnsym derive` (its LaTeX is the docstring)."),
+        "arguments": dict(generated.arguments),
+        "verified": {
+            "points": sum(r.points for r in reports),
+            "max_abs_error": max((r.max_abs_error for r in reports), default=None),
+            "max_rel_error": max((r.max_rel_error for r in reports), default=None),
+            "methods": [str(r) for r in reports],
+        },
+    }
+
+
+# ----- the verdict -----------------------------------------------------------------------------------
+
+def _number(value) -> Optional[float]:
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a claimed gradient is right, how far off it is, and why (`diagnosis`)."""
+
+    ok: bool
+    gradient: str  # the true gradient, LaTeX
+    claimed: str  # the claim as read, LaTeX (or a description of a user function)
+    max_abs_error: Optional[float]
+    max_rel_error: Optional[float]
+    worst_index: Optional[tuple]
+    worst_claimed: Optional[float]
+    worst_true: Optional[float]
+    diagnosis: Optional[str]
+    points: int
+    variable: str
+    message: str = ""  # a wrong shape, a non-finite value: said in words
+    method: str = "closed form evaluated at random points"
+    expressions: Tuple = field(default=(), compare=False, repr=False)  # (truth, claim) when read
+
+    def to_json(self) -> dict:
+        return {
+            "ok": self.ok, "gradient": self.gradient, "claimed": self.claimed,
+            "max_abs_error": None if self.max_abs_error is None else _number(self.max_abs_error),
+            "max_rel_error": None if self.max_rel_error is None else _number(self.max_rel_error),
+            "worst_index": None if self.worst_index is None else list(self.worst_index),
+            "worst_claimed": None if self.worst_claimed is None else _number(self.worst_claimed),
+            "worst_true": None if self.worst_true is None else _number(self.worst_true),
+            "diagnosis": self.diagnosis, "points": self.points, "message": self.message,
+        }
+
+    def __bool__(self):
+        return self.ok
+
+    def __str__(self):
+        if self.ok:
+            return (f"right: the claim equals the gradient with respect to {self.variable} at {self.points} "
+                    f"random points ({self.method}; max rel error {self.max_rel_error:.1e})")
+        lines = [f"wrong: {self.message}" if self.message else
+                 f"wrong: the claim differs from the gradient with respect to {self.variable}"]
+        if self.worst_index is not None:
+            lines.append(f"worst entry {list(self.worst_index)}: claimed {self.worst_claimed:.6g}, "
+                         f"true {self.worst_true:.6g} (max abs error {self.max_abs_error:.3g}, "
+                         f"max rel error {self.max_rel_error:.3g}, {self.points} points)")
+        if self.diagnosis:
+            lines.append(f"diagnosis: {self.diagnosis}")
+        lines.append(f"gradient: {self.gradient}")
+        lines.append(f"claimed:  {self.claimed}")
+        return "\n".join(lines)
+
+    def _repr_latex_(self):
+        verdict = r"\text{right}" if self.ok else r"\text{wrong}"
+        relation = "=" if self.ok else r"\neq"
+        return (f"$\\displaystyle \\frac{{\\partial f}}{{\\partial {self.variable}}} = {self.gradient} "
+                f"\\quad {relation} \\quad {self.claimed} \\qquad {verdict}$")
+
+
+def _compare(claimed_values: List[np.ndarray], true_values: List[np.ndarray]):
+    """(ok, max abs error, max rel error, (point, index) of the worst entry)."""
+    ok, worst_abs, worst_rel, worst = True, 0.0, 0.0, None
+    for k, (c, t) in enumerate(zip(claimed_values, true_values)):
+        ok &= diagnose.close(c, t)
+        with np.errstate(all="ignore"):
+            error = np.abs(c - t)
+        error = np.where(np.isfinite(error), error, np.inf)
+        index = np.unravel_index(np.argmax(error), error.shape)
+        if worst is None or error[index] > worst_abs:
+            worst_abs, worst = float(error[index]), (k, tuple(int(i) for i in index))
+        scale = max(float(np.max(np.abs(t))), diagnose.FLOOR)
+        worst_rel = max(worst_rel, float(np.max(error)) / scale)
+    return ok, worst_abs, worst_rel, worst
+
+
+def _claim_symbols_known(claim: Expr, f: Expr, variable: Symbol):
+    extra = sorted(s.name for s in claim.free_symbols() - f.free_symbols() - {variable})
+    if extra:
+        raise InputError(f"the claim uses {', '.join(extra)}, which the function does not contain; "
+                         "write the claim in the function's symbols")
+
+
+def _read_claimed(claimed, shapes, assumptions):
+    """(claim expression or None, the variable named on its left side or None, shape message)."""
+    if isinstance(claimed, Expr):
+        return claimed, None, ""
+    with reading("claimed"):
+        try:
+            _, named, claim = read_claim(claimed, shapes, assumptions)
+        except ShapeError as error:  # the claim's own shapes do not fit: an answer, and a wrong one
+            return None, None, f"the claim's shapes do not fit together: {str(error).splitlines()[0]}"
+    return claim, named, ""
+
+
+def check(function, claimed, wrt=None, shapes: Optional[Mapping] = None, assumptions: Optional[Mapping] = None,
+          points: int = POINTS, seed: int = 0) -> Verdict:
+    """Does ``claimed`` equal the gradient of ``function`` with respect to ``wrt``?
+
+    ``function`` and ``claimed`` are LaTeX (shapes as for `read_latex`: ``{"W": "3x2"}``, assumptions
+    ``{"A": "spd"}``) or expressions. ``claimed`` may carry its left side
+    (``\\frac{\\partial L}{\\partial W} = ...``), which then names the variable if ``wrt`` is None."""
+    if isinstance(function, Expr) and shapes is None and assumptions is None:
+        shapes, assumptions = declarations(function)
+    if wrt is None:
+        if isinstance(claimed, Expr):
+            raise InputError("say which variable the gradient is with respect to (wrt=...)")
+        try:
+            with reading("claimed"):
+                wrt = read_claim(claimed, shapes, assumptions)[1]
+        except ShapeError:
+            wrt = None
+        if wrt is None:
+            raise InputError("say which variable the gradient is with respect to: --wrt NAME, or a left side "
+                             "\\frac{\\partial L}{\\partial W} = ... in the claim")
+    f, variable = read_function(function, wrt, shapes, assumptions)
+    truth = derive(f, variable, oracle=False).expression  # verified by finite differences
+    claim, named, message = _read_claimed(claimed, shapes, assumptions)
+    if named is not None and canonical_name(named) != variable.name:
+        raise InputError(f"the claim is a derivative with respect to {named}, but --wrt is {variable.name}")
+    shown_truth = latex(truth)
+    if claim is None:
+        return Verdict(False, shown_truth, str(claimed), None, None, None, None, None, None, 0, variable.name, message)
+    _claim_symbols_known(claim, f, variable)
+    shown_claim = latex(claim)
+    if claim.shape != truth.shape:
+        message = (f"the claim is {show_shape(claim.shape)}, but the gradient with respect to {variable.name} "
+                   f"has its shape {show_shape(truth.shape)} (denominator layout)")
+        if claim.shape != truth.shape[::-1]:  # a transposed claim is still evaluated: the diagnosis says so
+            return Verdict(False, shown_truth, shown_claim, None, None, None, None, None, None, 0,
+                           variable.name, message, expressions=(truth, claim))
+    return _judge(f, variable, truth, claim, shown_truth, shown_claim, message, points, seed)
+
+
+def _judge(f, variable, truth, claim, shown_truth, shown_claim, message, points, seed) -> Verdict:
+    symbols = symbols_of(f, truth, claim, variable)
+    sizes = concrete_sizes(symbols, variable)
+    rng = np.random.default_rng(seed)
+    drawn = [random_point([f, truth], symbols, sizes, rng) for _ in range(points)]
+    true_values = [evaluate(truth, p, sizes) for p in drawn]
+
+    def claim_at(at):
+        try:
+            with np.errstate(all="ignore"):
+                return [evaluate(claim, p, sizes) for p in at]
+        except (NnsymError, np.linalg.LinAlgError, ValueError):
+            return None
+
+    claimed_values = claim_at(drawn)
+    if claimed_values is None:  # e.g. the inverse of a matrix the claim makes singular
+        return Verdict(False, shown_truth, shown_claim, None, None, None, None, None, None, points, variable.name,
+                       "the claim cannot be evaluated where the function is defined", expressions=(truth, claim))
+    return _verdict(f, variable, truth, sizes, drawn, true_values, claimed_values, claim_at,
+                    shown_truth, shown_claim, message, expressions=(truth, claim))
+
+
+def _verdict(f, variable, truth, sizes, drawn, true_values, claimed_values, claim_at, shown_truth, shown_claim,
+             message, method="closed form evaluated at random points", expressions=()) -> Verdict:
+    transposed_shape = claimed_values[0].shape == true_values[0].shape[::-1] != true_values[0].shape
+    comparable = [c.T if transposed_shape else c for c in claimed_values]
+    ok, max_abs, max_rel, worst = _compare(comparable, true_values)
+    ok = ok and not message
+    if not ok and not message and not all(np.all(np.isfinite(c)) for c in claimed_values):
+        message = "the claim is not finite at a point where the function and its gradient are"
+    diagnosis = None
+    if not ok:
+        claim = expressions[1] if expressions else None
+        sample = diagnose.Sample(f, variable, truth, sizes, drawn, true_values, claimed_values, claim_at, claim)
+        diagnosis = diagnose.diagnose(sample)
+    worst_claimed = worst_true = None
+    if transposed_shape:  # entries of a transposed claim do not correspond: the diagnosis says it all
+        worst, max_abs, max_rel = None, None, None
+    if worst is not None:
+        k, index = worst
+        worst_claimed, worst_true = float(comparable[k][index]), float(true_values[k][index])
+    return Verdict(ok, shown_truth, shown_claim, max_abs, max_rel, worst[1] if worst else None, worst_claimed,
+                   worst_true, diagnosis, len(drawn), variable.name, message, method, expressions)
+
+
+# ----- a user's own NumPy gradient -------------------------------------------------------------------
+
+def check_function(function, wrt, gradient: Callable, shapes: Optional[Mapping] = None,
+                   assumptions: Optional[Mapping] = None, points: int = 3, seed: int = 0, eps: float = 1e-6,
+                   atol: float = 1e-5, rtol: float = 1e-3) -> Verdict:
+    """Is ``gradient`` (a user's NumPy function) the gradient of ``function`` with respect to ``wrt``?
+
+    ``gradient`` is called with keyword arguments named by `nnsym.declare.names.identifier` (``W^{(1)}``
+    -> ``W_1``; the names are in the verdict's message when they differ from the LaTeX) and returns an
+    array of the variable's shape (a vector may be flat). It is compared, as `torch.autograd.gradcheck`
+    does, with central differences (step ``eps``) of nnsym's NumPy forward: every entry within
+    ``atol + rtol |numeric|``. A wrong function also gets a diagnosis against the closed-form gradient."""
+    f, variable = read_function(function, wrt, shapes, assumptions)
+    truth = cotangents(f, [variable])[variable]
+    symbols = symbols_of(f, truth, variable)
+    sizes = concrete_sizes(symbols, variable)
+    forward_code = write_function("forward", {"": f})
+    forward = compile_function(forward_code)
+    arguments = {s.name: identifier(s.name) for s in symbols}
+    rng = np.random.default_rng(seed)
+    drawn = [random_point([f, truth], symbols, sizes, rng) for _ in range(points)]
+    shape = concrete_shape(variable, sizes)
+
+    def call(at):
+        out = []
+        for p in at:
+            value = np.asarray(gradient(**{arguments[name]: np.array(v) for name, v in p.items()}), dtype=float)
+            if value.size == shape[0] * shape[1] and variable.kind == "vector":
+                value = value.reshape(shape)
+            out.append(value)
+        return out
+
+    def numeric(p):
+        kwargs = {arguments[name]: np.array(v, dtype=float) for name, v in p.items() if name in forward_code.arguments}
+        key = arguments[variable.name]
+        x = kwargs[key]
+        result = np.zeros_like(x)
+        for index in np.ndindex(*x.shape):
+            saved = x[index]
+            x[index] = saved + eps
+            up = forward(**kwargs)
+            x[index] = saved - eps
+            down = forward(**kwargs)
+            x[index] = saved
+            result[index] = (up - down) / (2 * eps)
+        return result
+
+    user_values = call(drawn)
+    shown_truth = latex(truth)
+    name = getattr(gradient, "__name__", "the function")
+    renamed = {k: v for k, v in arguments.items() if k != v}
+    shown_claim = f"{name}({', '.join(arguments[s.name] for s in symbols)})"
+    method = f"central differences (eps {eps:g}, atol {atol:g}, rtol {rtol:g}) of nnsym's NumPy forward"
+    if user_values[0].shape != shape:
+        message = (f"{name} returns an array of shape {user_values[0].shape}, but the gradient with respect to "
+                   f"{variable.name} is {shape[0]}x{shape[1]} (denominator layout)")
+        if user_values[0].shape == shape[::-1]:
+            message += "; it is the transposed shape"
+        return Verdict(False, shown_truth, shown_claim, None, None, None, None, None, None, points,
+                       variable.name, message, method)
+    numeric_values = [numeric(p) for p in drawn]
+    ok, worst_abs, worst_rel, worst = True, 0.0, 0.0, None
+    for k, (u, n) in enumerate(zip(user_values, numeric_values)):
+        error = np.abs(u - n)
+        error = np.where(np.isfinite(error), error, np.inf)
+        ok &= bool(np.all(error <= atol + rtol * np.abs(n)))
+        index = np.unravel_index(np.argmax(error), error.shape)
+        if worst is None or error[index] > worst_abs:
+            worst_abs, worst = float(error[index]), (k, tuple(int(i) for i in index))
+        worst_rel = max(worst_rel, float(np.max(error / np.maximum(np.abs(n), 1e-8))))
+    diagnosis = None
+    if not ok:
+        true_values = [evaluate(truth, p, sizes) for p in drawn]
+
+        def user_at(at):
+            try:
+                return call(at)
+            except Exception:  # noqa: BLE001 - the user's function failing elsewhere only loses a diagnosis
+                return None
+
+        sample = diagnose.Sample(f, variable, truth, sizes, drawn, true_values, user_values, user_at)
+        diagnosis = diagnose.diagnose(sample)
+    k, index = worst
+    message = "" if ok else f"{name} differs from central differences of the function"
+    if renamed:
+        message = "; ".join(filter(None, [message, "arguments: " + ", ".join(f"{a} = {b}" for a, b in renamed.items())]))
+    return Verdict(ok, shown_truth, shown_claim, worst_abs, worst_rel, index, float(user_values[k][index]),
+                   float(numeric_values[k][index]), diagnosis, points, variable.name, message, method)
