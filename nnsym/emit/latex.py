@@ -14,7 +14,9 @@ import sympy
 from sympy.printing.latex import LatexPrinter as SympyLatexPrinter
 from sympy.printing.printer import Printer
 
-from nnsym.declare.expressions import Constant, Expr, Inverse, MatMul, Named, Scale, Symbol, number
+from nnsym.declare.expressions import (
+    Add, Constant, Expr, Hadamard, HadamardDiv, Inverse, MatMul, Named, Power, Scale, Symbol, number,
+)
 from nnsym.declare.limits import require_writable
 from nnsym.errors import InputError, MissingRuleError, refuse_deep_nesting
 
@@ -117,7 +119,72 @@ class LatexPrinter(Printer):
         return rf"{one}_{{{self.number(node.rows)}}} {one}_{{{self.number(node.cols)}}}{self.notation.transpose}"
 
     # ----- sums and products -----
+    # ----- products and sums of scalars, as on the board: 2 x y^{2}, \frac{4 x}{1 + x^{2}} -----
+    def monomial(self, node):
+        """A scalar product as (coefficient, {factor: exponent}) in first-seen order, or None when the
+        node is not a product of scalars. Reverse mode builds such products in whatever order the
+        chain rule meets them ((2 x) y) y); a lecturer collects the number and the powers."""
+        if not node.is_scalar or not isinstance(node, (Scale, MatMul, Hadamard, HadamardDiv, Power, Constant)):
+            return None
+        if any(not a.is_scalar for a in node.args):
+            return None
+        coefficient, factors = sympy.Integer(1), {}
+
+        def walk(n, sign):
+            nonlocal coefficient
+            c = number(n)
+            if c is not None:
+                coefficient *= c ** sign
+            elif isinstance(n, (Scale, MatMul, Hadamard)) and all(a.is_scalar for a in n.args):
+                walk(n.args[0], sign)
+                walk(n.args[1], sign)
+            elif isinstance(n, HadamardDiv) and all(a.is_scalar for a in n.args):
+                walk(n.args[0], sign)
+                walk(n.args[1], -sign)
+            elif isinstance(n, Power) and n.args[0].is_scalar and n.exponent.is_Integer:
+                factors[n.args[0]] = factors.get(n.args[0], 0) + sign * int(n.exponent)
+            else:
+                factors[n] = factors.get(n, 0) + sign
+
+        walk(node, 1)
+        return coefficient, {f: k for f, k in factors.items() if k != 0}
+
+    def print_monomial(self, coefficient, factors) -> str:
+        # Symbols first, by name, then the rest as met: 3 y \sigma'(3 x).
+        ordered = sorted(factors, key=lambda f: (0, f.name) if isinstance(f, (Symbol, Named)) else (1, ""))
+        sign = "-" if coefficient.could_extract_minus_sign() else ""
+        c = -coefficient if sign else coefficient
+
+        def power(f, k):
+            # juxtaposition is associative: a product of matrices (r^T r) needs no parentheses
+            return self.wrap(f, PRODUCT + (0 if isinstance(f, MatMul) else 1)) if k == 1 else f"{self.base(f)}^{{{k}}}"
+
+        top = [power(f, factors[f]) for f in ordered if factors[f] > 0]
+        below = [f for f in ordered if factors[f] < 0]
+        bottom = [power(f, -factors[f]) for f in below]
+        if len(below) == 1 and factors[below[0]] == -1:
+            bottom = [self._print(below[0])]  # \frac{4 x}{1 + x^{2}}: the fraction bar groups it
+        if bottom:
+            p, q = sympy.fraction(c)
+            top = ([self.number(p)] if p != 1 or not top else []) + top
+            bottom = ([self.number(q)] if q != 1 else []) + bottom
+            return rf"{sign}\frac{{{' '.join(top)}}}{{{' '.join(bottom)}}}"
+        if not top:
+            return sign + self.number(c)
+        return sign + " ".join(([self.number(c)] if c != 1 else []) + top)
+
+    def scalar_product(self, node):
+        """The board form of a scalar product, or None when the node is not one."""
+        found = self.monomial(node)
+        if found is None or (not found[1] and isinstance(node, Constant)):
+            return None
+        return self.print_monomial(*found)
+
     def _print_Add(self, node):
+        if node.is_scalar:
+            merged = self.merged_terms(node)
+            if merged is not None:
+                return merged
         parts = []
         for i, term in enumerate(node.args):
             c = number(term.args[0]) if isinstance(term, Scale) else None
@@ -134,7 +201,38 @@ class LatexPrinter(Printer):
                 parts.append(f"{sign} {text}")
         return " ".join(parts)
 
+    def merged_terms(self, node):
+        """x y + y x written 2 x y: the terms of a scalar sum collected by their factors. None when
+        nothing merges (the sum is then printed term by term as built)."""
+        terms = []  # [coefficient, factors]
+        for term in node.args:
+            found = self.monomial(term) or (sympy.Integer(1), {term: 1})
+            key = frozenset(found[1].items())
+            for entry in terms:
+                if frozenset(entry[1].items()) == key:
+                    entry[0] += found[0]
+                    break
+            else:
+                terms.append([found[0], found[1]])
+        if len(terms) == len(node.args):
+            return None
+        parts = []
+        for coefficient, factors in terms:
+            if coefficient == 0:
+                continue
+            text = self.print_monomial(coefficient, factors)
+            if len(factors) == 1 and coefficient == 1:
+                text = self._print(next(iter(factors)))  # a lone term prints as itself
+            if parts:
+                parts.append(f"- {text[1:]}" if text.startswith("-") else f"+ {text}")
+            else:
+                parts.append(text)
+        return " ".join(parts) if parts else "0"
+
     def _print_Scale(self, node):
+        product = self.scalar_product(node)
+        if product is not None:
+            return product
         factor, operand = node.args
         c = number(factor)
         if type(factor).__name__ == "Power" and factor.exponent == -1:
@@ -150,6 +248,9 @@ class LatexPrinter(Printer):
         return f"{self.wrap(factor, PRODUCT + 1)} {body}"
 
     def _print_MatMul(self, node):
+        product = self.scalar_product(node)
+        if product is not None:
+            return product
         factors = []
 
         def flatten(n):
@@ -169,6 +270,9 @@ class LatexPrinter(Printer):
 
     def _print_Hadamard(self, node):
         # Products inside a Hadamard product get parentheses: (W^T delta) o sigma'(z), as on the board.
+        product = self.scalar_product(node)
+        if product is not None:
+            return product
         left, right = node.args
         return f"{self.wrap(left, PRODUCT + 1)} {self.notation.hadamard} {self.wrap(right, PRODUCT + 1)}"
 
