@@ -78,7 +78,8 @@ class LatexPrinter(Printer):
         if kind == "Sum":
             return PRODUCT
         if kind == "Power" and node.args[0].is_scalar and node.exponent < 0:
-            return PRODUCT
+            # \frac{1}{s^2} is a unit in a product (no parentheses), not under a superscript
+            return POSTFIX
         if kind == "Ones" and node.rows != 1 and node.cols != 1:
             return PRODUCT
         return ATOM

@@ -152,7 +152,8 @@ def by_latex2sympy(expr: Expr, points: int = 3, seed: int = 0) -> Optional[float
     # latex2sympy2 reads \log as log base 10; nnsym's \log is the natural one, which it calls \ln.
     text = latex(expr).replace(r"\log", r"\ln")
     try:
-        parsed = latex2sympy(text, conversion_config=ConversionConfig(lowercase_symbols=False))
+        parsed = latex2sympy(text, conversion_config=ConversionConfig(lowercase_symbols=False,
+                                                                     interpret_as_mixed_fractions=False))
     except Exception as error:  # latex2sympy2 raises plain Exception on text it cannot read
         raise VerificationError(f"latex2sympy2 cannot read {text}: {error}") from error
     sigma = sympy.Function(ELEMENTWISE["sigmoid"].latex)
