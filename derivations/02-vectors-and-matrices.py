@@ -47,7 +47,7 @@ def note() -> Note:
                 lambda: ("against the sum of products, term by term", relative_error(dot, _dot_by_loop(U, V)))),
         Text("The matrix product $C = A B$ of an $m \\times n$ and an $n \\times k$ matrix is $m \\times k$, with "
              "$c_{ij} = \\sum_l a_{il} b_{lj}$: the dot product of row $i$ of $A$ with column $j$ of $B$."),
-        Display(rf"{array_latex(P)} {array_latex(Q)} = {array_latex(product)}",
+        Display(rf"P Q = {array_latex(P)} {array_latex(Q)} = {array_latex(product)}",
                 lambda: ("against the sum over l, entry by entry", relative_error(product, _product_by_loops(P, Q)))),
         Text("The transpose swaps rows and columns. Its rules, each checked at random matrices against the "
              "transpose computed entry by entry:"),
@@ -55,9 +55,10 @@ def note() -> Note:
         Formula(ns.transpose(A) + ns.transpose(C), r"\left(A + C\right)^\top", reference=E.Transpose(E.Add(A, C))),
         Formula(ns.transpose(x) @ y, r"y^\top x", reference=E.MatMul(E.Transpose(y), x)),
         Text("The Euclidean norm of a vector is $\\|x\\| = \\sqrt{x^\\top x}$, and the Frobenius norm of a matrix "
-             "is the same for all its entries, $\\|A\\|_F^2 = \\operatorname{tr}(A^\\top A)$:"),
+             "is the same taken over all its entries, $\\|A\\|_F^2 = \\operatorname{tr}(A^\\top A)$:"),
         Formula(ns.transpose(x) @ x, r"\left\|x\right\|^{2}", reference=ns.norm(x, squared=True)),
         Formula(ns.trace(ns.transpose(A) @ A), r"\left\|A\right\|_F^{2}", reference=ns.norm(A, squared=True)),
+        Text("For the vector $u$ and the matrix $P$ of the examples above:"),
         Display(rf"\left\|u\right\| = {array_latex(length)}, \quad \left\|P\right\|_F = {array_latex(frobenius)}",
                 lambda: ("against numpy.linalg.norm", max(relative_error(length, np.linalg.norm(U)),
                                                           relative_error(frobenius, np.linalg.norm(P, "fro"))))),

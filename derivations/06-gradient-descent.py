@@ -72,6 +72,9 @@ def note() -> Note:
         Text(f"**Convergence.** Repeating the step {STEPS} times, the loss falls geometrically (the rate is set "
              "by the condition number of $X^\\top X$) and $w$ reaches the least-squares solution "
              "$w^* = (X^\\top X)^{-1} X^\\top y$ where the gradient vanishes:"),
+        Plot("training-curve", "the loss minus its minimum, per step", draw),
+        Display(rf"w_{{{STEPS}}} = {array_latex(w[:, None], 6)}, \quad w^* = {array_latex(least_squares[:, None], 6)}",
+                lambda: ("against numpy.linalg.lstsq", relative_error(w, least_squares))),
         Text("The step size matters: on least squares the iteration converges exactly when "
              "$\\eta < 2/\\lambda_{\\max}(X^\\top X)$; beyond that it diverges. Here"),
         Display(rf"\lambda_{{\max}}\left(X^\top X\right) = {array_latex(np.linalg.eigvalsh(X.T @ X)[-1])}, "
@@ -80,9 +83,6 @@ def note() -> Note:
                 lambda: ("against the largest singular value of X, squared, and eta below the bound",
                          max(relative_error(np.linalg.eigvalsh(X.T @ X)[-1], np.linalg.svd(X)[1][0] ** 2),
                              float(RATE >= 2 / np.linalg.eigvalsh(X.T @ X)[-1])))),
-        Plot("training-curve", "the loss minus its minimum, per step", draw),
-        Display(rf"w_{{{STEPS}}} = {array_latex(w[:, None], 6)}, \quad w^* = {array_latex(least_squares[:, None], 6)}",
-                lambda: ("against numpy.linalg.lstsq", relative_error(w, least_squares))),
     ))
 
 

@@ -76,7 +76,7 @@ def check_round_trip(expr: Expr, text: str, points: int = POINTS, seed: int = 0)
     shapes.update({name: n.shape for name, n in named.items()})
     assumptions = {s.name: tuple(sorted(s.assumptions)) for s in symbols if s.assumptions}
     try:
-        again = read_latex(text, shapes, assumptions)
+        again = read_latex(text, shapes, assumptions, shape=expr.shape)  # "0" is the zero of its shape
     except NnsymError as error:
         unreadable = [name for name in shapes if not _readable_name(name)]
         if unreadable:  # not the printer's doing: names are printed as given

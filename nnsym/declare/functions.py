@@ -123,7 +123,7 @@ ELEMENTWISE = {
     "softplus": FunctionSpec(r"\operatorname{softplus}", lambda x, a: sympy.log(1 + sympy.exp(x)),
                              _same("sigmoid"), "log(1 + e^x)"),
     "elu": FunctionSpec(r"\operatorname{ELU}", lambda x, a: sympy.Piecewise((x, x > 0), (a * (sympy.exp(x) - 1), True)),
-                        _same("elu_prime"), "x for x > 0, alpha (e^x - 1) otherwise", r"_{\alpha}", 1),
+                        _same("elu_prime"), "x for x > 0, alpha (e^x - 1) otherwise", r"_{\alpha}", sympy.Integer(1)),
     "gelu": FunctionSpec(r"\operatorname{GELU}", lambda x, a: x * (1 + sympy.erf(x / sympy.sqrt(2))) / 2,
                          _same("gelu_prime"), "x Phi(x), the exact (erf) form"),
     # ----- elementary functions -----
@@ -140,7 +140,7 @@ ELEMENTWISE = {
                                      _zero, "1 for x > 0, alpha otherwise", r"_{\alpha}", sympy.Rational(1, 100)),
     "elu_prime": FunctionSpec(r"\operatorname{ELU}'", lambda x, a: sympy.Piecewise((1, x > 0), (a * sympy.exp(x), True)),
                               lambda x, f: hadamard(apply("elu_prime", x, f.parameter), apply("step_nonpositive", x)),
-                              "1 for x > 0, alpha e^x otherwise", r"_{\alpha}", 1),
+                              "1 for x > 0, alpha e^x otherwise", r"_{\alpha}", sympy.Integer(1)),
     "step_nonpositive": FunctionSpec(r"\bar{H}",
                                              lambda x, a: sympy.Piecewise((0, x > 0), (1, True)), _zero,
                                              "1 - H(x): 0 for x > 0, 1 otherwise (ELU'' = ELU' H-bar)"),

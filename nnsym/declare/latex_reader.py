@@ -28,6 +28,11 @@ Decisions a reader must make, made once:
   across ``=``; their subscript (``I_n``) is used when there is none.
 - ``\\log\\det(A)`` and ``\\log|A|`` are the log-determinant; ``\\log\\operatorname{softmax}(z)`` is the
   log applied to the softmax.
+- As in TeX, ``\\frac`` and ``\\sqrt`` take a digit, a letter or a Greek letter without braces
+  (``\\frac12``, ``\\frac1N``); ``\\tanh^2(z)`` is ``\\tanh(z)`` squared, entrywise; ``A^{-2}`` is
+  ``(A^{-1})^2``; a norm's subscript may follow its square (``\\|x\\|^2_2``).
+- Where the shape of the whole formula is known (a claimed gradient has its variable's shape), a bare
+  ``I`` or ``\\mathbf{1}`` takes it, and a lone ``0`` or ``\\mathbf{0}`` is the zero of that shape.
 
 Not read: index notation (``\\sum_i``), matrices written entry by entry, ``/``, absolute values,
 ``\\|x\\|_1`` and the spectral norm, symbolic exponents (``x^n``), functions without parentheses.
@@ -49,7 +54,7 @@ from lark import Token
 
 from nnsym.declare import functions
 from nnsym.declare.expressions import (
-    Det, Expr, Norm, add, as_size, constant, det, diag, hadamard, hadamard_div, identity, inv, kronecker,
+    Det, Expr, Norm, Zero, add, as_size, constant, det, diag, hadamard, hadamard_div, identity, inv, kronecker,
     logdet, logsumexp, matmul, matrix, multiply, neg, norm, number, ones, power, scalar, scale, show_shape,
     softmax, trace, transpose, vector,
 )
@@ -57,7 +62,8 @@ from nnsym.declare.limits import measure
 from nnsym.declare.names import canonical_name
 from nnsym.errors import InputError, ParseError, ShapeError
 
-__all__ = ["parse_shape", "read_latex", "read_claim", "read_equations", "MAX_LENGTH", "MAX_DEPTH"]
+__all__ = ["parse_shape", "read_name", "read_latex", "read_claim", "read_claim_variable", "read_definition",
+           "read_equations", "MAX_LENGTH", "MAX_DEPTH"]
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 200
@@ -89,7 +95,10 @@ _HINTS = {"sum": "write the sum of a vector's entries as \\mathbf{1}^\\top v",
           "prime": "a prime is read only after a named activation: \\sigma'(z)",
           "nabla": "derivative notation belongs on the left of '=' (read_claim)"}
 
-_TRANSPOSES = ("T", "\\top", "\\intercal", "\\mathsf{T}", "\\mathrm{T}", "\\text{T}")
+_FONTS = ("\\mathsf", "\\mathrm", "\\text")  # \mathsf{T} is T, a transpose
+_FONT_LETTER = re.compile(r"^(\\(?:mathsf|mathrm|text|rm|sf))\s+([A-Za-z])$")  # {\mathsf T}, {\rm T}
+_THIN_SPACE = re.compile(r"\\[!,;:]")  # ^{\!\top}
+_TRANSPOSES = ("T", "\\top", "\\intercal", "\\mathsf{T}", "\\mathrm{T}", "\\text{T}", "\\rm{T}", "\\sf{T}")
 _SUPERSCRIPTS = {**{t: "TRANSPOSE" for t in _TRANSPOSES}, **{"-" + t: "INVTRANSPOSE" for t in _TRANSPOSES},
                  "-1": "INVERSE", "\\prime": "PRIME", "'": "PRIME"}
 
@@ -120,6 +129,7 @@ _CALLS = {"softmax": softmax, "logsumexp": logsumexp, "diag": diag, "trace": tra
 _RESHAPING = frozenset({"logsumexp", "diag", "trace", "det"})  # the rest keep their argument's shape
 
 _LETTERS = re.compile(r"[A-Za-z]+")
+_ONE_TOKEN = re.compile(r"[0-9A-Za-z]|\\pi|\\(?:" + "|".join(sorted(_GREEK)) + ")")  # \frac12, \frac\lambda2
 _DIGITS = frozenset("0123456789")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _FRACTION = re.compile(r"(-?)\\[dt]?frac\{([0-9]+)\}\{([1-9][0-9]*)\}")
@@ -173,6 +183,8 @@ class _Scanner:
     def __init__(self, text: str, declared):
         self.text, self.declared = text, declared
         self.i, self.tokens, self.open, self.queued = 0, [], [], None
+        self.unbraced = {}  # start -> end of a one-token argument of \\frac or \\sqrt (\\frac12)
+        self.skipped = {}  # start -> end of text already read (the _2 of \\|x\\|^2_2)
 
     def error(self, col, message):
         return _located(ParseError, self.text, col, message)
@@ -190,7 +202,11 @@ class _Scanner:
         text = self.text
         while self.i < len(text):
             start, ch = self.i, text[self.i]
-            if ch in " \t\r$&":
+            if start in self.unbraced:
+                self.one_token_argument(start, self.unbraced.pop(start))
+            elif start in self.skipped:
+                self.i = self.skipped.pop(start)
+            elif ch in " \t\r$&":
                 self.i += 1
             elif ch == "\n":
                 self.i += 1
@@ -246,15 +262,27 @@ class _Scanner:
         self.emit(closer, self.norm_subscript() if kind == "norm" else spelling, start)
 
     def norm_subscript(self):
-        """The subscript of a closing norm bar: '' (none), '2' or 'F'."""
+        """The subscript of a closing norm bar: '' (none), '2' or 'F'; it may follow the square, as
+        in \\|x\\|^2_2, and is then skipped when the scanner gets there."""
         i = self.skip_spaces(self.i)
+        after_square = i < len(self.text) and self.text[i] == "^"
+        if after_square:
+            if self.skip_spaces(i + 1) >= len(self.text):
+                return ""  # '^' with nothing after it: superscript() says so
+            i = self.skip_spaces(self.argument(i + 1)[3])
         if i >= len(self.text) or self.text[i] != "_":
             return ""
         content, _, _, end = self.argument(i + 1)
+        if content.startswith("\\") and self.text[end:end + 1] == "{":  # _\text{F}
+            argument, _, _, end = self.argument(end)
+            content += "{" + argument + "}"
         which = {"2": "2", "F": "F", "\\mathrm{F}": "F", "\\text{F}": "F"}.get(content.replace(" ", ""))
         if which is None:
             raise self.error(i + 1, "a norm is read only as \\|x\\|, \\|x\\|_2 or \\|X\\|_F")
-        self.i = end
+        if after_square:
+            self.skipped[i] = end
+        else:
+            self.i = end
         return which
 
     def matching(self, i, opening, closing):
@@ -359,7 +387,8 @@ class _Scanner:
             return None
         close = self.matching(j, text[j], ")" if text[j] == "(" else "]")
         end = self.matching(i, "{", "}") + 1 if braced else close + 1
-        rest = "".join(text[close + 1:end - 1].split()) if braced else ""
+        rest = _FONT_LETTER.sub(r"\1{\2}", _THIN_SPACE.sub("", text[close + 1:end - 1]).strip()) if braced else ""
+        rest = "".join(rest.split())
         if rest:
             if rest not in _SUPERSCRIPTS or _SUPERSCRIPTS[rest] == "PRIME":
                 raise self.error(close + 2, "after a layer index only a transpose or an inverse may follow "
@@ -381,9 +410,10 @@ class _Scanner:
             raise self.error(start + 1, expected if i >= len(text) else
                              "a layer index such as ^{(1)} belongs to a name")
         content, _, _, end = self.argument(i)
-        if content.startswith("\\") and text[end:end + 1] == "{":  # ^\mathsf{T}
+        if content in _FONTS and text[end:end + 1] == "{":  # ^\mathsf{T}; but ^\top{A} is A after ^\top
             argument, _, _, end = self.argument(end)
             content += "{" + argument + "}"
+        content = _FONT_LETTER.sub(r"\1{\2}", _THIN_SPACE.sub("", content).strip())  # ^{\mathsf T}
         content = "".join(content.split())
         if content in _SUPERSCRIPTS:
             self.check_transpose(content, start)
@@ -429,6 +459,8 @@ class _Scanner:
             self.word(start)
         elif name in _COMMANDS:
             self.emit(_COMMANDS[name], word, start)
+            if _COMMANDS[name] in ("FRAC", "SQRT"):
+                self.unbraced_arguments(word, start, 2 if _COMMANDS[name] == "FRAC" else 1)
         elif name in _FUNCTIONS:
             self.emit("FUNC", (_FUNCTIONS[name], None), start)
         elif name == "nabla":
@@ -437,8 +469,43 @@ class _Scanner:
             hint = _HINTS.get(name, "see NOTATION.md for what is read")
             raise self.error(start + 1, f"unknown command {word}: {hint}")
 
+    def unbraced_arguments(self, word, col, count):
+        """As TeX does, \\frac and \\sqrt take a one-token argument without braces: \\frac12,
+        \\frac1N, \\frac{1}{2}x, \\sqrt2. Such an argument is marked here and read, braced, when the
+        scanner reaches it (`one_token_argument`); a braced one is read as usual."""
+        i = self.i
+        for _ in range(count):
+            i = self.skip_spaces(i)
+            if i >= len(self.text):
+                needs, shown = ("two arguments", "{a}{b}") if count == 2 else ("an argument", "{x}")
+                raise self.error(col + 1, f"{word} needs {needs}: {word}{shown}")
+            token, start, stop, end = self.argument(i)
+            if end == stop:
+                if not _ONE_TOKEN.fullmatch(token):  # \sqrt(x): the parser asks for braces
+                    return
+                self.unbraced[start] = end
+            i = end
+
+    def one_token_argument(self, start, end):
+        token = self.text[start:end]
+        self.emit("_LBRACE", "{", start, start)
+        if token in _DIGITS:
+            self.emit("NUMBER", token, start, end)
+        elif token.isascii() and token.isalpha():
+            self.emit("NAME", NameParts(token, "", False, start + 1), start, end)
+        elif token[1:] in _GREEK:
+            self.emit("NAME", NameParts(token, "", False, start + 1), start, end)
+        else:
+            self.emit("PI", token, start, end)
+        self.emit("_RBRACE", "}", end, end)
+        self.i = end
+
     def bold(self, name, start):
         content, _, _, end = self.argument(self.i)
+        if content == "0" and name != "mathbb":  # \mathbf{0}: zero, of the needed shape in a claim
+            self.i = end
+            self.emit("NUMBER", "0", start)
+            return
         if content != "1":
             if name == "mathbb":
                 raise self.error(start + 1, f"\\mathbb{{{content}}} is not read (only \\mathbb{{1}})")
@@ -838,10 +905,11 @@ class _Builder:
                 return norm(base.args[0], squared=True)
             if base.is_scalar:
                 return power(base, k)
-            if base.is_square and k.is_Integer and k > 0:
-                return base ** int(k)
+            if base.is_square and k.is_Integer and k != 0:  # A^{-2} is (A^{-1})^2
+                return base ** int(k) if k > 0 else inv(base) ** int(-k)
+            what = "nonzero whole-number powers" if base.is_square else "powers"
             raise ShapeError(f"power of a {show_shape(base.shape)}: only scalars and square matrices have "
-                             f"powers (entrywise: ^{{\\circ {k}}}; a squared norm: \\|x\\|^2)")
+                             f"{what} (entrywise: ^{{\\circ {k}}}; a squared norm: \\|x\\|^2)")
 
     def exponent(self, value, col):
         k = number(value)
@@ -873,6 +941,16 @@ class _Builder:
             name = _PRIMES[name]
         fn = _CALLS.get(name) or (lambda z: functions.apply(name, z, parameter))
         return self.apply(x, node.col, fn, keeps_shape=name not in _RESHAPING)
+
+    def _call_power(self, node, token, caret, exponent, x):
+        """\\tanh^2(z): the function's value squared, entrywise (a positive integer power only:
+        \\tanh^{-1} would be the inverse function)."""
+        k = self.exponent(self.concrete(exponent), caret.column)
+        if not (k.is_Integer and k > 0):
+            raise self.error(ParseError, caret.column, f"a power of a function is read only as a positive "
+                                                       f"whole number (\\tanh^2(z)), not {k}")
+        value = self._call(node, token, None, x)
+        return self.apply(value, caret.column, lambda a: power(a, k))
 
     def _log(self, node, token, x):
         x = self.solid(x)
@@ -919,8 +997,8 @@ class _Reader:
         if len(text) > MAX_LENGTH:
             raise ParseError(f"col {MAX_LENGTH + 1}: the formula is {len(text):,} characters long; "
                              f"at most {MAX_LENGTH:,} are read")
-        shapes = {canonical_name(k): _as_shape(v) for k, v in (shapes or {}).items()}
-        kinds = {canonical_name(k): v for k, v in (assumptions or {}).items()}
+        shapes = {read_name(k): _as_shape(v) for k, v in (shapes or {}).items()}
+        kinds = {read_name(k): v for k, v in (assumptions or {}).items()}
         symbols = {name: _declare(name, shapes.get(name, (1, 1)), kinds.get(name)) for name in shapes.keys() | kinds}
         self.text = text
         self.tokens = _Scanner(text, symbols.keys()).run()
@@ -969,9 +1047,17 @@ class _Reader:
             message = f"{raw}: derivative notation belongs on the left of '=' in a claim (read_claim)"
         elif token.type in ("SEP", "_COMMA", "NEWLINE"):
             message = f"'{raw}' separates equations (read_equations); a formula is one expression"
+        elif before is not None and before.type == "FUNC" and token.type in ("INVERSE", "INVTRANSPOSE"):
+            message = f"{said}^{{-1}} (an inverse function) is not read"
+        elif before is not None and before.type == "FUNC" and token.type == "TRANSPOSE":
+            message = f"a transpose follows the argument: {said}(z)^\\top"
         elif before is not None and before.type in ("FUNC", "LOG", "MAX", "PRIME") and "_LPAR" in error.expected:
             if before.type == "PRIME":  # \sigma' is said with its function
                 said = self.text[tokens[found - 2].start_pos:before.end_pos]
+            message = f"{said} needs its argument in parentheses: {said}(...)"
+        elif set(error.expected) == {"_LPAR"} and any(t.type == "FUNC" for t in tokens[max(0, found - 6):found]):
+            start = next(t for t in reversed(tokens[max(0, found - 6):found]) if t.type == "FUNC")
+            said = self.text[start.start_pos:before.end_pos]  # \tanh^2 needs (...)
             message = f"{said} needs its argument in parentheses: {said}(...)"
         elif before is not None and before.type in ("FRAC", "SQRT"):
             message = f"{said} needs its arguments in braces: {said}{{...}}"
@@ -981,8 +1067,20 @@ class _Reader:
             message = f"unexpected '{raw}': expected {_expected(error.expected)}"
         return self.error(col, message)
 
-    def expression(self, tokens, after=None) -> Expr:
-        return self.shallow(self.finish(lambda: self.builder.concrete(self.formula(tokens, after))))
+    def expression(self, tokens, after=None, shape=None) -> Expr:
+        """The formula's value; ``shape``, when given, sizes an I or 1 that nothing else sizes (the
+        claim that d tr(X)/dX = I has the variable's shape), and a lone 0 or \\mathbf{0} is the zero of that shape."""
+
+        def read():
+            value = self.builder.solid(self.formula(tokens, after))
+            if shape is not None and isinstance(value, _Pending):
+                return value.make(*shape)
+            value = self.builder.concrete(value)
+            if shape is not None and value.is_scalar and number(value) == 0:  # "= 0": the zero gradient
+                return Zero(*shape)
+            return value
+
+        return self.shallow(self.finish(read))
 
     def shallow(self, expr: Expr) -> Expr:
         depth, _, _ = measure(expr)
@@ -1038,44 +1136,114 @@ def _guarded(read):
     return guarded
 
 
+def read_name(text: str) -> str:
+    """A symbol's name as written in LaTeX -> its canonical spelling, with the reader's own idea of a
+    name: ``\\hat y``, ``\\boldsymbol\\theta`` and ``\\mathbf x`` are ``\\hat{y}``, ``\\theta`` and ``x``, as
+    they are inside a formula. Anything but one name is left to `canonical_name`, which refuses it."""
+    if isinstance(text, str) and len(text) <= 256:  # a name is short; canonical_name says so
+        try:
+            tokens = _Scanner(text.strip(), ()).run()
+        except (ParseError, RecursionError):
+            tokens = []
+        if len(tokens) == 1 and tokens[0].type == "NAME":
+            parts = tokens[0].value
+            return canonical_name(parts.base + parts.scripts)
+    return canonical_name(text)
+
+
 @_guarded
-def read_latex(text: str, shapes: dict | None = None, assumptions: dict | None = None) -> Expr:
+def read_latex(text: str, shapes: dict | None = None, assumptions: dict | None = None, shape=None) -> Expr:
     """One formula, e.g. ``read_latex(r"W^\\top x", {"W": "3x2", "x": "3"})``.
 
     ``shapes`` maps a name (LaTeX, e.g. ``W^{(1)}``) to ``(rows, cols)`` or a spec (``'3x2'``, ``'n'``);
-    ``assumptions`` maps a name to one or more of `expressions.ASSUMPTIONS`."""
+    ``assumptions`` maps a name to one or more of `expressions.ASSUMPTIONS`. ``shape``, when the
+    formula's shape is known from elsewhere (a gradient has its variable's), sizes an I or 1 that
+    nothing in the formula sizes, and makes a lone 0 the zero of that shape."""
     reader = _Reader(text, shapes, assumptions)
-    return reader.expression(reader.tokens)
+    return reader.expression(reader.tokens, shape=shape)
 
 
 @_guarded
-def read_claim(text: str, shapes: dict | None = None, assumptions: dict | None = None):
+def read_claim(text: str, shapes: dict | None = None, assumptions: dict | None = None, shape=None):
     """``\\frac{\\partial L}{\\partial W} = ...`` or ``\\nabla_W L = ...`` -> ("L", "W", right side);
-    a formula without a left side -> (None, None, formula)."""
+    a formula without a left side -> (None, None, formula). ``shape`` (rows, cols), when given, is the
+    size of an I or 1 that nothing else in the right side sizes (``\\nabla_x \\mathbf{1}^\\top x = \\mathbf{1}``)."""
+    reader = _Reader(text, shapes, assumptions)
+    function, variable, right, equals = _claim_sides(reader)
+    return function, variable, reader.expression(right, equals, shape)
+
+
+@_guarded
+def read_definition(text: str, shapes: dict | None = None, assumptions: dict | None = None):
+    """A function with or without its name: ``L = \\frac12\\|Wx - y\\|^2`` or ``J(\\theta) = ...`` ->
+    ("L", formula); a bare formula -> (None, formula)."""
     reader = _Reader(text, shapes, assumptions)
     sides = reader.pieces(reader.tokens, {"EQUALS"})
     if len(sides) == 1:
-        return None, None, reader.expression(reader.tokens)
+        return None, reader.expression(reader.tokens)
+    if len(sides) > 2:
+        raise reader.error(sides[1][1].column, "a function has at most one '=', after its name: L = ...")
+    (left, equals), (right, _) = sides
+    left = [t for t in left if t.type != "NEWLINE"]
+    kinds = [t.type for t in left]
+    if not (kinds[:1] == ["NAME"] and (len(kinds) == 1 or (kinds[1] == "_LPAR" and _one_group(kinds[1:])))):
+        col = left[0].column if left else equals.column
+        raise reader.error(col, "the left side of '=' must be the function's name: L = ... or L(W) = ...")
+    return _plain(reader, left[0].value), reader.expression(right, equals)
+
+
+@_guarded
+def read_claim_variable(text: str, shapes: dict | None = None, assumptions: dict | None = None):
+    """The variable named on the left side of a claim (``W`` in ``\\nabla_W L = ...``), or None; the
+    right side is not read."""
+    return _claim_sides(_Reader(text, shapes, assumptions))[1]
+
+
+def _claim_sides(reader):
+    """(function, variable, right-side tokens, the '=' token) of a claim; None for a missing left side."""
+    sides = reader.pieces(reader.tokens, {"EQUALS"})
+    if len(sides) == 1:
+        return None, None, reader.tokens, None
     if len(sides) > 2:
         raise reader.error(sides[1][1].column, "a claim has one '='")
     (left, equals), (right, _) = sides
     function, variable = _derivative(reader, [t for t in left if t.type != "NEWLINE"], equals)
-    return function, variable, reader.expression(right, equals)
+    return function, variable, right, equals
 
 
 def _derivative(reader, tokens, equals):
     """The names in \\frac{\\partial L}{\\partial W}, \\frac{dL}{dW} or \\nabla_W L."""
     kinds = [t.type for t in tokens]
     expected = "the left side of '=' must be a derivative: \\frac{\\partial L}{\\partial W} or \\nabla_W L"
+    # L(W), J(\theta): the function's arguments, as often written, say nothing more
+    if kinds[2:3] == ["_LPAR"] and kinds[-1] == "_RPAR" and _one_group(kinds[2:]):
+        kinds, tokens = kinds[:2], tokens[:2]
     if kinds == ["NABLA", "NAME"] and tokens[0].value is not None:
         return _plain(reader, tokens[1].value), _plain(reader, tokens[0].value)
     if kinds[:2] == ["FRAC", "_LBRACE"] and "_RBRACE" in kinds:
         middle = kinds.index("_RBRACE")
-        if kinds[middle + 1:middle + 2] == ["_LBRACE"] and kinds[-1] == "_RBRACE":
-            top, bottom = tokens[2:middle], tokens[middle + 2:-1]
-            if "_LBRACE" not in kinds[middle + 2:-1]:
+        if kinds[middle + 1:middle + 2] == ["_LBRACE"] and "_RBRACE" in kinds[middle + 2:]:
+            end = kinds.index("_RBRACE", middle + 2)
+            top, bottom, after = tokens[2:middle], tokens[middle + 2:end], tokens[end + 1:]
+            alone = kinds[2:middle] in (["PARTIAL"], ["DIFF"]) or (
+                kinds[2:middle] == ["NAME"] and tokens[2].value[:2] == ("d", ""))
+            if alone and len(after) == 1 and after[0].type == "NAME":
+                top = top + after  # \frac{\partial}{\partial W} L
+            elif after:
+                top = []  # refused below
+            if "_LBRACE" not in kinds[middle + 2:end]:
                 return _differential(reader, top), _differential(reader, bottom)
     raise reader.error(tokens[0].column if tokens else equals.column, expected)
+
+
+def _one_group(kinds) -> bool:
+    """Do the tokens form one bracketed group, '(' ... ')', and nothing more?"""
+    depth = 0
+    for k, kind in enumerate(kinds):
+        depth += (kind in _OPENERS) - (kind in _CLOSERS)
+        if depth == 0:
+            return k == len(kinds) - 1
+    return False
 
 
 def _differential(reader, tokens):

@@ -57,6 +57,13 @@ TRANSPOSE_RULE = _named("product rule, transpose rule")
 SOFTMAX_CE = _named("softmax-CE simplification")
 SIGMOID_CE = _named("sigmoid-CE simplification")
 
+def derivative_of(function) -> RuleName:
+    """The rule for a scalar function of a scalar: its derivative, named by its symbol (\\sigma, \\tanh)."""
+    symbol = function.spec.latex
+    symbol = r"\sqrt{\cdot}" if symbol == r"\sqrt" else symbol  # \sqrt alone takes the next token
+    return RuleName(f"derivative of {function.name}", rf"\text{{derivative of }}{symbol}")
+
+
 # The name of the rule a node of each type applies to its children: one entry, one per child where the
 # operands are treated differently, or a function of the node. For the matrix product AB with upstream G,
 # tr(G^T dA B) = tr(B G^T dA) gives G B^T (trace cyclicity) and tr(G^T A dB) = tr((A^T G)^T dB) gives
@@ -69,7 +76,8 @@ RULE_NAMES = {
     E.Transpose: _named("transpose rule"),
     E.Hadamard: ODOT_PRODUCT,
     E.HadamardDiv: _named("quotient rule"),
-    E.Apply: ODOT_DIAG,
+    # sigma(z) entry by entry is diag(sigma'(z)) dz = sigma'(z) o dz; for a scalar z it is the plain derivative
+    E.Apply: lambda node: ODOT_DIAG if not node.is_scalar else derivative_of(node.function),
     E.Power: _named("power rule"),
     E.NormSq: _named("squared-norm rule"),
     E.Norm: _named("norm rule"),
@@ -161,6 +169,14 @@ def _merge(*groups) -> Tuple[RuleName, ...]:
     return tuple(dict.fromkeys(rule for group in groups for rule in group))
 
 
+def _unrepeated(rules: Tuple[RuleName, ...]) -> Tuple[RuleName, ...]:
+    """The rules a line names, without one already said as part of another: "product rule, transpose
+    rule" and "transpose rule" on one line read as a slip, so the second goes unsaid."""
+    parts = {rule: set(rule.text.split(", ")) for rule in rules}
+    return tuple(rule for rule in rules
+                 if not any(other != rule and {rule.text} < parts[other] for other in rules))
+
+
 @dataclass(frozen=True)
 class Derivation:
     """The steps of df/dv for each variable v, in the order reverse mode took them."""
@@ -202,7 +218,7 @@ class Derivation:
             # Only the rules worth naming travel down: sums, scalar factors and names go unsaid.
             carried[step.node] = _merge(*inherited, (n for parent, n in sources if not isinstance(parent, ROUTINE)))
             if visible:
-                out.append(Line(step.node, step.cotangent, rules, is_result, is_key))
+                out.append(Line(step.node, step.cotangent, _unrepeated(rules), is_result, is_key))
         return out
 
 

@@ -15,7 +15,7 @@ from sympy.printing.latex import LatexPrinter as SympyLatexPrinter
 from sympy.printing.printer import Printer
 
 from nnsym.declare.expressions import (
-    Add, Constant, Expr, Hadamard, HadamardDiv, Inverse, MatMul, Named, Power, Scale, Symbol, number,
+    Add, Constant, Expr, Hadamard, HadamardDiv, Inverse, MatMul, Named, Power, Scale, Sum, Symbol, number,
 )
 from nnsym.declare.limits import require_writable
 from nnsym.errors import InputError, MissingRuleError, refuse_deep_nesting
@@ -63,7 +63,11 @@ class LatexPrinter(Printer):
             return ADD
         if kind == "Scale":
             c = number(node.args[0])
-            return ADD if (c is not None and c < 0) else PRODUCT
+            if c is not None and c < 0:
+                return ADD
+            if self.negated_loss(node.args[1]):
+                return ADD  # c (-1^T (...) 1) prints as -c 1^T (...) 1
+            return HADAMARD if self.scaled_hadamard(node) else PRODUCT
         if kind == "Constant":
             v = node.value
             if v < 0 or (v.is_Rational and not v.is_Integer):
@@ -143,7 +147,11 @@ class LatexPrinter(Printer):
                 walk(n.args[0], sign)
                 walk(n.args[1], -sign)
             elif isinstance(n, Power) and n.args[0].is_scalar and n.exponent.is_Integer:
-                factors[n.args[0]] = factors.get(n.args[0], 0) + sign * int(n.exponent)
+                base = n.args[0]
+                if isinstance(base, (Scale, MatMul, Hadamard)) and all(a.is_scalar for a in base.args):
+                    walk(base, sign * int(n.exponent))  # (2 N)^{-1} = 2^{-1} N^{-1}
+                else:
+                    factors[base] = factors.get(base, 0) + sign * int(n.exponent)
             else:
                 factors[n] = factors.get(n, 0) + sign
 
@@ -153,12 +161,17 @@ class LatexPrinter(Printer):
     def print_monomial(self, coefficient, factors) -> str:
         # Symbols first, by name, then the rest as met: 3 y \sigma'(3 x).
         ordered = sorted(factors, key=lambda f: (0, f.name) if isinstance(f, (Symbol, Named)) else (1, ""))
+        # a cross-entropy's own minus joins the coefficient: -\frac{1}{4} 1^T (...) 1, not \frac{1}{4} (-1^T (...) 1)
+        losses = {f for f in ordered if factors[f] == 1 and self.negated_loss(f)}
+        coefficient = coefficient * (-1) ** len(losses)
         sign = "-" if coefficient.could_extract_minus_sign() else ""
         c = -coefficient if sign else coefficient
 
         def power(f, k):
-            # juxtaposition is associative: a product of matrices (r^T r) needs no parentheses
-            return self.wrap(f, PRODUCT + (0 if isinstance(f, MatMul) else 1)) if k == 1 else f"{self.base(f)}^{{{k}}}"
+            if f in losses:
+                return self.loss_body(f)
+            # juxtaposition is associative: a product of matrices (r^T r, 1^T x) needs no parentheses
+            return self.wrap(f, PRODUCT + (0 if isinstance(f, (MatMul, Sum)) else 1)) if k == 1 else f"{self.base(f)}^{{{k}}}"
 
         top = [power(f, factors[f]) for f in ordered if factors[f] > 0]
         below = [f for f in ordered if factors[f] < 0]
@@ -172,6 +185,13 @@ class LatexPrinter(Printer):
             return rf"{sign}\frac{{{' '.join(top)}}}{{{' '.join(bottom)}}}"
         if not top:
             return sign + self.number(c)
+        p, q = sympy.fraction(c)
+        symbols = [f for f in ordered if isinstance(f, Symbol) and factors[f] > 0]
+        if q != 1 and q.is_Integer and symbols and len(symbols) < len(top):
+            # \frac{\lambda}{2} \|W\|_F^2: a parameter joins the number's fraction before a compound factor
+            numerator = ([self.number(p)] if p != 1 else []) + [power(f, factors[f]) for f in symbols]
+            rest = [power(f, factors[f]) for f in ordered if factors[f] > 0 and f not in symbols]
+            return sign + rf"\frac{{{' '.join(numerator)}}}{{{self.number(q)}}} " + " ".join(rest)
         return sign + " ".join(([self.number(c)] if c != 1 else []) + top)
 
     def scalar_product(self, node):
@@ -196,6 +216,8 @@ class LatexPrinter(Printer):
                     term.args[1], ADD + 1), "-"
             else:
                 text, sign = self._print(term), "+"
+                if text.startswith("-") and i > 0:
+                    text, sign = text[1:], "-"  # a term that prints with its own minus (a loss): x - 1^T ...
             if i == 0:
                 parts.append(text if sign == "+" else f"-{text}")
             else:
@@ -235,18 +257,85 @@ class LatexPrinter(Printer):
         if product is not None:
             return product
         factor, operand = node.args
+        if isinstance(operand, Scale) and not operand.is_scalar:
+            merged = self.nested_scale(node)
+            if merged is not None:
+                return merged
         c = number(factor)
         if type(factor).__name__ == "Power" and factor.exponent == -1:
             # x / ||x|| rather than (1 / ||x||) x
             return rf"\frac{{{self._print(operand)}}}{{{self._print(factor.args[0])}}}"
-        body = self.wrap(operand, PRODUCT + 1 if c is None and operand.is_scalar else PRODUCT)
-        if c is not None:
+        if c is not None and c < 0:
             if c == -1:
                 return f"-{self.wrap(operand, PRODUCT)}"
-            if c < 0:
-                return f"-{self._print_Scale(Scale(Constant(-c), operand))}"
-            return f"{self.number(c)} {body}"
-        return f"{self.wrap(factor, PRODUCT + 1)} {body}"
+            return f"-{self._print_Scale(Scale(Constant(-c), operand))}"
+        head = self.number(c) if c is not None else self.wrap(factor, PRODUCT + 1)
+        if self.negated_loss(operand):
+            # \frac{1}{N}(-1^T (...) 1) is written -\frac{1}{N} 1^T (...) 1: c (-x) = -c x
+            return f"-{head} {self.loss_body(operand)}"
+        if self.scaled_hadamard(node):
+            # \frac{1}{B} (a - y) o sigma'(z), not \frac{1}{B} ((a - y) o sigma'(z)): c (A o B) = (c A) o B
+            left, right = operand.args
+            return f"{head} {self.wrap(left, PRODUCT + 1)} {self.notation.hadamard} {self.wrap(right, PRODUCT + 1)}"
+        body = self.wrap(operand, PRODUCT + 1 if c is None and operand.is_scalar else PRODUCT)
+        return f"{head} {body}"
+
+    def nested_scale(self, node):
+        """c (s v) with scalars c, s written as one coefficient: 2 (\frac{1}{2N} v) is \frac{v}{N}.
+        None when the innermost operand needs its own form (a loss, a scaled Hadamard product)."""
+        scalars, inner = [], node
+        while isinstance(inner, Scale) and not inner.is_scalar:
+            scalars.append(inner.args[0])
+            inner = inner.args[1]
+        if self.negated_loss(inner) or isinstance(inner, Hadamard):
+            return None
+        product = scalars[0]
+        for s in scalars[1:]:
+            product = MatMul(product, s)
+        coefficient, factors = self.monomial(product) or (None, None)
+        if coefficient is None:
+            return None
+        body = self.wrap(inner, PRODUCT)
+        if not factors:
+            if coefficient == 1:
+                return self._print(inner)
+            if coefficient == -1:
+                return f"-{body}"
+            sign = "-" if coefficient.could_extract_minus_sign() else ""
+            return f"{sign}{self.number(abs(coefficient))} {body}"
+        below = {f: k for f, k in factors.items() if k < 0}
+        if below:
+            # the vector goes over the fraction bar with the scalars: \frac{X^\top (X w - y)}{N}
+            top = {f: k for f, k in factors.items() if k > 0}
+            return self.fraction_with(coefficient, top, below, inner)
+        return f"{self.print_monomial(coefficient, factors)} {body}"
+
+    def fraction_with(self, coefficient, top, below, inner):
+        sign = "-" if coefficient.could_extract_minus_sign() else ""
+        c = -coefficient if sign else coefficient
+        p, q = sympy.fraction(c)
+        numerator = ([self.number(p)] if p != 1 else []) + [
+            self.wrap(f, PRODUCT + 1) if k == 1 else f"{self.base(f)}^{{{k}}}" for f, k in top.items()]
+        numerator.append(self.wrap(inner, PRODUCT))
+        below_items = list(below.items())
+        if len(below_items) == 1 and below_items[0][1] == -1 and q == 1:
+            denominator = [self._print(below_items[0][0])]
+        else:
+            denominator = ([self.number(q)] if q != 1 else []) + [
+                self.wrap(f, PRODUCT + 1) if k == -1 else f"{self.base(f)}^{{{-k}}}" for f, k in below_items]
+        return rf"{sign}\frac{{{' '.join(numerator)}}}{{{' '.join(denominator)}}}"
+
+    def scaled_hadamard(self, node) -> bool:
+        """c (A o B) with a matrix A o B, written c A o B (not a scalar product, not x / ||x||)."""
+        factor, operand = node.args
+        c = number(factor)
+        return (isinstance(operand, Hadamard) and not operand.is_scalar and (c is None or not c < 0)
+                and not (isinstance(factor, Power) and factor.exponent == -1))
+
+    @staticmethod
+    def negated_loss(node) -> bool:
+        """A cross-entropy, which prints as a minus sign before a product or a parenthesis."""
+        return type(node).__name__ in ("SoftmaxCrossEntropy", "BinaryCrossEntropy")
 
     def _print_MatMul(self, node):
         product = self.scalar_product(node)
@@ -262,9 +351,13 @@ class LatexPrinter(Printer):
                 factors.append(n)
 
         flatten(node)
+        first, last = factors[0], factors[-1]
+        if (node.is_scalar and len(factors) == 2 and type(first).__name__ == "Transpose"
+                and type(last).__name__ == "Ones"):
+            # the sum of the entries of u is written 1^T u, not u^T 1
+            return self._print_Sum(Sum(first.args[0]))
         # b 1^T: the length of a ones vector at the open end of a product is the product's own size,
         # which nothing else in the formula may fix, so it is written: b \mathbf{1}_{B}^\top.
-        first, last = factors[0], factors[-1]
         self.sized.update(id(f) for f in (first,) if type(f).__name__ == "Ones" and f.cols == 1)
         self.sized.update(id(f) for f in (last,) if type(f).__name__ == "Ones" and f.rows == 1)
         return " ".join(self.wrap(f, PRODUCT + (1 if isinstance(f, Scale) else 0)) for f in factors)
@@ -357,24 +450,31 @@ class LatexPrinter(Printer):
         return rf"\operatorname{{logsumexp}}\left({self._print(node.args[0])}\right)"
 
     def _print_SoftmaxCrossEntropy(self, node):
-        z, y = node.args
-        log_p = rf"\log \operatorname{{softmax}}\left({self._print(z)}\right)"
-        if y.cols == 1:
-            return rf"-{self.wrap(y, ATOM)}{self.notation.transpose} {log_p}"
-        one, t = self.notation.ones, self.notation.transpose
-        return rf"-{one}{t} \left({self.wrap(y, HADAMARD)} {self.notation.hadamard} {log_p}\right) {one}"
+        return f"-{self.loss_body(node)}"
 
-    def _print_BinaryCrossEntropy(self, node):
+    _print_BinaryCrossEntropy = _print_SoftmaxCrossEntropy
+
+    def loss_body(self, node) -> str:
+        """A cross-entropy without its leading minus sign: a product (1^T (...) 1) or a parenthesis."""
         z, y = node.args
         one, t, odot = self.notation.ones, self.notation.transpose, self.notation.hadamard
+        if type(node).__name__ == "SoftmaxCrossEntropy":
+            log_p = rf"\log \operatorname{{softmax}}\left({self._print(z)}\right)"
+            if y.cols == 1:
+                return rf"{self.wrap(y, ATOM)}{t} {log_p}"
+            return rf"{one}{t} \left({self.wrap(y, HADAMARD)} {odot} {log_p}\right) {one}"
         p = rf"\sigma\left({self._print(z)}\right)"
         yy = self.wrap(y, ATOM)
         if y.is_scalar:
-            return rf"-\left({yy} \log {p} + \left(1 - {yy}\right) \log\left(1 - {p}\right)\right)"
+            return rf"\left({yy} \log {p} + \left(1 - {yy}\right) \log\left(1 - {p}\right)\right)"
         if y.cols == 1:
-            return (rf"-\left({yy}{t} \log {p} + \left({one} - {yy}\right){t} "
+            return (rf"\left({yy}{t} \log {p} + \left({one} - {yy}\right){t} "
                     rf"\log\left({one} - {p}\right)\right)")
-        return (rf"-{one}{t} \left({yy} {odot} \log {p} + \left({one}{one}{t} - {yy}\right) {odot} "
+        if y.rows == 1:
+            # one output unit over a batch (XOR): the targets are a row, the ones a row 1^T, summed by 1
+            return (rf"\left({yy} {odot} \log {p} + \left({one}{t} - {yy}\right) {odot} "
+                    rf"\log\left({one}{t} - {p}\right)\right) {one}")
+        return (rf"{one}{t} \left({yy} {odot} \log {p} + \left({one}{one}{t} - {yy}\right) {odot} "
                 rf"\log\left({one}{one}{t} - {p}\right)\right) {one}")
 
     # ----- reductions -----

@@ -72,6 +72,11 @@ class NumPyPrinter(Printer):
         """A 1 x 1 result handed back as a number."""
         return f"float({text}[0, 0])"
 
+    @classmethod
+    def full(cls, text: str) -> str:
+        """A constant result (d(3x)/dx = 3) as the 1 x 1 array every scalar is."""
+        return f"{cls.prefix}.full((1, 1), {text})"
+
     def __init__(self, sizes: Mapping[sympy.Symbol, str]):
         super().__init__()
         self.names: Dict[Expr, str] = {}
@@ -355,6 +360,9 @@ def write_function(name: str, outputs: Mapping[str, Expr], doc: str = "", *, pri
         roots = lower(roots)
     out = printer_class(size_names)
     order, uses = _parents(roots)
+    for node in order:
+        if _repeats_child(node):  # its text names the child twice: compute the child once, on a line
+            uses[node.args[0]] = uses.get(node.args[0], 0) + 1
     taken = set(arguments.values()) | set(size_names.values())
     counter = 0
     root_variables = {}
@@ -367,7 +375,7 @@ def write_function(name: str, outputs: Mapping[str, Expr], doc: str = "", *, pri
             continue
         text = out.doprint(node)
         if node in roots and isinstance(node, Constant):  # a constant result (d(3x)/dx = 3) is a 1 x 1 array too
-            text = f"{printer_class.prefix}.full((1, 1), {text})"
+            text = printer_class.full(text)
         # A number is as short as a name: it is written where it is used, never given a line.
         shared = uses.get(node, 0) > 1 and not isinstance(node, Constant)
         if isinstance(node, Named) or shared or node in roots:
@@ -402,6 +410,13 @@ def write_function(name: str, outputs: Mapping[str, Expr], doc: str = "", *, pri
     return GeneratedFunction(name, source, tuple(sorted(out.used_helpers)), arguments, tuple(outputs))
 
 
+def _repeats_child(node) -> bool:
+    """Whether the printed form uses the child's text twice (x * x, s * (1 - s), sum(x * x))."""
+    if isinstance(node, Power):
+        return node.exponent == 2
+    return type(node).__name__ in ("NormSq", "Norm", "SigmoidPrimeOf", "TanhPrimeOf")
+
+
 def docstring_lines(doc: str) -> List[str]:
     """A raw docstring (LaTeX is full of backslashes), indented one level. Quotes cannot end it early:
     they are dropped; a final backslash cannot escape the closing quotes: the text ends in a newline."""
@@ -427,6 +442,8 @@ def _argument_lines(symbols, arguments, size_names, printer_class) -> List[str]:
     asserts cost nothing there."""
     lines = []
     prefix = printer_class.prefix
+    # A size's variable (n_size) must not take the name of an argument (a symbol n_{size}).
+    taken = set(arguments.values()) | set(size_names.values())
     for s in symbols:
         arg = arguments[s.name]
         if s.kind == "scalar":
@@ -441,7 +458,7 @@ def _argument_lines(symbols, arguments, size_names, printer_class) -> List[str]:
             # A size seen here first is read from this argument, and later ones are checked against it.
             lines.append(f"assert {arg}.ndim == 2, '{arg} should be {described}'")
             for axis, size in new:
-                size_names[size] = identifier(str(size)) + "_size"
+                size_names[size] = _fresh(identifier(str(size)) + "_size", taken)
                 lines.append(f"{size_names[size]} = {arg}.shape[{axis}]")
         # A size that is an expression of others (2n) is not checked.
         known = [(axis, size) for axis, size in enumerate(s.shape)

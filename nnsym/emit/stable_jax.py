@@ -79,8 +79,13 @@ def gelu_prime(z):
 
 
 def logsumexp(z):
-    m = jax.lax.stop_gradient(jnp.max(z, axis=0, keepdims=True))
-    return m + jnp.log(jnp.sum(jnp.exp(z - m), axis=0, keepdims=True))
+    # As `stable.logsumexp`: each column maximum contributes exactly 1, so log1p of the rest keeps
+    # logsumexp([0, -40]) = 4.2e-18 (the log of the rounded sum is 0). No stop_gradient on m: through
+    # the mask, jax.grad of this form is softmax only if m's own derivative is kept.
+    m = jnp.max(z, axis=0, keepdims=True)
+    top = z == m
+    rest = jnp.sum(jnp.where(top, 0.0, jnp.exp(z - m)), axis=0, keepdims=True) + (jnp.sum(top, axis=0, keepdims=True) - 1.0)
+    return m + jnp.log1p(rest)
 
 
 def softmax(z):
@@ -89,7 +94,11 @@ def softmax(z):
 
 
 def log_softmax(z):
-    return z - logsumexp(z)
+    # (z - m) - log1p(rest), not z - logsumexp(z), which cancels for the largest entry.
+    m = jnp.max(z, axis=0, keepdims=True)
+    top = z == m
+    rest = jnp.sum(jnp.where(top, 0.0, jnp.exp(z - m)), axis=0, keepdims=True) + (jnp.sum(top, axis=0, keepdims=True) - 1.0)
+    return (z - m) - jnp.log1p(rest)
 
 
 def softmax_cross_entropy(z, y):
@@ -97,7 +106,8 @@ def softmax_cross_entropy(z, y):
 
 
 def binary_cross_entropy(z, y):
-    return jnp.sum(softplus(z) - y * z)
+    # Two non-negative terms: softplus(z) - y z would cancel to 0 at y = 1, z = 40.
+    return jnp.sum(y * softplus(-z) + (1.0 - y) * softplus(z))
 
 
 def logdet(a):

@@ -79,7 +79,14 @@ def gelu_prime(z):
 
 
 def logsumexp(z):
-    return torch.logsumexp(z, dim=0, keepdim=True)
+    # As `stable.logsumexp`: each column maximum contributes exactly 1, so log1p of the rest keeps
+    # logsumexp([0, -40]) = 4.2e-18 (torch.logsumexp returns the log of the rounded sum: 0). amax
+    # shares the gradient among tied maxima, which keeps autograd through this form right.
+    m = torch.amax(z, dim=0, keepdim=True)
+    top = z == m
+    ties = torch.sum(top, dim=0, keepdim=True).to(z.dtype)
+    rest = torch.sum(torch.where(top, torch.zeros_like(z), torch.exp(z - m)), dim=0, keepdim=True) + (ties - 1.0)
+    return m + torch.log1p(rest)
 
 
 def softmax(z):
@@ -87,7 +94,12 @@ def softmax(z):
 
 
 def log_softmax(z):
-    return torch.log_softmax(z, dim=0)
+    # (z - m) - log1p(rest): torch.log_softmax([40, 0])[0] is 0, not -4.2e-18.
+    m = torch.amax(z, dim=0, keepdim=True)
+    top = z == m
+    ties = torch.sum(top, dim=0, keepdim=True).to(z.dtype)
+    rest = torch.sum(torch.where(top, torch.zeros_like(z), torch.exp(z - m)), dim=0, keepdim=True) + (ties - 1.0)
+    return (z - m) - torch.log1p(rest)
 
 
 def softmax_cross_entropy(z, y):
@@ -95,7 +107,8 @@ def softmax_cross_entropy(z, y):
 
 
 def binary_cross_entropy(z, y):
-    return torch.sum(softplus(z) - y * z)
+    # Two non-negative terms: softplus(z) - y z would cancel to 0 at y = 1, z = 40.
+    return torch.sum(y * softplus(-z) + (1.0 - y) * softplus(z))
 
 
 def logdet(a):

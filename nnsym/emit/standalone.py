@@ -84,8 +84,9 @@ def module_source(spec: ModuleSpec, printer: type = NumPyPrinter) -> str:
             raise InputError(f"Hessians are exported for vectors and scalars; {p.name} is a matrix")
         function_name = "hessian" if len(spec.hessians) == 1 else f"hessian_{names[p]}"
         hessian_names[names[p]] = function_name
+        # A Hessian is an n x n matrix even for n = 1 (a scalar variable): never a bare number.
         functions.append(write_function(function_name, {"": h}, _formulas(spec.hessian_formulas),
-                                        printer=printer, inputs=symbols))
+                                        printer=printer, inputs=symbols, arrays=("",)))
     helpers = sorted({h for f in functions for h in f.helpers})
     inputs = tuple((names[s], tuple(spec.test_shapes[s.name]), spec.kinds.get(s.name, "normal")) for s in symbols)
     needs = "NumPy" if printer.library == "NumPy" else f"{printer.library} and NumPy"

@@ -13,7 +13,7 @@ import sympy
 
 from nnsym.declare.expressions import Named, Symbol
 from nnsym.derive.steps import Derivation, Line
-from nnsym.emit.latex import Notation, latex
+from nnsym.emit.latex import ATOM, LatexPrinter, Notation, latex
 
 # Characters that mean something to TeX inside \text{...}, and how to write them there.
 _TEXT_ESCAPES = {
@@ -28,9 +28,10 @@ def text_escape(text: str) -> str:
 
 
 def partial(function_name: str, line: Line, notation: Notation = Notation()) -> str:
-    """df/du with u as printed; a compound u is parenthesised."""
+    """df/du with u as printed; a sum or product u is parenthesised, d(W x), not one that prints as a unit:
+    d sigma(z), d x^T, d ||r||^2."""
     node = latex(line.node, notation)
-    if not isinstance(line.node, (Symbol, Named)):
+    if not isinstance(line.node, (Symbol, Named)) and LatexPrinter(notation).precedence(line.node) < ATOM:
         node = rf"\left({node}\right)"
     return rf"\frac{{\partial {function_name}}}{{\partial {node}}}"
 

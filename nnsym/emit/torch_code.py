@@ -25,6 +25,10 @@ class TorchPrinter(NumPyPrinter):
     def scalar_output(text: str) -> str:
         return f"{text}[0, 0]"
 
+    @classmethod
+    def full(cls, text: str) -> str:
+        return f"torch.full((1, 1), {text}, dtype=torch.float64)"
+
     def array(self, function: str, node) -> str:
         return f"torch.{function}(({self.size(node.rows)}, {self.size(node.cols)}), dtype=torch.float64)"
 

@@ -21,7 +21,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 from nnsym.declare.expressions import Expr, Symbol, show_shape
-from nnsym.declare.latex_reader import read_claim, read_latex
+from nnsym.declare.latex_reader import read_claim, read_claim_variable, read_definition, read_latex, read_name
 from nnsym.declare.names import canonical_name, identifier
 from nnsym.derive.reverse import cotangents
 from nnsym.emit.latex import latex
@@ -69,7 +69,7 @@ def read_function(function, wrt, shapes: Optional[Mapping] = None, assumptions: 
             shapes, assumptions = declarations(function)
     else:
         with reading("function"):
-            f = read_latex(function, shapes, assumptions)
+            f = read_definition(function, shapes, assumptions)[1]
     if not f.is_scalar:
         raise ShapeError(f"the function is {show_shape(f.shape)}, not a scalar: a gradient needs a scalar "
                          "function (for a vector function use nnsym.jacobian)")
@@ -79,9 +79,9 @@ def read_function(function, wrt, shapes: Optional[Mapping] = None, assumptions: 
         if not isinstance(wrt, str) or not wrt.strip():
             raise InputError("--wrt needs the name of the variable, e.g. --wrt W")
         with reading("wrt"):
-            name = canonical_name(wrt)
+            name = read_name(wrt)
         found = {s.name: s for s in f.free_symbols()}
-        declared = {canonical_name(k) for k in (shapes or {})} | {canonical_name(k) for k in (assumptions or {})}
+        declared = {read_name(k) for k in (shapes or {})} | {read_name(k) for k in (assumptions or {})}
         if name in found:
             variable = found[name]
         elif name in declared:  # declared but absent: the gradient is zero, which a claim may say
@@ -225,13 +225,14 @@ def _claim_symbols_known(claim: Expr, f: Expr, variable: Symbol):
                          "write the claim in the function's symbols")
 
 
-def _read_claimed(claimed, shapes, assumptions):
-    """(claim expression or None, the variable named on its left side or None, shape message)."""
+def _read_claimed(claimed, shapes, assumptions, shape):
+    """(claim expression or None, the variable named on its left side or None, shape message); a bare
+    I or 1 in the claim has the gradient's ``shape``."""
     if isinstance(claimed, Expr):
         return claimed, None, ""
     with reading("claimed"):
         try:
-            _, named, claim = read_claim(claimed, shapes, assumptions)
+            _, named, claim = read_claim(claimed, shapes, assumptions, shape)
         except ShapeError as error:  # the claim's own shapes do not fit: an answer, and a wrong one
             return None, None, f"the claim's shapes do not fit together: {str(error).splitlines()[0]}"
     return claim, named, ""
@@ -249,17 +250,21 @@ def check(function, claimed, wrt=None, shapes: Optional[Mapping] = None, assumpt
     if wrt is None:
         if isinstance(claimed, Expr):
             raise InputError("say which variable the gradient is with respect to (wrt=...)")
-        try:
-            with reading("claimed"):
-                wrt = read_claim(claimed, shapes, assumptions)[1]
-        except ShapeError:
-            wrt = None
+        with reading("claimed"):
+            wrt = read_claim_variable(claimed, shapes, assumptions)
         if wrt is None:
             raise InputError("say which variable the gradient is with respect to: --wrt NAME, or a left side "
                              "\\frac{\\partial L}{\\partial W} = ... in the claim")
     f, variable = read_function(function, wrt, shapes, assumptions)
     truth = derive(f, variable, oracle=False).expression  # verified by finite differences
-    claim, named, message = _read_claimed(claimed, shapes, assumptions)
+    # The function's scalars are declared for the claim, so that 2cx reads as 2 c x, as it would there.
+    scalars = {s.name: (1, 1) for s in f.free_symbols() if s.is_scalar}
+    claim, named, message = _read_claimed(claimed, {**scalars, **dict(shapes or {})}, assumptions, truth.shape)
+    if claim is not None and claim.shape not in (truth.shape, truth.shape[::-1]) and not isinstance(claimed, Expr):
+        # a bare 1 sized for the gradient's shape may fit only the transposed one (x 1^T, numerator layout)
+        again = _read_claimed(claimed, {**scalars, **dict(shapes or {})}, assumptions, truth.shape[::-1])
+        if again[0] is not None and again[0].shape == truth.shape[::-1]:
+            claim, named, message = again
     if named is not None and canonical_name(named) != variable.name:
         raise InputError(f"the claim is a derivative with respect to {named}, but --wrt is {variable.name}")
     shown_truth = latex(truth)
@@ -329,8 +334,9 @@ def check_function(function, wrt, gradient: Callable, shapes: Optional[Mapping] 
     """Is ``gradient`` (a user's NumPy function) the gradient of ``function`` with respect to ``wrt``?
 
     ``gradient`` is called with keyword arguments named by `nnsym.declare.names.identifier` (``W^{(1)}``
-    -> ``W_1``; the names are in the verdict's message when they differ from the LaTeX) and returns an
-    array of the variable's shape (a vector may be flat). It is compared, as `torch.autograd.gradcheck`
+    -> ``W_1``; the names are in the verdict's message when they differ from the LaTeX), scalars as
+    floats and vectors as columns, and returns an array of the variable's shape (a vector may be flat,
+    a scalar a float). It is compared, as `torch.autograd.gradcheck`
     does, with central differences (step ``eps``) of nnsym's NumPy forward: every entry within
     ``atol + rtol |numeric|``. A wrong function also gets a diagnosis against the closed-form gradient."""
     f, variable = read_function(function, wrt, shapes, assumptions)
@@ -344,11 +350,16 @@ def check_function(function, wrt, gradient: Callable, shapes: Optional[Mapping] 
     drawn = [random_point([f, truth], symbols, sizes, rng) for _ in range(points)]
     shape = concrete_shape(variable, sizes)
 
+    scalars = {s.name for s in symbols if s.is_scalar}
+
     def call(at):
         out = []
         for p in at:
-            value = np.asarray(gradient(**{arguments[name]: np.array(v) for name, v in p.items()}), dtype=float)
-            if value.size == shape[0] * shape[1] and variable.kind == "vector":
+            # a scalar is passed as a float, as a user's own code would take it (float() of a 1x1 array fails)
+            kwargs = {arguments[name]: float(np.asarray(v).reshape(-1)[0]) if name in scalars else np.array(v)
+                      for name, v in p.items()}
+            value = np.asarray(gradient(**kwargs), dtype=float)
+            if value.ndim < 2 and value.size == shape[0] * shape[1] and variable.kind != "matrix":  # flat vector, float
                 value = value.reshape(shape)
             out.append(value)
         return out

@@ -34,9 +34,11 @@ def subcommand(name: str, help_text: str):
 
 
 def _sizes(text: str) -> List:
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if len(parts) < 2:
+    parts = [p.strip() for p in text.split(",")]
+    if len([p for p in parts if p]) < 2:
         raise InputError(f"--sizes needs at least two comma-separated sizes, got {text!r}")
+    if "" in parts:  # 2,,3 is a layer left out, not 2,3
+        raise InputError(f"--sizes {text!r}: size {parts.index('') + 1} of {len(parts)} is empty")
     return [_size(p) for p in parts]
 
 
@@ -98,15 +100,14 @@ def _notes(parser: argparse.ArgumentParser):
 def _declarations(args):
     """--shape NAME=SPEC and --assume NAME=KIND -> the shapes and assumptions the reader takes."""
     from nnsym.declare.expressions import ASSUMPTIONS
-    from nnsym.declare.latex_reader import parse_shape
-    from nnsym.declare.names import canonical_name
+    from nnsym.declare.latex_reader import parse_shape, read_name
 
     def split(flag, item, what):
         name, equals, value = item.partition("=")
         if not equals or not name.strip() or not value.strip():
             raise InputError(f"{flag} {item!r}: write {flag} NAME={what}")
         try:
-            return canonical_name(name), value.strip()
+            return read_name(name), value.strip()
         except NnsymError as error:
             raise InputError(f"{flag} {item!r}: {error}") from None
 

@@ -113,6 +113,8 @@ def scaled(sample: Sample) -> Optional[str]:
             return None
         factors.append(factor)
     first = factors[0]
+    if all(abs(f) <= 1e-12 for f in factors):
+        return "zero: the claim is zero where the true gradient is not"
     if all(abs(f - first) <= 1e-9 * abs(first) for f in factors):
         if abs(first + 1) <= 1e-9:
             return "scaled by -1: the claim has the wrong sign"

@@ -140,10 +140,9 @@ class Note:
         return f"{self.number:02d}-{self.name}"
 
     def _repr_markdown_(self):
+        # Markdown only: a text/latex output would be a whole \documentclass article, which MathJax shows as
+        # raw text and nbconvert pastes into the middle of its own document.
         return markdown(self, verify_note(self))
-
-    def _repr_latex_(self):
-        return tex(self, verify_note(self))
 
 
 # ----- verification: everything or nothing -----
@@ -287,7 +286,9 @@ def tex(note: Note, verified: Verified, plots: Optional[Dict[str, str]] = None) 
     out = [r"\documentclass[11pt]{article}", r"\usepackage[margin=2cm]{geometry}",
            r"\usepackage[utf8]{inputenc}", r"\usepackage[T1]{fontenc}",
            r"\usepackage{amsmath,amssymb}", r"\usepackage{graphicx}", r"\usepackage{array,longtable}",
-           rf"\title{{{_tex_text(note.title)}}}", r"\date{}", r"\begin{document}", r"\maketitle", ""]
+           # A formula wider than its table column is shrunk to fit (no overfull box): a formula cannot break.
+           r"\newcommand{\fitwidth}[1]{\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{#1}}",
+           rf"\title{{{_tex_text(note.title)}}}", r"\author{}", r"\date{}", r"\begin{document}", r"\maketitle", ""]
     for index, block in enumerate(note.blocks):
         if isinstance(block, Text):
             out += [_tex_text(block.text), ""]
@@ -309,7 +310,7 @@ def tex(note: Note, verified: Verified, plots: Optional[Dict[str, str]] = None) 
             r">{\raggedright\arraybackslash}p{0.3\linewidth} l}",
             r"\# & formula & checked by & max rel.\ error \\ \hline"]
     for number, check in enumerate(verified.checks, 1):
-        out.append(rf"{number} & $\displaystyle {check.latex}$ & {text_escape('; '.join(check.methods))} & "
+        out.append(rf"{number} & \fitwidth{{$\displaystyle {check.latex}$}} & {text_escape('; '.join(check.methods))} & "
                    rf"{check.max_rel_error:.1e} \\")
     out += [r"\end{longtable}}", r"\end{document}", ""]
     return "\n".join(out)

@@ -105,7 +105,7 @@ class Gradient:
         return latex(self.expression, notation)
 
     def equation(self, notation: Notation = Notation()) -> str:
-        return rf"\frac{{\partial f}}{{\partial {self.variable.name}}} = {self.latex(notation)}"
+        return rf"\frac{{\partial f}}{{\partial {latex(self.variable, notation)}}} = {self.latex(notation)}"
 
     def to_numpy(self) -> _NumPyCallable:
         return _NumPyCallable(write_function("gradient", {"": self.expression}, doc=_docstring(self.expression)))
@@ -134,11 +134,18 @@ class Matrix2:
     def latex(self, notation: Notation = Notation()) -> str:
         return latex(self.expression, notation)
 
+    def equation(self, notation: Notation = Notation()) -> str:
+        """With its left side, as in a notebook: the Hessian of f or the Jacobian (numerator layout)."""
+        x = latex(self.variable, notation)
+        if self.kind == "hessian":
+            return rf"\frac{{\partial^2 f}}{{\partial {x}\, \partial {x}^\top}} = {self.latex(notation)}"
+        return rf"\frac{{\partial f}}{{\partial {x}}} = {self.latex(notation)}"
+
     def to_numpy(self) -> _NumPyCallable:
         return _NumPyCallable(write_function(self.kind, {"": self.expression}, doc=_docstring(self.expression)))
 
     def _repr_latex_(self):
-        return f"$\\displaystyle {self.latex()}$"
+        return f"$\\displaystyle {self.equation()}$"
 
     def __str__(self):
         return self.latex()

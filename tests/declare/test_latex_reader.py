@@ -411,7 +411,7 @@ def test_linear_equations_read_as_pairs_of_sides():
     (r"\frac{x}{y}", 1, ParseError, r"needs a scalar denominator"),
     (r"W \times x", 3, ParseError, r"\\times between a 3x2 and a 2x1"),
     (r"\sigma z", 8, ParseError, r"\\sigma needs its argument in parentheses"),
-    (r"\sqrt x", 7, ParseError, r"\\sqrt needs its arguments in braces"),
+    (r"\sqrt(x)", 6, ParseError, r"\\sqrt needs its arguments in braces"),
     (r"x ++ y", 4, ParseError, r"unexpected '\+': expected an operand"),
     (r"x / 2", 3, ParseError, r"'/' is not read"),
     (r"\|x\|_1", 6, ParseError, r"a norm is read only as"),
@@ -530,3 +530,139 @@ def test_user_text_is_never_evaluated(monkeypatch):
         except NnsymError:
             pass
     assert calls == []
+
+
+# ----- review: forms students write that must read (each failed before its fix) -----
+
+@pytest.mark.parametrize("text, reference", [
+    (r"\frac12 c", lambda v: 0.5 * s(v["c"])),
+    (r"\frac 1 2 c", lambda v: 0.5 * s(v["c"])),
+    (r"\frac1d", lambda v: 1 / s(v["d"])),
+    (r"\frac{1}2 c", lambda v: 0.5 * s(v["c"])),
+    (r"\frac1{2d}", lambda v: 1 / (2 * s(v["d"]))),
+    (r"\frac123", lambda v: 1.5),                       # TeX: \frac{1}{2}3
+    (r"\frac1dc", lambda v: s(v["c"]) / s(v["d"])),     # TeX: \frac{1}{d} c
+    (r"\frac\theta2", lambda v: v["\\theta"] / 2),
+    (r"\frac\pi2", lambda v: np.pi / 2),
+    (r"\sqrt2 c", lambda v: np.sqrt(2) * s(v["c"])),
+    (r"\frac12\|Wx - y\|^2", lambda v: 0.5 * np.sum((v["W"] @ v["x"] - v["y"]) ** 2)),
+])
+def test_frac_and_sqrt_take_one_token_arguments_without_braces(text, reference):
+    values = draw()
+    got = evaluate(read_latex(text, SHAPES, ASSUME), values)
+    np.testing.assert_allclose(np.asarray(got).reshape(np.shape(reference(values))), reference(values), rtol=1e-12)
+
+
+@pytest.mark.parametrize("text, said", [
+    (r"\frac1", r"\frac needs two arguments"),
+    (r"\sqrt", r"\sqrt needs an argument"),
+    (r"\frac(1)(2)", r"\frac needs its arguments in braces"),
+    (r"\frac\sigma2", r"\frac needs its arguments in braces"),
+])
+def test_frac_arguments_that_are_not_one_token_are_refused(text, said):
+    with pytest.raises(ParseError, match=re.escape(said)):
+        read_latex(text)
+
+
+def test_a_power_of_a_function_is_its_value_to_that_power_entrywise():
+    values = draw()
+    got = evaluate(read_latex(r"\mathbf{1} - \tanh^2(z)", SHAPES, ASSUME), values)
+    np.testing.assert_allclose(got, 1 - np.tanh(values["z"]) ** 2, rtol=1e-12)
+    got = evaluate(read_latex(r"\sigma^{2}(c)", SHAPES, ASSUME), values)
+    assert s(got) == pytest.approx(_sigmoid(s(values["c"])) ** 2, rel=1e-12)
+    with pytest.raises(ParseError, match=re.escape(r"\tanh^{-1} (an inverse function) is not read")):
+        read_latex(r"\tanh^{-1}(c)")
+    with pytest.raises(ParseError, match="positive whole number"):
+        read_latex(r"\tanh^{0.5}(c)")
+    with pytest.raises(ParseError, match=re.escape(r"col 10: \tanh^{2} needs its argument in parentheses")):
+        read_latex(r"\tanh^{2}c")
+
+
+@pytest.mark.parametrize("text, variable", [
+    (r"\nabla_{\boldsymbol{\theta}} J(\theta) = x", "\\theta"),
+    (r"\nabla_W L(W, x) = x", "W"),
+    (r"\frac{\partial}{\partial W} L = x", "W"),
+    (r"\frac{d}{dW} L = x", "W"),
+])
+def test_claim_left_sides_with_arguments_or_an_operator_first(text, variable):
+    function, named, right = read_claim(text, SHAPES)
+    assert named == variable and function in ("J", "L")
+    with pytest.raises(ParseError, match="must be a derivative"):
+        read_claim(r"\nabla_W L(W)(x) = x", SHAPES)
+
+
+def test_a_bare_identity_or_ones_in_a_claim_takes_the_given_shape():
+    with pytest.raises(ParseError, match="cannot tell the size"):
+        read_claim(r"\nabla_x L = \mathbf{1}", SHAPES)
+    _, _, ones = read_claim(r"\nabla_x L = \mathbf{1}", SHAPES, shape=(2, 1))
+    np.testing.assert_array_equal(evaluate(ones, {}), np.ones((2, 1)))
+    _, _, eye = read_claim(r"2I", SHAPES, shape=(3, 3))
+    np.testing.assert_array_equal(evaluate(eye, {}), 2 * np.eye(3))
+    values = draw()
+    _, _, outer = read_claim(r"x \mathbf{1}^\top", SHAPES, shape=(2, 3))
+    np.testing.assert_allclose(evaluate(outer, values), values["x"] @ np.ones((1, 3)))
+
+
+def test_negative_powers_of_a_square_matrix_are_powers_of_its_inverse():
+    values = draw()
+    got = evaluate(read_latex(r"A^{-2}", SHAPES, ASSUME), values)
+    inverse = np.linalg.inv(values["A"])
+    np.testing.assert_allclose(got, inverse @ inverse, rtol=1e-10)
+    with pytest.raises(ShapeError, match="only scalars and square matrices have powers"):
+        read_latex(r"W^{-2}", SHAPES)
+
+
+@pytest.mark.parametrize("written, name", [
+    (r"\hat y", r"\hat{y}"), (r"\boldsymbol\theta", r"\theta"), (r"\mathbf x", "x"), (r"\mathbf{x}", "x"),
+    ("W^{(1)}", "W^{(1)}"), ("W_1", "W_{1}"), (r"a^{(l-1)}", r"a^{(l-1)}"),
+])
+def test_names_on_the_command_line_are_read_as_in_a_formula(written, name):
+    from nnsym.declare.latex_reader import read_name
+    assert read_name(written) == name
+    # and a shape given under that spelling is the shape of the symbol in the formula
+    assert read_latex(name, {written: "3"}).shape == (3, 1)
+    with pytest.raises(InputError, match="not a symbol name"):
+        read_name("x; y")
+
+
+@pytest.mark.parametrize("text, name", [
+    (r"L = \frac12\|Wx - y\|^2", "L"), (r"L(W) = \frac12\|Wx - y\|^2", "L"),
+    (r"\mathcal{L}(W, x) = \frac12\|Wx - y\|^2", r"\mathcal{L}"), (r"\frac12\|Wx - y\|^2", None),
+])
+def test_a_function_may_carry_its_name(text, name):
+    from nnsym.declare.latex_reader import read_definition
+    values = draw()
+    named, f = read_definition(text, SHAPES)
+    assert named == name
+    assert s(evaluate(f, values)) == pytest.approx(0.5 * np.sum((values["W"] @ values["x"] - values["y"]) ** 2))
+    with pytest.raises(ParseError, match="must be the function's name"):
+        read_definition(r"2L = \|x\|^2", SHAPES)
+
+
+def test_a_lone_zero_in_a_claim_is_the_zero_of_the_given_shape():
+    for text in ("0", r"\mathbf{0}", r"\nabla_x L = 0"):
+        _, _, zero = read_claim(text, SHAPES, shape=(2, 3))
+        np.testing.assert_array_equal(evaluate(zero, {}), np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("text, reference", [
+    (r"\|Wx - y\|^2_2", lambda v: np.sum((v["W"] @ v["x"] - v["y"]) ** 2)),
+    (r"\|X\|^2_F", lambda v: np.sum(v["X"] ** 2)),
+    (r"\|X\|^{2}_{F} + 1", lambda v: np.sum(v["X"] ** 2) + 1),
+    (r"\|X\|_\text{F}^2", lambda v: np.sum(v["X"] ** 2)),
+    (r"z^\top{A}z", lambda v: v["z"].T @ v["A"] @ v["z"]),
+    (r"z^{\mathsf T} A z", lambda v: v["z"].T @ v["A"] @ v["z"]),
+    (r"z^{\text T}Az", lambda v: v["z"].T @ v["A"] @ v["z"]),
+])
+def test_norm_scripts_in_either_order_and_more_transpose_spellings(text, reference):
+    values = draw()
+    np.testing.assert_allclose(s(evaluate(read_latex(text, SHAPES, ASSUME), values)), s(reference(values)), rtol=1e-12)
+    with pytest.raises(ParseError, match=r"a norm is read only as"):
+        read_latex(r"\|X\|^2_3", SHAPES)
+
+
+@pytest.mark.parametrize("text", [r"z^{\!\top}Az", r"z^{\rm T}Az", r"z^{\sf T}Az", r"z^{\, T}Az", r"z^{\mathrm T} A z"])
+def test_transpose_with_spacing_or_old_font_commands(text):
+    values = draw()
+    np.testing.assert_allclose(s(evaluate(read_latex(text, SHAPES, ASSUME), values)),
+                               s(values["z"].T @ values["A"] @ values["z"]), rtol=1e-12)

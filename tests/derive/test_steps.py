@@ -106,7 +106,12 @@ def test_transpose_and_product_rules_are_named():
     A, x = ns.matrix("A", "n", "n"), ns.vector("x", "n")
     lines = derive_steps(ns.transpose(x) @ A @ x, [x]).lines("every")
     names = {rule.text for line in lines for rule in line.rules}
-    assert {"transpose rule", "sum over paths", "product rule, trace cyclicity"} <= names
+    assert {"product rule, transpose rule", "sum over paths", "product rule, trace cyclicity"} <= names
+    # The path through x^T applies the transpose rule too; the line says it once, not "transpose rule" again.
+    assert texts(lines)[x] == ["chain rule", "sum over paths", "product rule, transpose rule"]
+    recorded = {name.text for step in derive_steps(ns.transpose(x) @ A @ x, [x]).steps
+                for _, _, name in step.contributions}
+    assert "transpose rule" in recorded  # recorded, only not repeated on the board
     s, t = ns.scalar("s"), ns.scalar("t")
     scalar_lines = derive_steps(ns.sigmoid(s * t), [s]).lines("every")
     assert "product rule" in texts(scalar_lines)[s]
@@ -128,3 +133,15 @@ def test_unknown_detail_is_refused():
     f, W, _, _ = least_squares()
     with pytest.raises(InputError, match="unknown detail 'all'"):
         derive_steps(f, [W]).lines("all")
+
+
+def test_a_scalar_function_is_differentiated_not_diagonalised():
+    """For a scalar argument the rule is the function's derivative; ⊙/diag is for vectors and matrices."""
+    w, x, b = ns.scalar("w"), ns.scalar("x"), ns.scalar("b")
+    lines = derive_steps(ns.sigmoid(w * x + b), [w]).lines("key")
+    assert texts(lines)[w * x + b] == ["derivative of sigmoid"]
+    root = derive_steps(ns.sqrt(ns.exp(x) + 1), [x]).lines("every")
+    assert root[0].rules[0].latex == r"\text{derivative of }\sqrt{\cdot}"  # \sqrt alone would eat what follows
+    assert "derivative of exp" in texts(root)[x]
+    forward, derivation = two_layer()
+    assert texts(derivation.lines("key"))[forward.pre_activations[0]] == ["chain rule", "⊙/diag rule"]

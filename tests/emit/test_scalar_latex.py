@@ -43,3 +43,11 @@ def test_matrix_products_keep_their_order():
     A, v = ns.matrix("A", 3, 3), ns.vector("v", 3)
     assert ns.latex((A @ v - v).T @ (A @ v - v) / 2) == r"\frac{1}{2} \left(A v - v\right)^\top \left(A v - v\right)"
     assert ns.latex(v.T @ A @ v * 2) == r"2 v^\top A v"
+
+
+def test_nested_scalar_factors_of_a_vector_join_one_coefficient():
+    X, w, y, N = ns.matrix("X", 5, 3), ns.vector("w", 3), ns.vector("y", 5), ns.scalar("N")
+    from nnsym.declare.expressions import power, scale
+    f = scale(power(scale(2, N), -1), ns.norm(X @ w - y, squared=True))
+    assert ns.grad(f, w).latex() == r"\frac{X^\top \left(X w - y\right)}{N}"
+    assert ns.latex(scale(3, scale(power(scale(2, N), -1), w))) == r"\frac{3 w}{2 N}"

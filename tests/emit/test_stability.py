@@ -21,7 +21,8 @@ GRID = [-1000.0, -800.0, -100.0, -40.0, -20.0, -1.0, -1e-8, 0.0, 1e-8, 1.0, 20.0
 RTOL, FLOOR = 1e-12, 1e-300
 # Columns for the vector functions: dominated by one entry, ties, huge spreads, all tiny.
 COLUMNS = [[0.0, -40.0], [40.0, 0.0], [1000.0, 1000.0, 0.0], [-1000.0, 1000.0], [-1000.0, -1000.0], [1e-8, -1e-8, 0.0],
-           [0.0, 0.0], [1.0, 2.0, 3.0], [-800.0, -799.0], [1000.0, 999.0, -1000.0], [5.0], [-40.0, 40.0, 0.0, 1e-8]]
+           [0.0, 0.0], [1.0, 2.0, 3.0], [-800.0, -799.0], [1000.0, 999.0, -1000.0], [5.0], [-40.0, 40.0, 0.0, 1e-8],
+           [40.0], [-40.0]]  # one logit: binary cross-entropy of a confident answer, right (4.2e-18) and wrong
 
 
 def sig(z):
@@ -173,3 +174,109 @@ def test_gradients_of_the_losses_stay_finite_at_the_extremes():
         gradient = ns.grad(loss, z, oracle=False).to_numpy()
         got = gradient(z=np.array([1000.0, -1000.0, 0.0]), y=np.array([0.2, 0.3, 0.5]))
         assert np.all(np.isfinite(got)), got
+
+
+
+# ----- the JAX and PyTorch twins of the helpers (copied into exported modules) -----------------------
+
+def _bound(library):
+    """The helpers of `stable_jax` or `stable_torch`, bound to the library as an exported module binds them
+    (float64: JAX with x64 on), and a converter from NumPy arrays."""
+    import inspect
+    import math
+
+    from nnsym.emit import stable_jax, stable_torch
+
+    if library == "jax":
+        jax = pytest.importorskip("jax")
+        import jax.numpy as jnp
+        namespace, module, convert = {"jax": jax, "jnp": jnp}, stable_jax, jnp.asarray
+    else:
+        torch = pytest.importorskip("torch")
+        namespace, module = {"torch": torch, "math": math}, stable_torch
+        convert = lambda a: torch.tensor(a, dtype=torch.float64)  # noqa: E731
+    for name, function in inspect.getmembers(module, inspect.isfunction):
+        exec(inspect.getsource(function), namespace)  # noqa: S102 - nnsym's own source
+    return namespace, convert
+
+
+def _double(library):
+    """float64 for the block: JAX's x64 switch as a context manager (it is global state otherwise)."""
+    import contextlib
+    if library != "jax":
+        return contextlib.nullcontext()
+    import jax
+    manager = getattr(jax, "enable_x64", None)
+    if manager is None:
+        from jax.experimental import enable_x64 as manager
+    return manager(True)
+
+
+def _numbers(values):
+    return np.asarray(values, dtype=float).ravel()
+
+
+@pytest.mark.parametrize("library", ["jax", "torch"])
+def test_jax_and_torch_helpers_are_finite_and_accurate(library):
+    """The same grid, columns and tolerance as the NumPy helpers. (JAX's and PyTorch's log-softmax,
+    logsumexp and the softplus(z) - y z form of binary cross-entropy used to return 0 where the answer is
+    4.2e-18: log of a rounded sum, and cancellation.)"""
+    helpers, convert = _bound(library)
+    bad = []
+    with _double(library):
+        for name, reference in SCALAR_REFERENCES.items():
+            values = _numbers(helpers[name](convert(np.array(GRID).reshape(-1, 1))))
+            bad += [(name, z, v) for z, v in zip(GRID, values) if not close(v, reference(mpmath.mpf(z)))]
+        for column in COLUMNS:
+            z = convert(np.array(column).reshape(-1, 1))
+            for target in targets(column):
+                y = convert(np.array(target).reshape(-1, 1))
+                got = {"logsumexp": _numbers(helpers["logsumexp"](z)), "log_softmax": _numbers(helpers["log_softmax"](z)),
+                       "softmax_cross_entropy": _numbers(helpers["softmax_cross_entropy"](z, y)),
+                       "binary_cross_entropy": _numbers(helpers["binary_cross_entropy"](z, y))}
+                for name, expected in vector_references(column, target).items():
+                    bad += [(name, column, target, float(a)) for a, e in zip(got[name], expected) if not close(a, e)]
+    assert not bad, bad[:5]
+
+
+@pytest.mark.parametrize("library", ["jax", "torch"])
+def test_autodiff_through_the_helpers_gives_softmax(library):
+    """Differentiating the exported forward pass with the library's own autodiff stays right: the gradient
+    of logsumexp is softmax, also where maxima tie (the masked form needs the maximum's own derivative)."""
+    helpers, convert = _bound(library)
+    with _double(library):
+        for column in ([1000.0, 1000.0, 0.0], [3.0, 1.0, -2.0], [0.0, 0.0], [-1000.0, 1000.0]):
+            z = np.array(column).reshape(-1, 1)
+            e = np.exp(z - z.max())
+            softmax = (e / e.sum()).ravel()
+            if library == "jax":
+                import jax
+                grad = jax.grad(lambda v: helpers["logsumexp"](v).sum())(convert(z))
+                jacobian_row = jax.grad(lambda v: helpers["log_softmax"](v)[0, 0])(convert(z))
+            else:
+                v = convert(z).requires_grad_()
+                helpers["logsumexp"](v).sum().backward()
+                grad = v.grad
+                w = convert(z).requires_grad_()
+                helpers["log_softmax"](w)[0, 0].backward()
+                jacobian_row = w.grad
+            np.testing.assert_allclose(_numbers(grad), softmax, rtol=1e-14, atol=1e-300)
+            np.testing.assert_allclose(_numbers(jacobian_row), np.eye(len(column))[0] - softmax, rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("library", ["jax", "torch"])
+def test_exported_jax_and_torch_losses_are_exact_at_1000(library):
+    """An exported XOR module's loss when the logit is +-1000: two of four examples wrong by 1000 each."""
+    from nnsym.emit.standalone import load
+    pytest.importorskip(library)
+    net = ns.network([2, 2, 1], activation="sigmoid", loss="binary_cross_entropy", batch=4, mean=True)
+    module = load(ns.export(net, target=library, verify=False))
+    _, convert = _bound(library)
+    with _double(library):
+        values = {"W_1": np.zeros((2, 2)), "b_1": np.zeros((2, 1)), "W_2": np.zeros((1, 2)), "b_2": np.array([[1000.0]]),
+                  "X": np.zeros((2, 4)), "Y": np.array([[1.0, 1.0, 0.0, 0.0]])}
+        arguments = {k: convert(v) for k, v in values.items()}
+        assert float(module.forward(**arguments)) == pytest.approx(500.0, rel=1e-14)
+        gradients = module.gradients(**arguments)
+        assert np.all(np.isfinite(_numbers(gradients["b_2"])))
+        assert float(_numbers(gradients["b_2"])[0]) == pytest.approx(0.5, rel=1e-14)  # (2 x 1 + 2 x 0 - 2) / 4

@@ -40,3 +40,19 @@ def test_delta_is_named_where_it_is_formed_and_lines_read_back():
 
 def test_text_escape_keeps_tex_specials_out_of_text_mode():
     assert text_escape(r"a_b & 50% {x}^2 \ ") == r"a\_b \& 50\% \{x\}\^{}2 \textbackslash{} "
+
+
+def test_only_sums_and_products_are_parenthesised_under_the_partial():
+    """d sigma(Wx), d x^T and d ||r||^2 are units on the board; d(W x) and d(x^T A) need their parentheses."""
+    W, x, y = ns.matrix("W", "m", "n"), ns.vector("x", "n"), ns.vector("y", "m")
+    text = steps_latex(derive_steps(ns.norm(ns.sigmoid(W @ x) - y, squared=True) / 2, [W]), "every")
+    lefts = [row.split(" &= ")[0] for row in text.splitlines()[1:-1]]
+    assert lefts == [r"\frac{\partial f}{\partial \left\|\sigma\left(W x\right) - y\right\|^{2}}",
+                     r"\frac{\partial f}{\partial \left(\sigma\left(W x\right) - y\right)}",
+                     r"\frac{\partial f}{\partial \sigma\left(W x\right)}",
+                     r"\frac{\partial f}{\partial \left(W x\right)}",
+                     r"\frac{\partial f}{\partial W}"]
+    A = ns.matrix("A", "n", "n")
+    text = steps_latex(derive_steps(ns.transpose(x) @ A @ x, [x]), "every")
+    assert r"\frac{\partial f}{\partial \left(x^\top A\right)} &= x^\top" in text
+    assert r"\frac{\partial f}{\partial x^\top} &= x^\top A^\top" in text

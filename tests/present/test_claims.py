@@ -226,3 +226,74 @@ def test_closeness_is_norm_wise_at_the_stated_tolerance():
     assert not close(truth * (1 + RTOL * 10), truth)
     assert not close(truth.T, truth) and not close(truth * np.nan, truth)
     assert close(np.zeros((3, 2)), np.zeros((3, 2)))
+
+
+# ----- review: right claims in forms students write, each refused (exit 2) before its fix -----
+
+REVIEW_RIGHT = [
+    (r"\operatorname{tr}(X)", "X", {"X": "3x3"}, {}, "I"),                                    # Cookbook (100)
+    (r"\operatorname{tr}(2X)", "X", {"X": "nxn"}, {}, r"\frac{\partial f}{\partial X} = 2I"),
+    (r"\mathbf{1}^\top x", "x", {"x": "3"}, {}, r"\mathbf{1}"),
+    (r"\mathbf{1}^\top W^{(1)\top} x", "W^{(1)}", {"W^{(1)}": "3x2", "x": "3"}, {}, r"x \mathbf{1}^\top"),
+    (r"\frac12\|Wx - y\|^2", "W", {"W": "3x2", "x": "2", "y": "3"}, {}, r"(Wx - y)x^\top"),
+    (r"\frac{\lambda}{2}\|W\|_F^2", r"\lambda", {"W": "3x2"}, {}, r"\frac12 \operatorname{tr}(W^\top W)"),
+    (r"\tanh(z)", "z", {}, {}, r"1 - \tanh^2(z)"),
+    (r"\frac{1}{2}\|\tanh(Wx) - y\|^2", "W", {"W": "3x2", "x": "2", "y": "3"}, {},
+     r"((\tanh(Wx) - y) \odot (\mathbf{1} - \tanh^2(Wx))) x^\top"),
+    (r"\theta^\top x", None, {"\\theta": "3", "x": "3"}, {}, r"\nabla_{\boldsymbol{\theta}} J(\theta) = x"),
+    (r"\frac12\|W x - y\|^2", None, {"W": "3x2", "x": "2", "y": "3"}, {}, r"\frac{\partial}{\partial W} L = (Wx-y)x^\top"),
+]
+
+
+@pytest.mark.parametrize("function, wrt, shapes, assumptions, claim", REVIEW_RIGHT)
+def test_right_claims_in_student_forms_pass(function, wrt, shapes, assumptions, claim):
+    verdict = ns.check(function, claim, wrt, shapes, assumptions)
+    assert verdict.ok, str(verdict)
+
+
+def test_a_bare_ones_claim_of_the_wrong_length_is_wrong_not_refused():
+    verdict = ns.check(r"\mathbf{1}^\top W x", r"\mathbf{1}", "W", {"W": "3x2", "x": "2"})
+    assert not verdict.ok and "3x1" in verdict.message
+
+
+def test_zero_claims_the_function_s_scalars_and_names_as_written():
+    # the gradient of a function that does not depend on y is zero, however the zero is written
+    for zero in ("0", r"\mathbf{0}"):
+        assert ns.check(r"\mathbf{1}^\top x", zero, "y", {"x": "3", "y": "3"}).ok
+    verdict = ns.check(r"x^\top x", "0", "x", {"x": "3"})
+    assert not verdict.ok and verdict.diagnosis == "zero: the claim is zero where the true gradient is not"
+    # the function's scalar c is known to the claim: 2cx is 2 c x
+    assert ns.check(r"c x^\top x", "2cx", "x", {"x": "3"}).ok
+    assert ns.check(r"c x^\top x", "4cx", "x", {"x": "3"}).diagnosis.startswith("scaled by 2")
+    # names spelled as in LaTeX: \hat y, \boldsymbol\theta
+    assert ns.check(r"\mathbf{1}^\top \hat{y}", r"\mathbf{1}", r"\hat y", {r"\hat y": "3"}).ok
+    assert ns.check(r"\boldsymbol{\theta}^\top x", "x", r"\boldsymbol\theta", {r"\theta": "3", "x": "3"}).ok
+    # a named function
+    assert ns.check(r"L(W) = \frac12\|Wx - y\|^2", r"(Wx - y)x^\top", "W", {"W": "3x2", "x": "2", "y": "3"}).ok
+    # a negative power of a square matrix
+    assert ns.check(r"\operatorname{tr}(X^{-1})", r"-(X^{-2})^\top", "X", {"X": "4x4"}).ok
+
+
+def test_check_function_passes_scalars_as_floats_and_takes_a_float_back():
+    seen = {}
+
+    def gradient(c, x):
+        seen["c"] = c
+        return (x.T @ x).item()  # d(c x^T x)/dc, a float
+
+    assert ns.check_function(r"c x^\top x", "c", gradient, {"x": "3"}).ok
+    assert isinstance(seen["c"], float)
+    assert ns.check_function(r"c^2", "c", lambda c: 2 * c, {}).ok
+    assert ns.check_function(r"c^2", "c", lambda c: 3 * c, {}).diagnosis.startswith("scaled by 3/2")
+
+
+def test_check_function_refuses_a_row_for_a_column_but_takes_a_flat_vector():
+    assert ns.check_function(r"x^\top x", "x", lambda x: 2 * x.ravel(), {"x": "3"}).ok
+    verdict = ns.check_function(r"x^\top x", "x", lambda x: 2 * x.T, {"x": "3"})
+    assert not verdict.ok and "transposed shape" in verdict.message
+    assert not ns.check_function(r"\|W\|_F^2", "W", lambda W: 2 * W.ravel(), {"W": "3x2"}).ok
+
+
+def test_a_bare_ones_in_a_numerator_layout_claim_is_diagnosed_as_the_transpose():
+    verdict = ns.check(r"\mathbf{1}^\top W x", r"x \mathbf{1}^\top", "W", {"W": "3x2", "x": "2"})
+    assert not verdict.ok and "2x3" in verdict.message and verdict.diagnosis.startswith("transpose")

@@ -158,3 +158,26 @@ def test_real_subprocess_runs():
     done = subprocess.run([*base, "check", *LSQ, "--wrt", "W", "--claimed", r"(W x"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_review_forms_from_the_help_text_and_latex_names(capsys):
+    # the --function help text's own example, \frac12 without braces
+    code, out, err = run(capsys, "derive", "--function", r"\frac12\|Wx-y\|^2", "--wrt", "W",
+                         "--shape", "W=3x2", "--shape", "x=2", "--shape", "y=3", "--json")
+    assert code == 0 and err == "" and json.loads(out)["gradient"] == r"\left(W x - y\right) x^\top"
+    # names spelled as LaTeX spells them: \hat y, \boldsymbol\theta
+    code, out, err = run(capsys, "check", "--function", r"\frac{1}{2}\|\hat{y} - y\|^2", "--shape", r"\hat y=3",
+                         "--shape", "y=3", "--wrt", r"\hat y", "--claimed", r"\hat{y} - y")
+    assert (code, err) == (0, "")
+    code, out, err = run(capsys, "check", "--function", r"\boldsymbol{\theta}^\top x", "--shape", r"\boldsymbol\theta=3",
+                         "--shape", "x=3", "--claimed", r"\nabla_{\boldsymbol\theta} J(\theta) = x")
+    assert (code, err) == (0, "")
+    # a named function, and a zero gradient written 0
+    code, out, err = run(capsys, "check", "--function", r"L(W) = \frac{1}{2}\|Wx-y\|^2", *LSQ[2:], "--wrt", "x",
+                         "--claimed", r"W^\top(Wx - y)")
+    assert (code, err) == (0, "")
+    code, out, err = run(capsys, "check", "--function", r"\mathbf{1}^\top x", "--shape", "x=3", "--shape", "y=3",
+                         "--wrt", "y", "--claimed", "0")
+    assert (code, err) == (0, "")
+    code, out, err = run(capsys, "check", "--function", r"2L = \|x\|^2", "--shape", "x=3", "--wrt", "x", "--claimed", "x")
+    assert code == 2 and err.count("\n") == 1 and "the left side of '=' must be the function's name" in err

@@ -40,3 +40,16 @@ def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_export_every_activation_from_the_command_line(tmp_path, capsys):
+    """Each activation the help text offers exports a module that passes its self-test (ELU used to end
+    in a traceback: its default alpha was a Python int the LaTeX printer could not read)."""
+    for activation in ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "elu", "gelu"):
+        target = tmp_path / f"{activation}.py"
+        code = main(["export", "--sizes", "2,3,1", "--activation", activation, "--loss", "binary_cross_entropy",
+                     "--batch", "4", "--mean", "--weight-decay", "-o", str(target)])
+        assert code == 0 and capsys.readouterr().err == "", activation
+        module = load(target.read_text())
+        assert module.PARAMETERS == ("W_1", "b_1", "W_2", "b_2")
+        assert module.self_test() < 1e-6
