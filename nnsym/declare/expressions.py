@@ -483,6 +483,11 @@ def _assumptions(assume, kind, name):
     for item in items:
         if item not in ASSUMPTIONS:
             raise InputError(f"unknown assumption {item!r} for {name}; known: {', '.join(ASSUMPTIONS)}")
+    if kind == "scalar":
+        # A 1 x 1 matrix (--shape X=1x1) is a scalar: symmetric always, SPD or of positive
+        # determinant exactly when positive.
+        items = tuple(sorted({"positive" if i in ("spd", "positive-determinant") else i
+                              for i in items if i != "symmetric"}))
     if {"symmetric", "spd", "positive-determinant"} & set(items) and kind != "matrix":
         raise InputError(f"{name}: '{items[0]}' needs a square matrix, but {name} is a {kind}")
     if {"probability", "onehot"} & set(items) and kind == "scalar":

@@ -95,3 +95,10 @@ def test_unknown_assumption_is_refused():
         ns.matrix("A", 3, 3, assume="sorted")
     with pytest.raises(ns.InputError, match="needs a square matrix"):
         ns.matrix("A", 3, 2, assume="spd")
+
+
+def test_matrix_assumptions_on_a_1x1_mean_what_they_mean_for_a_number():
+    # --shape X=1x1 --assume X=spd: a 1 x 1 SPD matrix is a positive number; every 1 x 1 is symmetric
+    assert ns.scalar("X", assume="spd").assumptions == frozenset({"positive"})
+    assert ns.scalar("X", assume="positive-determinant").assumptions == frozenset({"positive"})
+    assert ns.scalar("X", assume="symmetric").assumptions == frozenset()
