@@ -1,4 +1,4 @@
-"""Read the LaTeX of shared/NOTATION.md into expression nodes.
+"""Read the LaTeX of docs/notation.md (the notation nnsym reads) into expression nodes.
 
 Three stages, each refusing with a `ParseError` whose first line names a (1-based) column:
 
@@ -466,7 +466,7 @@ class _Scanner:
         elif name == "nabla":
             self.nabla(start)
         else:
-            hint = _HINTS.get(name, "see NOTATION.md for what is read")
+            hint = _HINTS.get(name, "see docs/notation.md for what is read")
             raise self.error(start + 1, f"unknown command {word}: {hint}")
 
     def unbraced_arguments(self, word, col, count):
