@@ -15,7 +15,7 @@ unknown --wrt, a non-scalar function, sizes too large) raises an `NnsymError`.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
@@ -118,7 +118,12 @@ def derive(function, wrt, shapes=None, assumptions=None, oracle: bool = True) ->
     """The verified gradient of a function given as LaTeX (or an expression)."""
     f, variable = read_function(function, wrt, shapes, assumptions)
     concrete_sizes(symbols_of(f, variable), variable)
-    return grad(f, variable, oracle=oracle)
+    gradient = grad(f, variable, oracle=oracle)
+    if isinstance(function, str):
+        name = read_definition(function, shapes, assumptions)[0]  # L in "L = ...": dL/dW, not df/dW
+        if name:
+            gradient = replace(gradient, function_name=name)
+    return gradient
 
 
 def gradient_json(gradient: Gradient) -> dict:

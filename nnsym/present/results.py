@@ -100,12 +100,14 @@ class Gradient:
     expression: Expr
     reports: Tuple[Report, ...] = ()
     layout: str = LAYOUT_GRADIENT
+    function_name: str = "f"  # the name the user gave the function (L = ..., J(\theta) = ...)
 
     def latex(self, notation: Notation = Notation()) -> str:
         return latex(self.expression, notation)
 
     def equation(self, notation: Notation = Notation()) -> str:
-        return rf"\frac{{\partial f}}{{\partial {latex(self.variable, notation)}}} = {self.latex(notation)}"
+        return (rf"\frac{{\partial {self.function_name}}}{{\partial {latex(self.variable, notation)}}} = "
+                f"{self.latex(notation)}")
 
     def to_numpy(self) -> _NumPyCallable:
         return _NumPyCallable(write_function("gradient", {"": self.expression}, doc=_docstring(self.expression)))

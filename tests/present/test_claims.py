@@ -297,3 +297,10 @@ def test_check_function_refuses_a_row_for_a_column_but_takes_a_flat_vector():
 def test_a_bare_ones_in_a_numerator_layout_claim_is_diagnosed_as_the_transpose():
     verdict = ns.check(r"\mathbf{1}^\top W x", r"x \mathbf{1}^\top", "W", {"W": "3x2", "x": "2"})
     assert not verdict.ok and "2x3" in verdict.message and verdict.diagnosis.startswith("transpose")
+
+
+def test_derive_names_the_function_as_the_user_did():
+    from nnsym.present.claims import derive
+    named = derive(r"L = \frac12\|Wx - y\|^2", "W", {"W": "3x2", "x": "2", "y": "3"})
+    assert named.equation().startswith(r"\frac{\partial L}{\partial W} = ")
+    assert derive(r"\theta^2", r"\theta").equation().startswith(r"\frac{\partial f}{\partial \theta}")
