@@ -24,6 +24,7 @@ import sympy
 import nnsym as ns
 from nnsym.declare.latex_reader import MAX_DEPTH, MAX_LENGTH, parse_shape, read_claim, read_equations, read_latex
 from nnsym.present import cli
+from nnsym.present.notes import build_notes
 
 SECONDS = 5.0  # every case, reader or command line, answers within this
 
@@ -188,6 +189,38 @@ if hasattr(ns, "check"):
         "check undeclared in claim": lambda: ns.check(r"\|W x - y\|^2", "2 Q", "W", SHAPES),
     })
 
+if hasattr(ns, "export"):
+    API.update({
+        "export target list": lambda: ns.export(LOSS, "W", target=["numpy"]),
+        "export wrt int": lambda: ns.export(LOSS, 3), "export wrt list of ints": lambda: ns.export(LOSS, [1]),
+        # a symbol of the function's name but another shape is not its variable (was an AssertionError)
+        "export wrt other shape": lambda: ns.export(LOSS, ns.matrix("W", 2, 2)),
+        "export shapes list": lambda: ns.export(r"\|W x - y\|^2", "W", shapes=["W"]),
+        "export assumptions list": lambda: ns.export(r"x^\top S x", "x", shapes={"x": "3", "S": "3x3"}, assumptions=["S"]),
+        "export title bytes": lambda: ns.export(LOSS, "W", title=b"x"),
+    })
+
+if hasattr(ns, "check_function"):
+    _CF = (r"\frac{1}{2}\|W x - y\|^2", "W")
+    _CF_SHAPES = {"W": "3x2", "x": "2", "y": "3"}
+    # The user's own function misbehaving is bad input with its name, not a raw TypeError from deep inside.
+    API.update({f"check_function {label}": (lambda gradient=gradient, options=options:
+                                            ns.check_function(*_CF, gradient, _CF_SHAPES, **options))
+                for label, gradient, options in [
+                    ("raises", lambda W, x, y: 1 / 0, {}), ("returns None", lambda W, x, y: None, {}),
+                    ("returns text", lambda W, x, y: "W x", {}), ("returns dict", lambda W, x, y: {"W": W}, {}),
+                    ("returns ragged", lambda W, x, y: [[1.0, 2.0], [3.0]], {}),
+                    ("returns complex", lambda W, x, y: W + 1j, {}), ("returns generator", lambda W, x, y: (v for v in W), {}),
+                    ("other argument names", lambda A, b, c: A, {}), ("positional only", lambda W, x, y, /: W, {}),
+                    ("extra argument", lambda W, x, y, z: W, {}), ("not callable", 3, {}),
+                    ("points 0", lambda W, x, y: W, {"points": 0}), ("points text", lambda W, x, y: W, {"points": "3"}),
+                    ("eps 0", lambda W, x, y: W, {"eps": 0}), ("eps text", lambda W, x, y: W, {"eps": "1e-6"}),
+                    ("atol nan", lambda W, x, y: W, {"atol": float("nan")})]})
+
+API.update({"notes into empty path": lambda: build_notes(["1"], ""),
+            "notes no formats": lambda: build_notes(["1"], "/nonexistent-notes", []),
+            "notes formats as text": lambda: build_notes(["1"], "/nonexistent-notes", "md")})
+
 
 def _chain(n):
     f = ns.scalar("t")
@@ -267,12 +300,17 @@ if _has("export"):
     CLI += [["export", "--target", "fortran"], ["export", "--function", "x +", "--wrt", "x"], ["export", "--sizes", "2"],
             ["export", "-o", "/nonexistent/dir/f.py"], ["export", "--wrt", "x"],
             ["export", "--function", FUNCTION, "--wrt", "Q", *DECLARE], ["export", "--sizes", "2,\u00b2"],
-            ["export", "--function", FUNCTION, "--wrt", "W", "--shape", "W=3x2x1"]]
+            ["export", "--function", FUNCTION, "--wrt", "W", "--shape", "W=3x2x1"],
+            ["export", "-o", ""], ["export", "-o", "{tmp}"], ["export", "-o", "/dev/null/f.py"]]
 if _has("notes"):
     CLI += [["notes"], ["notes", "1"], ["notes", "no-such-topic", "-o", "{tmp}"], ["notes", "", "-o", "{tmp}"],
             ["notes", "\u00b2", "-o", "{tmp}"], ["notes", "1", "-o", "{tmp}", "--format", "docx"],
             ["notes", "1", "-o", "{tmp}", "--detail", "all"], ["notes", "1", "-o", "{tmp}", "--derivations", "/nonexistent"],
-            ["notes", "1", "-o", "/dev/null/notes"]]
+            ["notes", "1", "-o", "/dev/null/notes"], ["notes", "0", "-o", "{tmp}"], ["notes", "99", "-o", "{tmp}"],
+            ["notes", "../x", "-o", "{tmp}"], ["notes", "/etc/passwd", "-o", "{tmp}"],
+            # an empty -o wrote the notes into the current folder; no formats wrote nothing and said "verified"
+            ["notes", "1", "-o", ""], ["notes", "1", "-o", "{tmp}", "--format", ""], ["notes", "1", "-o", "{tmp}", "--format", " , "],
+            ["notes", "1", "-o", "{tmp}/out", "--derivations", "{tmp}"]]
 
 
 @pytest.mark.parametrize("argv", CLI, ids=[f"{i}-{a[0] if a else 'none'}" for i, a in enumerate(CLI)])
@@ -301,3 +339,103 @@ def test_a_bug_still_reaches_the_user_as_one_line(monkeypatch):
     monkeypatch.setattr(results, "backprop", broken)
     code, _, err = run_cli(["backprop"])
     assert code == 3 and len(err.splitlines()) == 1 and "internal error" in err and "Traceback" not in err
+
+
+# ----- odd but legitimate input that must work (found in review) ----------------------------------------
+
+
+def _load(source):
+    from nnsym.emit.standalone import load
+
+    return load(source)
+
+
+def test_export_at_sizes_too_large_to_check_verifies_a_small_twin_and_is_right(latex_recorder):
+    """Export needs no numeric check at full size: a 100 x 50 W (5000 entries) was refused as 'too large
+    to check'. The module's gradient must equal the hand-written one at full size."""
+    module = _load(ns.export(r"\frac{1}{2}\|W x - y\|^2", "W", shapes={"W": "100x50", "x": "50", "y": "100"}))
+    rng = np.random.default_rng(3)
+    W, x, y = rng.standard_normal((100, 50)), rng.standard_normal(50), rng.standard_normal(100)
+    np.testing.assert_allclose(module.gradients(W=W, x=x, y=y)["W"], np.outer(W @ x - y, x), rtol=1e-12, atol=1e-12)
+    assert module.self_test() < 1e-6
+    # No array of 10^9 entries is made (paused: the conftest's read-back would draw one to evaluate the LaTeX).
+    with latex_recorder.paused():
+        assert "def gradients(" in ns.export(ns.norm(ns.vector("v", 10**9), squared=True), "v")
+
+
+def test_export_refuses_a_full_size_formula_that_is_not_the_checked_one(monkeypatch):
+    """The twin check is real: a full-size derivation differing from the small one that was verified
+    is refused, not exported."""
+    from nnsym.declare.expressions import Scale, lift
+    from nnsym.present import export as export_module
+
+    real = export_module.gradients
+
+    def doubled_at_full_size(f, variables, verify=True, **options):
+        found = real(f, variables, verify=verify, **options)
+        if not verify:  # the unchecked full-size derivation
+            found = {v: type(g)(g.function, g.variable, Scale(lift(2), g.expression), g.reports) for v, g in found.items()}
+        return found
+
+    monkeypatch.setattr(export_module, "gradients", doubled_at_full_size)
+    with pytest.raises(ns.VerificationError, match="not the one checked"):
+        ns.export(r"\frac{1}{2}\|W x - y\|^2", "W", shapes={"W": "100x50", "x": "50", "y": "100"})
+
+
+def test_export_of_a_large_hessian_is_checked_on_the_twin_not_for_seconds_at_full_size(monkeypatch, latex_recorder):
+    """The logistic-regression Hessian at N = 1000, d = 500 spent 12 s in finite differences of a
+    1000 x 500 product; it is checked at small sizes, is the same formula there, and is right."""
+    from nnsym.present import results
+
+    checked = []
+    real = results.check_jacobian
+    monkeypatch.setattr(results, "check_jacobian", lambda y, x, *a, **k: checked.append(x.shape) or real(y, x, *a, **k))
+    X, w, y = ns.matrix("X", 1000, 500), ns.vector("w", 500), ns.vector("y", 1000)
+    started = time.perf_counter()
+    # (The conftest's read-back of the printed loss would evaluate log(1 - sigmoid) at |z| ~ 20 at
+    # this size, where the naive formula it reads is -inf: not what this test is about.)
+    with latex_recorder.paused():
+        module = _load(ns.export(ns.binary_cross_entropy(X @ w, y), [w], hessians=True))
+    assert time.perf_counter() - started < SECONDS
+    assert checked and all(rows < 10 for rows, _ in checked), checked
+    rng = np.random.default_rng(4)
+    Xv, wv, yv = rng.standard_normal((1000, 500)), 0.05 * rng.standard_normal(500), (rng.random(1000) < 0.5) * 1.0
+    s = 1 / (1 + np.exp(-Xv @ wv))
+    np.testing.assert_allclose(module.hessian(X=Xv, w=wv, y=yv), Xv.T @ (Xv * (s * (1 - s))[:, None]), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("title", ["a\x00b", "x\ud800y", "one\nimport os\r\ntwo", '"""; open("pwned", "w") #', "\\", "\x1b[31m"])
+def test_an_export_title_becomes_printable_docstring_lines(title, tmp_path, monkeypatch):
+    """A NUL in the title made the module uncompilable (SyntaxError), a lone surrogate unwritable."""
+    monkeypatch.chdir(tmp_path)
+    source = ns.export(LOSS, "W", title=title)
+    (tmp_path / "module.py").write_text(source, encoding="utf-8")
+    module = _load(source)
+    assert all(line.isprintable() for line in module.__doc__.splitlines()) and not (tmp_path / "pwned").exists()
+    assert module.self_test() < 1e-6
+
+
+def test_check_function_looks_at_every_point_and_takes_inf_and_nan_as_wrong():
+    calls = []
+
+    def shrinking(W, x, y):  # right shape at the first point only: was a raw broadcasting ValueError
+        calls.append(1)
+        return np.outer(W @ x - y, x)[: 4 - len(calls)]
+
+    verdict = ns.check_function(*_CF, shrinking, _CF_SHAPES)
+    assert not verdict.ok and "shape (2, 2)" in verdict.message
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # overflow in the diagnosis is an answer, not a RuntimeWarning
+        for value in (np.nan, np.inf, 1e308):
+            assert not ns.check_function(*_CF, lambda W, x, y, c=value: np.full((3, 2), c), _CF_SHAPES).ok
+    error = outcome(ns.check_function, *_CF, lambda W, x, y: 1 / 0, _CF_SHAPES)[1]
+    assert "<lambda> raised ZeroDivisionError" in str(error) and isinstance(error.__cause__, ZeroDivisionError)
+
+
+def test_notes_with_a_folder_in_the_way_of_a_file_exit_2(tmp_path):
+    """A folder named like the note file made `nnsym notes` crash with exit 3 (internal error)."""
+    (tmp_path / "01-linear-equations.md").mkdir()
+    code, out, err = run_cli(["notes", "1", "-o", str(tmp_path), "--format", "md"])
+    assert code == 2 and err.startswith("nnsym: cannot write ") and "Is a directory" in err and len(err.splitlines()) == 1

@@ -11,6 +11,9 @@ Construction goes through the small functions at the bottom of this module (`mat
 
 from __future__ import annotations
 
+import fractions
+import math
+import numbers
 from dataclasses import dataclass
 from typing import Tuple, Union
 
@@ -181,6 +184,10 @@ class Expr:
             f"power: only scalars and square matrices (positive integer powers) have powers, "
             f"got {show_shape(self.shape)} ** {exponent!r}"
         )
+
+    def __rpow__(self, base):
+        raise InputError(f"power: a number raised to an expression ({base!r} ** ...) is not supported; "
+                         "write nnsym.exp(log(base) * x)")
 
     @property
     def T(self):
@@ -525,10 +532,30 @@ def lift(value) -> Expr:
     """Python and SymPy numbers become `Constant` nodes; nodes pass through."""
     if isinstance(value, Expr):
         return value
+    if isinstance(value, numbers.Number) and not isinstance(value, (bool, sympy.Basic)):
+        value = _exact(value)  # int, float, Fraction, NumPy scalars
     if isinstance(value, (int, float, sympy.Number)) and not isinstance(value, bool):
         return Constant(sympy.nsimplify(value) if isinstance(value, float) else value)
     if isinstance(value, sympy.Expr) and value.is_number:
         return Constant(value)
+    raise InputError(f"cannot use {type(value).__name__} {value!r} in an nnsym expression")
+
+
+def _exact(value):
+    """A Python or NumPy number as an int, a SymPy Rational, or (when no short fraction is exactly it)
+    a float: 0.5 is 1/2 and 1/3 is 1/3, so s ** 0.5 prints as a square root, not s^{0.5}."""
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Rational):
+        return sympy.Rational(value.numerator, value.denominator)
+    if isinstance(value, numbers.Real):
+        value = float(value)
+        if not math.isfinite(value):
+            raise InputError(f"numbers in an nnsym expression must be finite, not {value!r}")
+        fraction = fractions.Fraction(value).limit_denominator(1000)
+        if float(fraction) == value:
+            return sympy.Rational(fraction.numerator, fraction.denominator)
+        return value
     raise InputError(f"cannot use {type(value).__name__} {value!r} in an nnsym expression")
 
 
@@ -715,8 +742,10 @@ def hadamard_div(a: Expr, b: Expr) -> Expr:
 
 def power(a: Expr, exponent) -> Expr:
     # Checked before sympify: SymPy parses a string with eval, so "__import__('os')..." would run.
-    if isinstance(exponent, bool) or not isinstance(exponent, (int, float, sympy.Expr)):
+    if isinstance(exponent, bool) or not isinstance(exponent, (numbers.Number, sympy.Expr)):
         raise InputError(f"power: the exponent must be a number, got {type(exponent).__name__} {exponent!r}")
+    if not isinstance(exponent, sympy.Basic):
+        exponent = _exact(exponent)
     exponent = sympy.sympify(exponent, strict=True)
     if not exponent.is_number:
         raise InputError(f"power: the exponent must be a number, got {exponent}")

@@ -22,6 +22,7 @@ from nnsym.declare.expressions import (
     Scale,
     Softmax,
     Symbol,
+    Transpose,
     show_shape,
 )
 from nnsym.derive.reverse import gradient
@@ -89,16 +90,42 @@ def _scale(walk, node):
 
 @jacobian_rule(MatMul)
 def _matmul(walk, node):
-    """J(A v) = A J(v) for A that does not depend on x"""
+    """J(A v) = A J(v) for A that does not depend on x; J(u c) = u (grad c)^T + c J(u) for a 1x1 c"""
     A, v = node.args
     if A.is_scalar:  # a 1x1 factor on the left of a row: a scalar multiple
         return _scale(walk, node)
+    if v.is_scalar:
+        # A column times a 1x1 factor, x (x^T x) or a gradient such as a (x^T a): a scalar multiple,
+        # not a third-order tensor (it used to be refused, and with it the Hessian of (x^T x)(a^T x)).
+        return E.add(E.matmul(A, walk(v)), E.scale(v, walk(A)))
     if A.depends_on(walk.x):
+        # Regroup toward a column times a 1x1 factor: (u w^T) v = u (w^T v), (B + C) v = B v + C v.
+        if isinstance(A, MatMul):
+            return walk(E.matmul(A.args[0], E.matmul(A.args[1], v)))
+        if isinstance(A, Add):
+            return walk(E.add(*[E.matmul(t, v) for t in A.args]))
+        if isinstance(A, Scale):
+            return walk(E.scale(A.args[0], E.matmul(A.args[1], v)))
         raise MissingRuleError(
             "no Jacobian rule for a product whose left factor depends on the variable "
             "(it needs a third-order tensor)"
         )
     return E.matmul(A, walk(v))
+
+
+@jacobian_rule(Transpose)
+def _transpose(walk, node):
+    """J(r^T) for a row r: the transpose pushed one level in ((a + b)^T = a^T + b^T, (A B)^T = B^T A^T)"""
+    (r,) = node.args
+    if isinstance(r, Add):
+        return walk(E.add(*[E.transpose(t) for t in r.args]))
+    if isinstance(r, MatMul):
+        return walk(E.matmul(E.transpose(r.args[1]), E.transpose(r.args[0])))
+    if isinstance(r, Scale):
+        return walk(E.scale(r.args[0], E.transpose(r.args[1])))
+    if isinstance(r, Transpose):
+        return walk(r.args[0])
+    raise MissingRuleError(f"no Jacobian rule for the transpose of {type(r).__name__}")
 
 
 @jacobian_rule(Apply)
@@ -128,6 +155,14 @@ def _softmax(walk, node):
     (z,) = node.args
     s = node
     return E.matmul(E.add(E.diag(s), E.neg(E.matmul(s, E.transpose(s)))), walk(z))
+
+
+@jacobian_rule(E.LogSoftmax)
+def _log_softmax(walk, node):
+    """J(log softmax(z)) = (I - 1 softmax(z)^T) J(z)"""
+    (z,) = node.args
+    n = z.rows
+    return E.matmul(E.add(E.Identity(n), E.neg(E.matmul(E.Ones(n, 1), E.transpose(E.softmax(z))))), walk(z))
 
 
 def jacobian(y: Expr, x: Symbol) -> Expr:

@@ -331,6 +331,48 @@ def _verdict(f, variable, truth, sizes, drawn, true_values, claimed_values, clai
                    worst_true, diagnosis, len(drawn), variable.name, message, method, expressions)
 
 
+def _check_options(gradient, points, eps, atol, rtol) -> None:
+    if not callable(gradient):
+        raise InputError(f"check_function: the gradient must be a function, not {type(gradient).__name__}")
+    if isinstance(points, bool) or not isinstance(points, (int, np.integer)) or points < 1:
+        raise InputError(f"check_function: points must be a positive integer, not {points!r}")
+    for option, value, least in (("eps", eps, "positive"), ("atol", atol, "non-negative"), ("rtol", rtol, "non-negative")):
+        number = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+        if not (number and np.isfinite(value) and (value > 0 if least == "positive" else value >= 0)):
+            raise InputError(f"check_function: {option} must be a finite {least} number, not {value!r}")
+
+
+def _users_value(gradient, name: str, kwargs) -> np.ndarray:
+    """The user's function at one point, as a float array. Its own failures (a wrong signature, an
+    exception inside, a value that is not an array of real numbers) are bad input, named as such; the
+    original exception is chained for its traceback."""
+    import inspect
+
+    try:
+        inspect.signature(gradient).bind(**kwargs)
+    except TypeError as error:
+        raise InputError(f"{name} cannot be called with the keyword arguments {', '.join(kwargs)}: {error}") from None
+    except ValueError:  # no signature to inspect (some builtins): just call it
+        pass
+    try:
+        value = gradient(**kwargs)
+    except Exception as error:  # noqa: BLE001 - the user's code failing is reported, not hidden
+        raise InputError(f"{name} raised {type(error).__name__}: {error}".rstrip(": ")) from error
+    try:
+        array = np.asarray(value)
+        if array.dtype.kind not in "biuf":  # complex, strings, objects, None
+            raise TypeError
+        return array.astype(float)
+    except (TypeError, ValueError):
+        if value is None:
+            shown = "None"
+        elif isinstance(value, np.ndarray):
+            shown = f"an array of {value.dtype}"
+        else:
+            shown = f"a {type(value).__name__}" + ("" if isinstance(value, (str, bytes, dict)) else f" {str(value)[:40]!r}")
+        raise InputError(f"{name} returns {shown}, not an array of real numbers") from None
+
+
 # ----- a user's own NumPy gradient -------------------------------------------------------------------
 
 def check_function(function, wrt, gradient: Callable, shapes: Optional[Mapping] = None,
@@ -344,6 +386,7 @@ def check_function(function, wrt, gradient: Callable, shapes: Optional[Mapping] 
     a scalar a float). It is compared, as `torch.autograd.gradcheck`
     does, with central differences (step ``eps``) of nnsym's NumPy forward: every entry within
     ``atol + rtol |numeric|``. A wrong function also gets a diagnosis against the closed-form gradient."""
+    _check_options(gradient, points, eps, atol, rtol)
     f, variable = read_function(function, wrt, shapes, assumptions)
     truth = cotangents(f, [variable])[variable]
     symbols = symbols_of(f, truth, variable)
@@ -363,7 +406,7 @@ def check_function(function, wrt, gradient: Callable, shapes: Optional[Mapping] 
             # a scalar is passed as a float, as a user's own code would take it (float() of a 1x1 array fails)
             kwargs = {arguments[name]: float(np.asarray(v).reshape(-1)[0]) if name in scalars else np.array(v)
                       for name, v in p.items()}
-            value = np.asarray(gradient(**kwargs), dtype=float)
+            value = _users_value(gradient, name, kwargs)
             if value.ndim < 2 and value.size == shape[0] * shape[1] and variable.kind != "matrix":  # flat vector, float
                 value = value.reshape(shape)
             out.append(value)
@@ -384,29 +427,32 @@ def check_function(function, wrt, gradient: Callable, shapes: Optional[Mapping] 
             result[index] = (up - down) / (2 * eps)
         return result
 
+    name = getattr(gradient, "__name__", None) or "the gradient function"
     user_values = call(drawn)
     shown_truth = latex(truth)
-    name = getattr(gradient, "__name__", "the function")
     renamed = {k: v for k, v in arguments.items() if k != v}
     shown_claim = f"{name}({', '.join(arguments[s.name] for s in symbols)})"
     method = f"central differences (eps {eps:g}, atol {atol:g}, rtol {rtol:g}) of nnsym's NumPy forward"
-    if user_values[0].shape != shape:
-        message = (f"{name} returns an array of shape {user_values[0].shape}, but the gradient with respect to "
+    # Every point's value, not only the first: a function may return another shape elsewhere.
+    wrong_shape = next((u.shape for u in user_values if u.shape != shape), None)
+    if wrong_shape is not None:
+        message = (f"{name} returns an array of shape {wrong_shape}, but the gradient with respect to "
                    f"{variable.name} is {shape[0]}x{shape[1]} (denominator layout)")
-        if user_values[0].shape == shape[::-1]:
+        if wrong_shape == shape[::-1]:
             message += "; it is the transposed shape"
         return Verdict(False, shown_truth, shown_claim, None, None, None, None, None, None, points,
                        variable.name, message, method)
     numeric_values = [numeric(p) for p in drawn]
     ok, worst_abs, worst_rel, worst = True, 0.0, 0.0, None
     for k, (u, n) in enumerate(zip(user_values, numeric_values)):
-        error = np.abs(u - n)
-        error = np.where(np.isfinite(error), error, np.inf)
-        ok &= bool(np.all(error <= atol + rtol * np.abs(n)))
-        index = np.unravel_index(np.argmax(error), error.shape)
-        if worst is None or error[index] > worst_abs:
-            worst_abs, worst = float(error[index]), (k, tuple(int(i) for i in index))
-        worst_rel = max(worst_rel, float(np.max(error / np.maximum(np.abs(n), 1e-8))))
+        with np.errstate(over="ignore", invalid="ignore"):  # a user's 1e308, inf or NaN is wrong, not a warning
+            error = np.abs(u - n)
+            error = np.where(np.isfinite(error), error, np.inf)
+            ok &= bool(np.all(error <= atol + rtol * np.abs(n)))
+            index = np.unravel_index(np.argmax(error), error.shape)
+            if worst is None or error[index] > worst_abs:
+                worst_abs, worst = float(error[index]), (k, tuple(int(i) for i in index))
+            worst_rel = max(worst_rel, float(np.max(error / np.maximum(np.abs(n), 1e-8))))
     diagnosis = None
     if not ok:
         true_values = [evaluate(truth, p, sizes) for p in drawn]
@@ -418,7 +464,9 @@ def check_function(function, wrt, gradient: Callable, shapes: Optional[Mapping] 
                 return None
 
         sample = diagnose.Sample(f, variable, truth, sizes, drawn, true_values, user_values, user_at)
-        diagnosis = diagnose.diagnose(sample)
+        # A user's value may be inf, NaN or 1e308: overflow there is an answer (wrong), not a warning.
+        with np.errstate(over="ignore", invalid="ignore"):
+            diagnosis = diagnose.diagnose(sample)
     k, index = worst
     message = "" if ok else f"{name} differs from central differences of the function"
     if renamed:

@@ -205,6 +205,8 @@ def _export(parser: argparse.ArgumentParser):
         from nnsym.declare.layers import network
         from nnsym.present.export import export
 
+        if args.output is not None and not args.output.strip():  # before the derivation, not after it
+            raise InputError("export: -o names no file (leave it out to print the module)")
         if args.function is not None:
             shapes, assumptions = _declarations(args)
             source = export(args.function, args.wrt, shapes=shapes, assumptions=assumptions,

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Mapping, Optional, Sequence, Union
 
+import sympy
+
 from nnsym.declare.expressions import Expr, Symbol
 from nnsym.declare.latex_reader import parse_shape, read_latex
 from nnsym.declare.layers import Network
@@ -19,10 +21,11 @@ from nnsym.emit.latex import latex
 from nnsym.emit.numpy_code import NumPyPrinter
 from nnsym.emit.standalone import ModuleSpec, module_source
 from nnsym.emit.torch_code import TorchPrinter
-from nnsym.errors import InputError
+from nnsym.errors import InputError, VerificationError
+from nnsym.present.claims import MAX_TOTAL_ENTRIES
 from nnsym.present.results import backprop, gradients, hessian
 from nnsym.verify.evaluate import concrete_shape
-from nnsym.verify.points import small_sizes
+from nnsym.verify.points import MAX_ENTRIES, entries, small_sizes, symbols_of
 
 TARGETS = {"numpy": NumPyPrinter, "jax": JaxPrinter, "torch": TorchPrinter}
 # The assumption a symbol's self-test value honours, strongest first (as `verify.points.draw`).
@@ -42,12 +45,20 @@ def _variables(f: Expr, wrt) -> list:
     """The symbols named in ``wrt`` (names or symbols), in the order given."""
     if isinstance(wrt, (str, Symbol)):
         wrt = [wrt]
+    if wrt is not None and not isinstance(wrt, (list, tuple)):
+        raise InputError(f"wrt names the variables (a name, a symbol or a list of them), not {type(wrt).__name__}")
     by_name = {s.name: s for s in f.free_symbols()}
     out = []
     for item in wrt or ():
         if isinstance(item, Symbol):
+            # A symbol of the same name but another shape or assumptions is not the function's variable.
+            if item not in f.free_symbols():
+                raise InputError(f"the function does not depend on {item!r}"
+                                 + (f"; its {item.name} is {by_name[item.name]!r}" if item.name in by_name else ""))
             out.append(item)
             continue
+        if not isinstance(item, str):
+            raise InputError(f"wrt names the variables (names or symbols), not {type(item).__name__} {item!r}")
         name = canonical_name(item)
         if name not in by_name:
             raise InputError(f"cannot differentiate with respect to {item!r}: the function has {', '.join(sorted(by_name))}")
@@ -69,9 +80,13 @@ def export(source: Union[Network, Expr, str], wrt: Union[str, Symbol, Sequence, 
     ``wrt`` names the variables. ``hessians`` adds the Hessian of each (vector) variable. ``target``
     is numpy, jax or torch.
     """
-    if target not in TARGETS:
+    if not isinstance(target, str) or target not in TARGETS:
         raise InputError(f"unknown target {target!r}; known: {', '.join(TARGETS)}")
     printer = TARGETS[target]
+    title = _title(title)
+    for option, example, value in (("shapes", "{'W': '3x2'}", shapes), ("assumptions", "{'A': 'spd'}", assumptions)):
+        if value is not None and not isinstance(value, Mapping):
+            raise InputError(f"export: {option} is a mapping from symbol names, e.g. {example}, not a {type(value).__name__}")
     if isinstance(source, Network):
         if hessians:
             raise InputError("Hessians are exported for functions of a vector, not for networks")
@@ -102,12 +117,18 @@ def export(source: Union[Network, Expr, str], wrt: Union[str, Symbol, Sequence, 
     if not source.is_scalar:
         raise InputError(f"gradients are of scalar functions; this one is {source.rows} x {source.cols}")
     variables = _variables(source, wrt)
-    found = gradients(source, variables, verify=verify)
     if hessians:
         for v in variables:
             if v.cols != 1:
                 raise InputError(f"Hessians are exported for vectors and scalars; {v.name} is {v.rows} x {v.cols}")
-    hessian_results = {v: hessian(source, v, verify=verify) for v in variables} if hessians else {}
+    # Sizes too large for finite differences (an export needs no numeric check at full size): the
+    # formulas are checked on a small twin, as for networks, and must be the full-size ones resized.
+    small = _small_sizes(source, variables) if verify else None
+    found = gradients(source, variables, verify=verify and not small)
+    hessian_results = {v: hessian(source, v, verify=verify and not small) for v in variables} if hessians else {}
+    if small:
+        _check_on_twin(source, variables, small, {v: found[v].expression for v in variables},
+                       {v: h.expression for v, h in hessian_results.items()})
     symbols = sorted(source.free_symbols(), key=lambda s: s.name)
     spec = ModuleSpec(
         title=title or f"f = {latex(source)}",
@@ -122,6 +143,72 @@ def export(source: Union[Network, Expr, str], wrt: Union[str, Symbol, Sequence, 
                           for v, h in hessian_results.items()],
     )
     return module_source(spec, printer)
+
+
+def _small_sizes(f: Expr, variables) -> Optional[dict]:
+    """``{size: small size}`` when ``f``'s sizes are too large to check quickly by finite differences, else
+    None. Each distinct concrete size other than 1 becomes a distinct small one (a size of 1 stays 1,
+    since it changes the algebra); symbolic sizes stay symbolic (the checks choose them small)."""
+    symbols = symbols_of(f, *variables)
+    symbolic = small_sizes(symbols)
+    # Too many variable entries to perturb one by one, or every evaluation too slow (a 1000 x 500 X
+    # makes the 3000 evaluations of a Hessian check take 10 s): either way, check the twin.
+    if entries(variables, symbolic) <= MAX_ENTRIES and entries(symbols, symbolic) <= MAX_TOTAL_ENTRIES:
+        return None
+    concrete = sorted({d for s in symbols for d in s.shape if d.is_Integer and d != 1})
+    # Distinct from the symbolic sizes' choices too: a size that happens to equal another could let
+    # a transposed formula pass.
+    free = (n for n in range(2, 100) if n not in symbolic.values())
+    return {d: sympy.Integer(next(free)) for d in concrete}
+
+
+def _resized(expr: Expr, small: Mapping) -> Expr:
+    """``expr`` with every concrete size replaced by its small twin, rebuilt bottom-up without
+    recursion (nodes as they were, not re-simplified; sizes live only in shapes)."""
+    done: dict = {}
+    stack = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in done:
+            continue
+        if not ready:
+            stack.append((node, True))
+            stack.extend((child, False) for child in node.args if child not in done)
+            continue
+        twin = object.__new__(type(node))
+        Expr.__init__(twin, tuple(done[child] for child in node.args), node.params,
+                      tuple(small.get(d, d) for d in node.shape))
+        done[node] = twin
+    return done[expr]
+
+
+def _check_on_twin(f: Expr, variables, small: Mapping, found: Mapping, hessians: Mapping) -> None:
+    """Verify the derivation on the small twin of ``f`` and require that the full-size formulas are
+    exactly the twin's, resized: then what was checked is what is exported."""
+    twin = _resized(f, small)
+    twin_variables = [_resized(v, small) for v in variables]
+    if entries(twin_variables, small_sizes(symbols_of(twin, *twin_variables))) > MAX_ENTRIES:
+        raise InputError(f"sizes too large to check numerically (more than {MAX_ENTRIES} entries), "
+                         "even with each size made small")
+    checked = gradients(twin, twin_variables)
+    for v, tv in zip(variables, twin_variables):
+        if _resized(found[v], small) != checked[tv].expression:
+            raise VerificationError(f"the gradient with respect to {v.name} at full size is not the one "
+                                    "checked at small sizes; export it with symbolic sizes (mxn)")
+        if v in hessians and _resized(hessians[v], small) != hessian(twin, tv).expression:
+            raise VerificationError(f"the Hessian with respect to {v.name} at full size is not the one "
+                                    "checked at small sizes; export it with symbolic sizes (mxn)")
+
+
+def _title(title) -> Optional[str]:
+    """The user's title as lines of printable text: it goes into the module's docstring, where a NUL
+    would stop the module compiling and a lone surrogate stop it being written as UTF-8."""
+    if title is None:
+        return None
+    if not isinstance(title, str):
+        raise InputError(f"export: the title must be a string, not {type(title).__name__}")
+    lines = ("".join(ch if ch.isprintable() else " " for ch in line).rstrip() for line in title.splitlines())
+    return "\n".join(line for line in lines if line.strip()) or None
 
 
 def _small_twin(net: Network) -> Network:

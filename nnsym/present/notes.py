@@ -356,28 +356,46 @@ def _math(text: str) -> str:
     return escape(text, quote=False)
 
 
+def _check_formats(formats: Sequence[str]) -> None:
+    if isinstance(formats, str):  # "md" would be read as the formats m and d
+        raise InputError(f"formats is a list such as ['md', 'tex'], not the string {formats!r}")
+    if not formats:
+        raise InputError(f"name at least one format to write: {', '.join(FORMATS)}")
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise InputError(f"unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
+
+
+def _output_folder(directory) -> Path:
+    # Path("") is the current folder: an empty -o would scatter the notes there unasked.
+    if directory is None or not str(directory).strip():
+        raise InputError("name the folder to write the notes into (-o DIR)")
+    return Path(directory)
+
+
 def write_note(note: Note, directory, formats: Sequence[str] = ("md", "tex"), detail: str = "key",
                verified: Optional[Verified] = None) -> List[str]:
     """Verify (unless ``verified`` is given), then write ``NN-topic-name.<format>`` into ``directory``;
     returns messages for the user."""
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown:
-        raise InputError(f"unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
+    _check_formats(formats)
+    directory = _output_folder(directory)
     if verified is None:
         verified = verify_note(note, detail)  # before any file is touched
-    directory = Path(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:  # a file in the way, no permission: bad input, not a bug
         raise InputError(f"cannot write notes into {directory}: {error.strerror}") from None
     messages: List[str] = []
-    plots = _plot_files(note, directory, messages)
     writers = {"md": markdown, "tex": tex, "html": html}
-    for kind in formats:
-        if kind in writers or (kind == "pdf" and "tex" not in formats):
-            writer = writers["tex" if kind == "pdf" else kind]
-            (directory / f"{note.stem}.{'tex' if kind == 'pdf' else kind}").write_text(
-                writer(note, verified, plots), encoding="utf-8")
+    try:
+        plots = _plot_files(note, directory, messages)
+        for kind in formats:
+            if kind in writers or (kind == "pdf" and "tex" not in formats):
+                writer = writers["tex" if kind == "pdf" else kind]
+                (directory / f"{note.stem}.{'tex' if kind == 'pdf' else kind}").write_text(
+                    writer(note, verified, plots), encoding="utf-8")
+    except OSError as error:  # a folder of that name in the way, a full disk: bad input, not a bug
+        raise InputError(f"cannot write {error.filename or directory}: {error.strerror}") from None
     if "pdf" in formats:
         messages.append(compile_pdf(directory / f"{note.stem}.tex"))
     messages.append(f"{note.stem}: {len(verified.checks)} formulas verified")
@@ -418,7 +436,10 @@ def topics(directory: Optional[Path] = None) -> Dict[str, Path]:
     directory = Path(directory) if directory is not None else DERIVATIONS
     if not directory.is_dir():
         raise InputError(f"no derivations folder at {directory} (pass --derivations DIR)")
-    return {path.stem: path for path in sorted(directory.glob("[0-9][0-9]-*.py"))}
+    found = {path.stem: path for path in sorted(directory.glob("[0-9][0-9]-*.py"))}
+    if not found:
+        raise InputError(f"no topic scripts (NN-name.py) in {directory}")
+    return found
 
 
 def find_topic(name: str, available: Dict[str, Path]) -> List[str]:
@@ -444,10 +465,9 @@ def build_notes(names: Sequence[str], directory, formats: Sequence[str] = ("md",
                 derivations: Optional[Path] = None) -> List[str]:
     """Load and verify every named topic first, then write them all: one failing formula anywhere
     stops the build before a single file is written."""
+    _check_formats(formats)
+    _output_folder(directory)
     available = topics(derivations)
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown:
-        raise InputError(f"unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
     stems = list(dict.fromkeys(stem for name in names for stem in find_topic(name, available)))
     verified = [verify_note(load_note(available[stem]), detail) for stem in stems]
     messages: List[str] = []

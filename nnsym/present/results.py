@@ -209,7 +209,7 @@ class Backprop:
         lines = []
         for z, a in zip(fw.pre_activations, fw.activations[1:]):
             lines.append((latex(z, notation), latex(z.definition, notation)))
-            if isinstance(a, Named):
+            if isinstance(a, Named) and a is not z:  # a linear layer's output is z itself: one line
                 lines.append((latex(a, notation), latex(a.definition, notation)))
         lines.append(("L", latex(fw.loss, notation)))
         return lines

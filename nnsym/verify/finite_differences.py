@@ -122,9 +122,11 @@ def check_jacobian(y: Expr, x: Symbol, jacobian: Expr, points: int = 3, seed: in
             saved = column[index]
             column[index] = saved + eps
             base[x.name] = column
-            up = evaluate(y, base, sizes).reshape(-1)
+            # Copies: when y is x itself the evaluator hands back the perturbed array, which the
+            # next line would change under us (the Jacobian of x came out 0 and I was refused).
+            up = np.array(evaluate(y, base, sizes), dtype=float).reshape(-1)
             column[index] = saved - eps
-            down = evaluate(y, base, sizes).reshape(-1)
+            down = np.array(evaluate(y, base, sizes), dtype=float).reshape(-1)
             column[index] = saved
             columns.append((up - down) / (2 * eps))
         numeric = np.stack(columns, axis=1)
