@@ -15,7 +15,7 @@ import fractions
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Tuple, Union
+from typing import Container, Iterable, Iterator, Tuple, Union
 
 import sympy
 
@@ -91,6 +91,16 @@ class Expr:
     def __repr__(self):
         inner = ", ".join([repr(p) for p in self.params] + [repr(a) for a in self.args])
         return f"{type(self).__name__}({inner})"
+
+    def rebuilt(self, args, shape=None) -> "Expr":
+        """The same node over new children (and shape), without its constructor: the simplifications
+        it made already ran, so the rebuilt node prints and evaluates like the original."""
+        args, shape = tuple(args), self.shape if shape is None else tuple(shape)
+        if args == self.args and shape == self.shape:
+            return self
+        clone = object.__new__(type(self))
+        Expr.__init__(clone, args, self.params, shape)
+        return clone
 
     # ---- shape predicates -------------------------------------------------------------------
     @property
@@ -472,6 +482,24 @@ class Named(Expr):
     @property
     def definition(self):
         return self.args[0]
+
+
+def post_order(roots: Iterable[Expr], seen: Container = ()) -> Iterator[Expr]:
+    """Each distinct node below ``roots`` once, children before parents. Iterative: the DAGs of deep
+    networks and deeply nested input are deeper than Python's recursion. Nodes in ``seen`` (a memo
+    the caller fills while iterating) are neither yielded nor entered."""
+    visited = set()
+    stack = [(root, False) for root in roots]
+    while stack:
+        node, ready = stack.pop()
+        if node in visited or node in seen:
+            continue
+        if ready:
+            visited.add(node)
+            yield node
+            continue
+        stack.append((node, True))
+        stack.extend((child, False) for child in node.args if child not in visited and child not in seen)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -27,19 +27,10 @@ def _dependent_order(root: Expr, variables: set) -> List[Expr]:
     """Nodes that depend on a variable, children before parents (iterative: deep inputs are fine)."""
     depends: Dict[Expr, bool] = {}
     order: List[Expr] = []
-    stack = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if node in depends:
-            continue
-        if expanded:
-            hit = node in variables or any(depends[child] for child in node.args)
-            depends[node] = hit
-            if hit:
-                order.append(node)
-            continue
-        stack.append((node, True))
-        stack.extend((child, False) for child in node.args if child not in depends)
+    for node in E.post_order([root]):
+        depends[node] = node in variables or any(depends[child] for child in node.args)
+        if depends[node]:
+            order.append(node)
     return order
 
 

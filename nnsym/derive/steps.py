@@ -246,24 +246,7 @@ def substitute(expr: Expr, old: Expr, new: Expr) -> Expr:
     evaluates like the original."""
     if old.shape != new.shape:
         raise InputError("substitute: the replacement must have the shape of what it replaces")
-    done: Dict[Expr, Expr] = {}
-    stack = [(expr, False)]
-    while stack:
-        node, ready = stack.pop()
-        if node in done:
-            continue
-        if node == old:
-            done[node] = new
-            continue
-        if not ready:
-            stack.append((node, True))
-            stack.extend((child, False) for child in node.args if child not in done)
-            continue
-        args = tuple(done[child] for child in node.args)
-        if args == node.args:
-            done[node] = node
-            continue
-        rebuilt = object.__new__(type(node))
-        Expr.__init__(rebuilt, args, node.params, node.shape)
-        done[node] = rebuilt
+    done: Dict[Expr, Expr] = {old: new}  # seen: old is replaced, never entered
+    for node in E.post_order([expr], seen=done):
+        done[node] = node.rebuilt([done[child] for child in node.args])
     return done[expr]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Sequence
 
-from nnsym.declare.expressions import Add, Apply, Diag, Expr, MatMul, Named, Ones, Transpose
+from nnsym.declare.expressions import Add, Apply, Diag, Expr, MatMul, Named, Ones, Transpose, post_order
 from nnsym.declare.functions import apply
 
 
@@ -151,16 +151,7 @@ class _Lowering:
         self.memo: Dict[Expr, Expr] = {}
 
     def __call__(self, node: Expr) -> Expr:
-        # Iterative post-order: backprop DAGs of deep networks are deeper than Python's recursion.
-        stack = [(node, False)]
-        while stack:
-            current, ready = stack.pop()
-            if current in self.memo:
-                continue
-            if not ready:
-                stack.append((current, True))
-                stack.extend((child, False) for child in current.args if child not in self.memo)
-                continue
+        for current in post_order([node], seen=self.memo):
             self.memo[current] = self.rewrite(current)
         return self.memo[node]
 
@@ -186,7 +177,7 @@ class _Lowering:
                 known = self.known.get((base, node.args[0]))
                 if node.function.name == prime and known is not None:
                     return lowered(self(known))
-        return self.rebuild(node, args)
+        return node.rebuilt(args)
 
     def rewrite_sum(self, node: Expr, args) -> Expr:
         # Broadcasting needs one full-shaped term to broadcast against.
@@ -195,16 +186,7 @@ class _Lowering:
                 Broadcast(self.memo[a.args[0]], a.shape) if _is_broadcast_bias(a) else lowered
                 for a, lowered in zip(node.args, args)
             )
-        return self.rebuild(node, args)
-
-    @staticmethod
-    def rebuild(node: Expr, args) -> Expr:
-        """The same node over new children (no constructor: its simplifications already ran)."""
-        if args == node.args:
-            return node
-        clone = object.__new__(type(node))
-        Expr.__init__(clone, args, node.params, node.shape)
-        return clone
+        return node.rebuilt(args)
 
 
 def lower(roots: Sequence[Expr]) -> List[Expr]:

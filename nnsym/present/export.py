@@ -12,7 +12,7 @@ from typing import Mapping, Optional, Sequence, Union
 
 import sympy
 
-from nnsym.declare.expressions import Expr, Symbol
+from nnsym.declare.expressions import Expr, Symbol, post_order
 from nnsym.declare.latex_reader import parse_shape, read_latex
 from nnsym.declare.layers import Network
 from nnsym.declare.names import canonical_name
@@ -166,19 +166,8 @@ def _resized(expr: Expr, small: Mapping) -> Expr:
     """``expr`` with every concrete size replaced by its small twin, rebuilt bottom-up without
     recursion (nodes as they were, not re-simplified; sizes live only in shapes)."""
     done: dict = {}
-    stack = [(expr, False)]
-    while stack:
-        node, ready = stack.pop()
-        if node in done:
-            continue
-        if not ready:
-            stack.append((node, True))
-            stack.extend((child, False) for child in node.args if child not in done)
-            continue
-        twin = object.__new__(type(node))
-        Expr.__init__(twin, tuple(done[child] for child in node.args), node.params,
-                      tuple(small.get(d, d) for d in node.shape))
-        done[node] = twin
+    for node in post_order([expr]):
+        done[node] = node.rebuilt([done[child] for child in node.args], [small.get(d, d) for d in node.shape])
     return done[expr]
 
 

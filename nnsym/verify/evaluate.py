@@ -11,7 +11,7 @@ from typing import Dict, Mapping
 
 import numpy as np
 
-from nnsym.declare.expressions import Apply, Expr, Symbol, show_shape
+from nnsym.declare.expressions import Apply, Expr, Symbol, post_order, show_shape
 from nnsym.emit import stable
 from nnsym.errors import InputError, MissingRuleError
 
@@ -85,16 +85,7 @@ class Evaluator:
         self.memo: Dict[Expr, np.ndarray] = {}
 
     def __call__(self, node: Expr) -> np.ndarray:
-        # Iterative post-order: a deeply nested input cannot exhaust Python's stack.
-        stack = [(node, False)]
-        while stack:
-            current, ready = stack.pop()
-            if current in self.memo:
-                continue
-            if not ready:
-                stack.append((current, True))
-                stack.extend((child, False) for child in current.args if child not in self.memo)
-                continue
+        for current in post_order([node], seen=self.memo):
             method = getattr(self, "_" + type(current).__name__, None)
             if method is None:
                 raise MissingRuleError(f"no evaluation rule for {type(current).__name__}")
