@@ -30,16 +30,24 @@ class BackpropEquations:
     gradients: Dict[Symbol, Expr]  # dL/dW^{(l)}, dL/db^{(l)} (and any other parameter)
 
 
-def backprop(forward: Forward) -> BackpropEquations:
+def delta_hook(forward: Forward, record=None):
+    """The cotangent hook that names dL/dz^{(l)} delta^{(l)} where reverse mode forms it;
+    ``record(delta, definition)``, if given, sees each one."""
     named = set(forward.pre_activations)
-    deltas = []
 
     def name_delta(node, G):
-        if node in named:
-            delta = Named(delta_name(node), G)
-            deltas.append((delta, G))
-            return delta
-        return G
+        if node not in named:
+            return G
+        delta = Named(delta_name(node), G)
+        if record is not None:
+            record(delta, G)
+        return delta
 
-    gradients = cotangents(forward.loss, forward.parameters, hook=name_delta)
+    return name_delta
+
+
+def backprop(forward: Forward) -> BackpropEquations:
+    deltas = []
+    hook = delta_hook(forward, lambda delta, G: deltas.append((delta, G)))
+    gradients = cotangents(forward.loss, forward.parameters, hook=hook)
     return BackpropEquations(forward, tuple(deltas), gradients)

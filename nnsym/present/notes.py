@@ -23,9 +23,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from nnsym.declare.expressions import Expr, Named, Symbol
+from nnsym.declare.expressions import Expr, Symbol
 from nnsym.declare.layers import Forward
-from nnsym.derive.backprop import delta_name
+from nnsym.derive.backprop import delta_hook
 from nnsym.derive.steps import DETAILS, Derivation, derive_steps
 from nnsym.emit.latex import latex
 from nnsym.emit.steps_latex import rows as step_rows, shown_cotangent, sides, text_escape
@@ -118,12 +118,7 @@ def steps(f: Expr, variables: Sequence[Symbol], function_name: str = "f", hook=N
 def backprop_steps(forward: Forward, function_name: str = "L") -> Steps:
     """The steps of a network's backpropagation, each dL/dz^{(l)} named delta^{(l)} where it is formed
     (as `nnsym.derive.backprop` names it), for every weight and bias."""
-    pre_activations = set(forward.pre_activations)
-
-    def name_delta(node, G):
-        return Named(delta_name(node), G) if node in pre_activations else G
-
-    return steps(forward.loss, forward.parameters, function_name, hook=name_delta)
+    return steps(forward.loss, forward.parameters, function_name, hook=delta_hook(forward))
 
 
 @dataclass(frozen=True)
