@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnsym.declare.expressions import Constant, Expr, Named
+from nnsym.declare.expressions import Constant, Expr, Named, post_order
 from nnsym.declare.latex_reader import read_latex
 from nnsym.emit.latex import LatexPrinter
 from nnsym.errors import InputError, NnsymError
@@ -35,16 +35,7 @@ class Unverifiable(Exception):
 
 
 def _nodes(expr: Expr, kind):
-    found, seen, stack = [], set(), [expr]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, kind):
-            found.append(node)
-        stack.extend(node.args)
-    return found
+    return [node for node in post_order([expr]) if isinstance(node, kind)]
 
 
 def _sizes(expr: Expr, symbols) -> dict:
