@@ -7,7 +7,7 @@ returning. A formula that fails is never returned: `VerificationError` says wher
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
@@ -21,32 +21,13 @@ from nnsym.derive.reverse import cotangents
 from nnsym.emit.latex import Notation, latex
 from nnsym.emit.numpy_code import compile_function, write_function
 from nnsym.errors import InputError, VerificationError, refuse_deep_nesting
-from nnsym.verify.elementwise import MAX_ORACLE_ENTRIES, ORACLE_SIZES, check_elementwise
+from nnsym.verify import budget
+from nnsym.verify.elementwise import ORACLE_SIZES, check_elementwise
 from nnsym.verify.finite_differences import Report, check_gradients, check_jacobian
-from nnsym.verify.points import small_sizes, symbols_of
-from nnsym.verify.evaluate import concrete_shape
 
 LAYOUT_GRADIENT = "denominator layout: the gradient has the variable's shape"
 LAYOUT_JACOBIAN = "numerator layout: rows follow the function, columns the variable"
-ORACLE_MAX_NONLINEAR = 5  # nested nonlinear steps in f (a 4-layer network has 5: 7 s)
-ORACLE_MAX_WRITTEN = 2_000  # nodes of f written out
-
-
-def _oracle_fits(exprs) -> bool:
-    # SymPy's entry-by-entry derivative grows steeply with nested nonlinear steps (a 5-layer network
-    # takes it 25 s, 8 nested activations 40 s): past the bound only finite differences check.
-    _, written, nonlinear = measure(exprs[0])
-    if nonlinear > ORACLE_MAX_NONLINEAR or written > ORACLE_MAX_WRITTEN:
-        return False
-    symbols = symbols_of(*exprs)
-    sizes = small_sizes(symbols, choices=ORACLE_SIZES)
-    total = 0
-    for s in symbols:
-        r, c = concrete_shape(s, sizes)
-        total += r * c
-    return total <= MAX_ORACLE_ENTRIES
-
-
+ORACLE_POINTS = 2
 def _docstring(expression: Expr) -> str:
     """The formula's LaTeX for generated code, left out when too large to write (the code shares
     subexpressions, so it stays small)."""
@@ -155,10 +136,20 @@ class Matrix2:
 
 def verify_gradients(f: Expr, gradients: Dict[Symbol, Expr], points: int = 3, seed: int = 0,
                      oracle: bool = True) -> Tuple[Report, ...]:
-    reports = [check_gradients(f, gradients, points=points, seed=seed)]
-    if oracle and _oracle_fits([f, *gradients.values()]):
-        reports.append(check_elementwise(f, gradients, seed=seed + 1))
+    """Both checks, each at sizes within its time budget (`verify.budget`: past it, on a copy of the
+    formulas with smaller sizes); each report says at which sizes it ran and why."""
+    fd = budget.plan(f, gradients, "central differences", budget.finite_difference_seconds,
+                     budget.FINITE_DIFFERENCE_BUDGET, points)
+    report = check_gradients(fd.f, fd.gradients, points=points, seed=seed, sizes=fd.sizes)
+    reports = [replace(report, sizes=fd.note)]
+    if oracle:
+        checked = budget.plan(f, gradients, "the elementwise oracle", budget.oracle_seconds, budget.ORACLE_BUDGET,
+                              ORACLE_POINTS, choices=ORACLE_SIZES)
+        report = check_elementwise(checked.f, checked.gradients, points=ORACLE_POINTS, seed=seed + 1,
+                                   sizes=checked.sizes)
+        reports.append(replace(report, sizes=checked.note))
     return tuple(reports)
+
 
 
 @refuse_deep_nesting
