@@ -261,7 +261,7 @@ def check(function, claimed, wrt=None, shapes: Optional[Mapping] = None, assumpt
             raise InputError("say which variable the gradient is with respect to: --wrt NAME, or a left side "
                              "\\frac{\\partial L}{\\partial W} = ... in the claim")
     f, variable = read_function(function, wrt, shapes, assumptions)
-    truth = derive(f, variable, oracle=False).expression  # verified by finite differences
+    truth = derive(f, variable).expression  # verified by finite differences and the elementwise oracle
     # The function's scalars are declared for the claim, so that 2cx reads as 2 c x, as it would there.
     scalars = {s.name: (1, 1) for s in f.free_symbols() if s.is_scalar}
     claim, named, message = _read_claimed(claimed, {**scalars, **dict(shapes or {})}, assumptions, truth.shape)

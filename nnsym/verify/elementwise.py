@@ -149,7 +149,9 @@ class ToSympy:
         return sympy.Matrix([[sympy.log(a.det(method="berkowitz"))]])
 
     def _Inverse(self, node, a):
-        return a.inv(method="ADJ")
+        # The adjugate over the determinant, without inv()'s invertibility test: that simplifies the
+        # symbolic determinant (4 s at 4 x 4); a singular point divides by zero and fails the check.
+        return a.adjugate(method="berkowitz") / a.det(method="berkowitz")
 
     def _Diag(self, node, v):
         return sympy.diag(*list(v))
@@ -259,15 +261,22 @@ class _Step:
 
 class _Local:
     """A step's expression over placeholders p_0, p_1, ... (its operands in order), compiled, and
-    its partial derivatives by sympy.diff, compiled."""
+    its partial derivatives by sympy.diff, compiled when first needed (the closed forms' steps are
+    only evaluated, never differentiated)."""
 
-    __slots__ = ("expression", "value", "partials")
+    __slots__ = ("expression", "value", "_partials")
 
     def __init__(self, expression, arity):
-        arguments = _placeholders(arity)
         self.expression = expression
-        self.value = _scalar_function(arguments, expression)
-        self.partials = [_scalar_function(arguments, expression.diff(p)) for p in arguments]
+        self.value = _scalar_function(_placeholders(arity), expression)
+        self._partials = None
+
+    @property
+    def partials(self):
+        if self._partials is None:
+            arguments = _placeholders(len(self.expression.free_symbols))
+            self._partials = [_scalar_function(arguments, self.expression.diff(p)) for p in arguments]
+        return self._partials
 
 
 _PLACEHOLDERS: List[sympy.Symbol] = []
