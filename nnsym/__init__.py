@@ -1,50 +1,35 @@
 """nnsym: the mathematics of neural networks, derived symbolically in closed matrix form and verified
-numerically. This module only re-exports the public names."""
+numerically. This module only re-exports the public names.
 
-from nnsym.declare.expressions import (
-    Expr,
-    Symbol,
-    det,
-    diag,
-    dot,
-    hadamard,
-    hadamard_div,
-    identity,
-    inv,
-    kronecker,
-    log_softmax,
-    logdet,
-    logsumexp,
-    matrix,
-    norm,
-    ones,
-    outer,
-    scalar,
-    softmax,
-    sum_entries,
-    trace,
-    transpose,
-    vector,
-)
-from nnsym.declare.functions import elu, exp, gelu, heaviside, leaky_relu, log, relu, sigmoid, softplus, sqrt, tanh
-from nnsym.declare.linear_equations import LinearEquation, LinearSystem, Solution, linear_equation, solve_linear
-from nnsym.declare.layers import (
-    Dense,
-    Network,
-    binary_cross_entropy,
-    dense,
-    l2_penalty,
-    mean_over_batch,
-    network,
-    softmax_cross_entropy,
-    squared_error,
-)
-from nnsym.emit.latex import Notation, latex
-from nnsym.errors import InputError, MissingRuleError, NnsymError, ParseError, ShapeError, VerificationError
-from nnsym.present.results import Backprop, Gradient, backprop, grad, gradients, hessian, jacobian
-from nnsym.present.export import export
-from nnsym.present.claims import Verdict, check, check_function
-from nnsym.verify.evaluate import evaluate
+Each name is imported from its module when first used (PEP 562), not all at start-up: `nnsym
+backprop` then never loads the LaTeX reader's parser or the export printers, and start-up is part of
+every command's time. To add a public name, add it to `_EXPORTS` under its module (and to __all__).
+"""
+
+from importlib import import_module
+
+_EXPORTS = {
+    "nnsym.declare.expressions": (
+        "Expr", "Symbol", "det", "diag", "dot", "hadamard", "hadamard_div", "identity", "inv", "kronecker",
+        "log_softmax", "logdet", "logsumexp", "matrix", "norm", "ones", "outer", "scalar", "softmax",
+        "sum_entries", "trace", "transpose", "vector",
+    ),
+    "nnsym.declare.functions": (
+        "elu", "exp", "gelu", "heaviside", "leaky_relu", "log", "relu", "sigmoid", "softplus", "sqrt", "tanh",
+    ),
+    "nnsym.declare.linear_equations": ("LinearEquation", "LinearSystem", "Solution", "linear_equation", "solve_linear"),
+    "nnsym.declare.layers": (
+        "Dense", "Network", "binary_cross_entropy", "dense", "l2_penalty", "mean_over_batch", "network",
+        "softmax_cross_entropy", "squared_error",
+    ),
+    "nnsym.emit.latex": ("Notation", "latex"),
+    "nnsym.errors": ("InputError", "MissingRuleError", "NnsymError", "ParseError", "ShapeError", "VerificationError"),
+    "nnsym.present.results": ("Backprop", "Gradient", "backprop", "grad", "gradients", "hessian", "jacobian"),
+    "nnsym.present.export": ("export",),
+    "nnsym.present.claims": ("Verdict", "check", "check_function"),
+    "nnsym.verify.evaluate": ("evaluate",),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "Verdict", "check", "check_function", "Backprop", "Dense", "LinearEquation", "LinearSystem", "Solution", "linear_equation", "solve_linear", "Expr", "Gradient", "InputError", "MissingRuleError", "Network", "NnsymError",
@@ -55,3 +40,16 @@ __all__ = [
     "ones", "outer", "relu", "scalar", "sigmoid", "softmax", "softmax_cross_entropy", "softplus", "sqrt",
     "squared_error", "sum_entries", "tanh", "trace", "transpose", "vector",
 ]
+
+
+def __getattr__(name: str):
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nnsym' has no attribute {name!r}")
+    value = getattr(import_module(module), name)  # one of the modules named above, never user text
+    globals()[name] = value  # later uses skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
