@@ -150,6 +150,20 @@ def test_large_networks_are_checked_by_both_checks_on_a_smaller_copy(capsys):
     assert elapsed < 20
 
 
+def test_sizes_too_large_to_hold_are_verified_on_a_small_copy(latex_recorder):
+    """10^5 x 10^5 weights (used to be refused as too large to check): both checks run on a copy with
+    small sizes, no full-size array is made, and the reports say so. (The conftest's read-back would
+    evaluate the printed formulas at full size, so it is paused.)"""
+    M = ns.matrix("M", 10**5, 10**5)
+    g = ns.grad(ns.norm(M @ ns.vector("v", 10**5), squared=True), M)
+    result = ns.backprop(ns.network([10**5, 10**5, 1]))
+    for reports in (g.reports, result.reports):
+        assert [r.ok for r in reports] == [True, True]
+        assert all(r.sizes.startswith("100000->") for r in reports)
+    with latex_recorder.paused():
+        assert main(["backprop", "--sizes", "100000,100000,1"]) == 0
+
+
 def test_small_problems_are_checked_at_the_sizes_given():
     g = ns.grad(ns.norm(ns.matrix("M", 3, 2) @ ns.vector("u", 2), squared=True), ns.matrix("M", 3, 2))
     assert [r.sizes for r in g.reports] == ["as given", "as given"]
