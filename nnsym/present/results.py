@@ -22,7 +22,7 @@ from nnsym.emit.latex import Notation, latex
 from nnsym.emit.numpy_code import compile_function, write_function
 from nnsym.errors import InputError, VerificationError, refuse_deep_nesting
 from nnsym.verify import budget
-from nnsym.verify.elementwise import ORACLE_SIZES, check_elementwise
+from nnsym.verify.elementwise import ORACLE_SIZES, check_elementwise, check_elementwise_jacobian
 from nnsym.verify.finite_differences import Report, check_gradients, check_jacobian
 
 LAYOUT_GRADIENT = "denominator layout: the gradient has the variable's shape"
@@ -168,18 +168,32 @@ def gradients(f: Expr, wrt: Sequence[Symbol], verify: bool = True, oracle: bool 
     return {v: Gradient(f, v, found[v], reports) for v in wrt}
 
 
+def verify_jacobian(y: Expr, x: Symbol, jacobian: Expr, seed: int = 0) -> Tuple[Report, ...]:
+    """Central differences of y, and the elementwise oracle (a reverse pass per entry of y) at sizes
+    within its budget."""
+    checked = budget.plan(y, {x: jacobian}, "the elementwise oracle", budget.jacobian_oracle_seconds,
+                          budget.ORACLE_BUDGET, ORACLE_POINTS, choices=ORACLE_SIZES)
+    (variable,) = checked.gradients
+    oracle = check_elementwise_jacobian(checked.f, variable, checked.gradients[variable], points=ORACLE_POINTS,
+                                        seed=seed + 1, sizes=checked.sizes)
+    return check_jacobian(y, x, jacobian, seed=seed), replace(oracle, sizes=checked.note)
+
+
 @refuse_deep_nesting
 def jacobian(y: Expr, x: Symbol, verify: bool = True) -> Matrix2:
     expression = jacobian_module.jacobian(y, x)
-    reports = _require([check_jacobian(y, x, expression)], "the Jacobian") if verify else ()
+    reports = _require(verify_jacobian(y, x, expression), "the Jacobian") if verify else ()
     return Matrix2(y, x, expression, reports, LAYOUT_JACOBIAN, "jacobian")
 
 
 @refuse_deep_nesting
 def hessian(f: Expr, x: Symbol, verify: bool = True) -> Matrix2:
+    """The Jacobian of the gradient, both checks on that Jacobian (and the gradient's own checks)."""
     first = cotangents(f, [x])[x]
     expression = jacobian_module.jacobian(first, x)
-    reports = _require([check_jacobian(first, x, expression)], "the Hessian") if verify else ()
+    reports = ()
+    if verify:
+        reports = _require(verify_gradients(f, {x: first}) + verify_jacobian(first, x, expression), "the Hessian")
     return Matrix2(f, x, expression, reports, "symmetric: d^2 f / dx dx^T", "hessian")
 
 

@@ -94,6 +94,13 @@ def oracle_seconds(f: Expr, gradients: Mapping, sizes: Mapping, points: int) -> 
     return (2 * forward + closed) * SECONDS_PER_ORACLE_STEP
 
 
+def jacobian_oracle_seconds(y: Expr, jacobians: Mapping, sizes: Mapping, points: int) -> float:
+    """One backward pass over the program of y per entry of y."""
+    _, forward = work([y], sizes, symbolic=True)
+    _, closed = work(list(jacobians.values()), sizes, symbolic=True)
+    return ((1 + _entries(concrete_shape(y, sizes))) * forward + closed) * SECONDS_PER_ORACLE_STEP
+
+
 def _size_map(concrete: Sequence, level: int) -> Dict:
     """Level 1: each distinct concrete size a distinct small one (2, 3, 4, ...: never larger than it
     was); level 2: alternately 2 and 3 (sizes of neighbouring layers still differ)."""

@@ -365,31 +365,82 @@ def check_elementwise(f: Expr, gradients: Mapping[Symbol, Expr], points: int = 2
     converter = ToSympy(sizes, entries, program)
     loss = converter(f)[0, 0]
     closed = {variable: converter(closed_form) for variable, closed_form in gradients.items()}
+    worst = _Worst(rtol, atol)
+    for values in _evaluated(program, [f], symbols, sizes, entries, points, seed, worst):
+        adjoint = program.gradient(values, loss)
+        for variable in gradients:
+            expected = [[adjoint.get(w, 0.0) for w in row] for row in entries[variable].tolist()]
+            worst.add(variable.name, expected, _values(closed[variable], values))
+    return worst.report(points, f"elementwise SymPy derivation (chain rule over {len(program)} scalar steps)")
+
+
+def check_elementwise_jacobian(y: Expr, x: Symbol, jacobian: Expr, points: int = 2, seed: int = 1,
+                               sizes: Mapping | None = None, rtol: float = 1e-9, atol: float = 1e-9) -> Report:
+    """A closed-form Jacobian (numerator layout: row k is y's k-th entry, column j x's j-th, both in
+    row-major order) against one reverse pass over the program per entry of y."""
+    symbols = symbols_of(y, jacobian, x)
+    sizes = small_sizes(symbols, sizes, choices=ORACLE_SIZES)
+    entries = {s: entry_symbols(s, sizes, f"v{k}") for k, s in enumerate(symbols)}
+    program = Program()
+    converter = ToSympy(sizes, entries, program)
+    outputs = list(converter(y))
+    closed = converter(jacobian)
+    worst = _Worst(rtol, atol)
+    for values in _evaluated(program, [y, jacobian], symbols, sizes, entries, points, seed, worst):
+        rows = []
+        for output in outputs:
+            adjoint = program.gradient(values, output)
+            rows.append([adjoint.get(w, 0.0) for w in entries[x]])
+        worst.add(x.name, rows, _values(closed, values))
+    return worst.report(points, f"elementwise SymPy derivation (chain rule over {len(program)} scalar steps)")
+
+
+def _evaluated(program: Program, exprs, symbols, sizes, entries, points: int, seed: int, worst: "_Worst"):
+    """Values of every entry and step at ``points`` random points where the functions are defined. A
+    point where Python's math overflows (the evaluator's stable forms did not) is replaced by another;
+    if none of three times as many works, the check fails: it never passes without having compared."""
     rng = np.random.default_rng(seed)
-    worst = (0.0, 0.0, None, None)
-    ok = True
-    for _ in range(points):
-        drawn = random_point([f], symbols, sizes, rng)
-        values = {entries[s][index]: float(drawn[s.name][index]) for s in symbols for index in np.ndindex(*drawn[s.name].shape)}
+    done = 0
+    for _ in range(3 * points):
+        drawn = random_point(exprs, symbols, sizes, rng)
+        values = {entries[s][index]: float(drawn[s.name][index])
+                  for s in symbols for index in np.ndindex(*drawn[s.name].shape)}
         try:
             program.forward(values)
-            adjoint = program.gradient(values, loss)
-        except (ArithmeticError, ValueError):  # math.exp overflowing, math.log of a negative rounding error
-            ok = False
+            yield values
+        except (ArithmeticError, ValueError):  # math.exp overflowing, math.log(0) after rounding
             continue
-        for variable in gradients:
-            expected = np.array([[adjoint.get(w, 0.0) for w in row] for row in entries[variable].tolist()], dtype=float)
-            actual = np.array([[_value(e, values) for e in row] for row in closed[variable].tolist()], dtype=float)
-            error = np.abs(expected - actual)
-            ok &= bool(np.all(error <= atol + rtol * np.abs(expected)))
-            index = np.unravel_index(np.argmax(error), error.shape)
-            rel = float(np.max(error / np.maximum(np.abs(expected), 1e-12)))
-            if error[index] >= worst[0]:
-                worst = (float(error[index]), max(rel, worst[1]), variable.name, tuple(int(i) for i in index))
-            else:
-                worst = (worst[0], max(rel, worst[1]), worst[2], worst[3])
-    method = f"elementwise SymPy derivation (chain rule over {len(program)} scalar steps)"
-    return Report(ok, points, worst[0], worst[1], worst[2], worst[3], method)
+        done += 1
+        if done == points:
+            return
+    worst.ok = False
+
+
+class _Worst:
+    """The worst entry over everything compared, and whether every entry was within tolerance."""
+
+    def __init__(self, rtol: float, atol: float):
+        self.rtol, self.atol = rtol, atol
+        self.ok, self.compared = True, False
+        self.abs = self.rel = 0.0
+        self.variable = self.index = None
+
+    def add(self, variable: str, expected, actual) -> None:
+        expected, actual = np.array(expected, dtype=float), np.array(actual, dtype=float)
+        error = np.abs(expected - actual)  # nan (a step undefined at the point) fails below
+        self.ok &= bool(np.all(error <= self.atol + self.rtol * np.abs(expected)))
+        self.compared = True
+        index = np.unravel_index(np.argmax(error), error.shape)
+        self.rel = max(self.rel, float(np.max(error / np.maximum(np.abs(expected), 1e-12))))
+        if error[index] >= self.abs:
+            self.abs, self.variable, self.index = float(error[index]), variable, tuple(int(i) for i in index)
+
+    def report(self, points: int, method: str) -> Report:
+        return Report(self.ok and self.compared, points, self.abs, self.rel, self.variable, self.index, method)
+
+
+def _values(matrix: sympy.Matrix, values) -> list:
+    return [[_value(e, values) for e in row] for row in matrix.tolist()]
 
 
 def _value(entry, values) -> float:

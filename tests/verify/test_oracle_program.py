@@ -185,3 +185,30 @@ def test_the_estimates_grow_with_size_and_depth():
                 for name, fw in (("small", small), ("deep", deep), ("wide", wide))}
     assert estimate["small"] < estimate["deep"] < estimate["wide"]
     assert sympy.Integer(2) in budget._size_map([sympy.Integer(300)], 1).values()
+
+
+def _softmax_without_the_outer_product(walk, node):
+    (z,) = node.args
+    return E.matmul(E.diag(E.softmax(z)), walk(z))  # diag(s) - s s^T with s s^T left out
+
+
+def test_the_jacobian_oracle_alone_catches_a_planted_wrong_jacobian_rule(monkeypatch):
+    from nnsym.derive import jacobian as jacobian_rules
+    from nnsym.verify.elementwise import check_elementwise_jacobian
+
+    z = ns.vector("z", "n")
+    y = ns.softmax(ns.tanh(A @ z))
+    right = jacobian_rules.jacobian(y, z)
+    assert check_elementwise_jacobian(y, z, right).ok
+    monkeypatch.setitem(jacobian_rules.JACOBIAN, E.Softmax, _softmax_without_the_outer_product)
+    wrong = jacobian_rules.jacobian(y, z)
+    assert not check_elementwise_jacobian(y, z, wrong).ok
+
+
+def test_jacobians_and_hessians_carry_both_checks():
+    z = ns.vector("z", "n")
+    J = ns.jacobian(ns.softmax(A @ z), z)
+    H = ns.hessian(ns.logsumexp(A @ z), z)
+    assert ["finite differences" in r.method for r in J.reports] == [True, False]
+    assert all(r.ok for r in J.reports + H.reports)
+    assert sum("elementwise SymPy" in r.method for r in H.reports) == 2  # the gradient's and the Hessian's
