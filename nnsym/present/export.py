@@ -91,10 +91,9 @@ def export(source: Union[Network, Expr, str], wrt: Union[str, Symbol, Sequence, 
         if hessians:
             raise InputError("Hessians are exported for functions of a vector, not for networks")
         if verify:
-            # Finite differences at 3 points on the small twin; a wrong formula raises VerificationError.
-            # (The elementwise oracle would add tens of seconds for a 4-size network and no coverage
-            # that the finite differences lack here.)
-            backprop(_small_twin(source), oracle=False)
+            # Both checks (finite differences, the elementwise oracle) on the small twin; a wrong formula
+            # raises VerificationError.
+            backprop(_small_twin(source))
         result = backprop(source, verify=False)
         fw = result.forward
         spec = ModuleSpec(
