@@ -45,7 +45,10 @@ def _softmax_column(column):
 
 
 class ToSympy:
-    """Expression -> explicit `sympy.Matrix` of entries."""
+    """Expression -> explicit `sympy.Matrix` of entries: one ``_<Node>(node, *children's entries)``
+    method per node type, the definition of its entries. A method may read its node's type,
+    parameters and shape and its children's entries, not the child nodes themselves: the program
+    (`Program.apply`) runs it once per kind of node and reuses the result for every node of that kind."""
 
     def __init__(self, sizes: Mapping, entries: Dict[Symbol, sympy.Matrix], program: "Program | None" = None):
         self.sizes = sizes
