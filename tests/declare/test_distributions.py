@@ -307,3 +307,19 @@ def test_exported_gaussian_gradients(target):
                                rtol=1e-10, atol=1e-14)
     assert float(module.forward(X=point["X"], mu=point["mu"], Sigma=point["Sigma"])) == \
         pytest.approx(nll_numpy(point["X"], point["mu"], point["Sigma"]), rel=1e-12)
+
+
+def test_exported_code_solves_and_factors():
+    """log det by Cholesky, A^{-1} B by a solve where A^{-1} is not needed itself, no N x N product."""
+    source = ns.export(ns.mvn_nll(X, mu, Sigma), [mu, Sigma])
+    forward = source[source.index("def forward"):source.index("def gradients")]
+    assert "linalg.cholesky" in forward and "linalg.solve" in forward and "linalg.inv" not in forward
+    assert "slogdet" not in forward and ".T @" not in forward
+    module = load(source, "gauss_stable")
+    point = gaussian_point()
+    # Not positive definite: an error, not the log |det| of an indefinite matrix.
+    with pytest.raises(np.linalg.LinAlgError):
+        module.forward(X=point["X"], mu=point["mu"], Sigma=-point["Sigma"])
+    kl = ns.export(ns.gaussian_kl(mu0, S0, mu1, S1), [mu0, S0, mu1, S1])
+    kl_forward = kl[kl.index("def forward"):kl.index("def gradients")]
+    assert "linalg.inv" not in kl_forward and kl_forward.count("linalg.cholesky") == 2
