@@ -93,7 +93,9 @@ def gaussian_log_density(x: Expr, mu: Expr, sigma: Expr) -> Expr:
 
 
 def _residual(X: Expr, mu: Expr) -> Expr:
-    """X - mu 1^T: each example (column) minus the mean."""
+    """X - mu 1^T: each example (column) minus the mean; X - M for a mean per example (predictions)."""
+    if mu.shape == X.shape:
+        return E.add(X, E.neg(mu))
     _need_column("the mean", mu)
     if X.rows != mu.rows:
         raise ShapeError(f"Gaussian: the data have {X.rows} rows but the mean has {mu.rows}")

@@ -748,6 +748,9 @@ def hadamard(a: Expr, b: Expr) -> Expr:
         return scale(a.args[0], hadamard(a.args[1], b))
     if isinstance(b, Scale):
         return scale(b.args[0], hadamard(a, b.args[1]))
+    # a o a^{o-1} = 1 wherever a^{o-1} is defined: the -log p - 1 of an entropy's gradient (issue 16).
+    if any(isinstance(u, Power) and u.exponent == -1 and u.args[0] == v for u, v in ((a, b), (b, a))):
+        return Ones(*a.shape)
     return Hadamard(a, b)
 
 
