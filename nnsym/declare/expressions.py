@@ -643,6 +643,9 @@ def matmul(a: Expr, b: Expr) -> Expr:
         return b
     if isinstance(b, Identity):
         return a
+    # 1^T softmax(z) = 1: each column of a softmax sums to one (issue 16: entropy of a softmax).
+    if isinstance(a, Ones) and a.rows == 1 and isinstance(b, Softmax):
+        return ONE if b.cols == 1 else Ones(1, b.cols)
     # A number is a scalar multiple, whatever side it stands on.
     if number(a) is not None:
         return scale(a, b)

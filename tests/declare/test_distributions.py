@@ -323,3 +323,46 @@ def test_exported_code_solves_and_factors():
     kl = ns.export(ns.gaussian_kl(mu0, S0, mu1, S1), [mu0, S0, mu1, S1])
     kl_forward = kl[kl.index("def forward"):kl.index("def gradients")]
     assert "linalg.inv" not in kl_forward and kl_forward.count("linalg.cholesky") == 2
+
+
+# ----- the reader: KL(p \| q), D_{KL}, H(p), H(p, q) -----
+
+SHAPES, ASSUME = {"p": "4", "q": "4", "z": "4", "x": "4"}, {"p": "probability", "q": "probability"}
+
+
+@pytest.mark.parametrize("text, built", [
+    (r"\operatorname{KL}(p \| q)", lambda p, q, z: ns.kl_divergence(p, q)),
+    (r"D_{\mathrm{KL}}\left(p \,\|\, q\right)", lambda p, q, z: ns.kl_divergence(p, q)),
+    (r"D_{KL}(p || q)", lambda p, q, z: ns.kl_divergence(p, q)),
+    (r"H(p)", lambda p, q, z: ns.entropy(p)),
+    (r"H(p, q)", lambda p, q, z: ns.cross_entropy(p, q)),
+    (r"H(\operatorname{softmax}(z))", lambda p, q, z: ns.entropy(ns.softmax(z))),
+    (r"H(p, \operatorname{softmax}(z)) - H(p)", lambda p, q, z: ns.kl_divergence(p, ns.softmax(z))),
+])
+def test_reader_spellings_of_information(text, built):
+    from nnsym.declare.latex_reader import read_latex
+    expr = read_latex(text, SHAPES, ASSUME)
+    p4, q4 = ns.vector("p", 4, assume="probability"), ns.vector("q", 4, assume="probability")
+    reference = built(p4, q4, ns.vector("z", 4))
+    for _ in range(3):
+        values = {"p": simplex(4), "q": simplex(4), "z": RNG.standard_normal((4, 1)) * 5}
+        assert value(expr, **values) == pytest.approx(value(reference, **values), rel=1e-12, abs=1e-14)
+
+
+def test_reader_keeps_the_step_function_and_refuses_sloppy_kl():
+    from nnsym.declare.latex_reader import read_latex
+    step = read_latex("H(x)", SHAPES, ASSUME)  # not a probability: the Heaviside step, as before
+    np.testing.assert_array_equal(evaluate(step, {"x": np.array([[-1.0], [2.0], [0.5], [-3.0]])})[:, 0], [0, 1, 1, 0])
+    for text, message in ((r"\operatorname{KL}(p, q)", "not a comma"), (r"\operatorname{KL}(p | q)", "divided by"),
+                          (r"\tanh(p, q)", "two arguments")):
+        with pytest.raises(ns.ParseError, match=message):
+            read_latex(text, SHAPES, ASSUME)
+
+
+def test_cli_checks_a_claim_about_kl(capsys):
+    from nnsym.present.cli import main
+    args = ["check", "--function", r"D_{KL}(p \| q)", "--wrt", "q", "--shape", "p=4", "--shape", "q=4",
+            "--assume", "p=probability", "--assume", "q=probability"]
+    assert main(args + ["--claimed", r"-p \oslash q"]) == 0
+    assert main(args + ["--claimed", r"p \oslash q"]) == 1
+    assert "wrong sign" in capsys.readouterr().out
