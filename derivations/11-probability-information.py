@@ -126,8 +126,13 @@ def note() -> Note:
     univariate = ns.gaussian_log_density(xs, ms, sigma)
     density = ns.mvn_log_density(x, mu, Sigma)
     nll = ns.mvn_nll(X, mu, Sigma)
-    g_mu, g_Sigma = ns.grad(nll, mu).expression, ns.grad(nll, Sigma).expression
     R = X - mu @ ns.transpose(ns.ones(N))
+    # The same NLL with the residuals named R (short lines for the steps), checked equal to ns.mvn_nll.
+    R_named = name("R", R)
+    count = Constant(X.cols)
+    nll_named = (count / 2 * ns.logdet(Sigma) + ns.trace(ns.transpose(R_named) @ ns.inv(Sigma) @ R_named) / 2
+                 + count * Constant(X.rows) / 2 * ns.log(Constant(2 * sympy.pi)))
+    g_mu, g_Sigma = ns.grad(nll_named, mu).expression, ns.grad(nll_named, Sigma).expression
     inverse = ns.inv(Sigma)
     H, cross, kl = ns.entropy(p), ns.cross_entropy(p, q), ns.kl_divergence(p, q)
     s = ns.softmax(z)
@@ -192,17 +197,18 @@ def note() -> Note:
              "$d \\times N$ matrix $X$, the negative log-likelihood is a sum over the columns; the quadratic "
              "forms add up to a trace:"),
         Formula(nll, r"L = -\log p\left(X \mid \mu, \Sigma\right)"),
+        Text("With the residuals $R = X - \\mu \\mathbf{1}^\\top$ (column $n$ is $x_n - \\mu$) named:"),
+        Formula(nll_named, "L", reference=nll),
         Text("Its gradient in the mean, step by step:"),
-        steps(nll, [mu], "L"),
+        steps(nll_named, [mu], "L"),
         Formula(g_mu, r"\nabla_{\mu} L", derivative_of=(nll, mu)),
         Text("A convention for the covariance: nnsym differentiates the function as written, every entry of "
              "$\\Sigma$ an independent variable, so $\\nabla_\\Sigma \\log\\det \\Sigma = \\Sigma^{-\\top} = "
              "\\Sigma^{-1}$ at a symmetric $\\Sigma$. (Some texts take the gradient over symmetric matrices, "
              "$G + G^\\top - \\operatorname{diag}(G)$ of this $G$; it vanishes at the same points.)"),
         Formula(g_Sigma, r"\nabla_{\Sigma} L", derivative_of=(nll, Sigma),
-                reference=half * (inverse @ (Constant(X.cols) * Sigma - R @ ns.transpose(R)) @ inverse)),
-        Text("It equals $\\frac{1}{2}\\Sigma^{-1}(N\\Sigma - (X - \\mu\\mathbf{1}^\\top)(X - \\mu\\mathbf{1}^\\top)"
-             "^\\top)\\Sigma^{-1}$, the reference it is checked against. Setting the gradients to zero: "
+                reference=half * (inverse @ (count * Sigma - R @ ns.transpose(R)) @ inverse)),
+        Text("It equals $\\frac{1}{2}\\Sigma^{-1}(N\\Sigma - R R^\\top)\\Sigma^{-1}$, the reference it is checked against. Setting the gradients to zero: "
              "$\\Sigma^{-1}(X - \\mu\\mathbf{1}^\\top)\\mathbf{1} = 0$ gives $X\\mathbf{1} = N\\mu$, the sample "
              "mean $\\hat{\\mu} = \\frac{1}{N} X \\mathbf{1}$; then $N\\Sigma = (X - \\hat{\\mu}\\mathbf{1}^\\top)"
              "(X - \\hat{\\mu}\\mathbf{1}^\\top)^\\top$ gives the sample covariance $\\hat{\\Sigma} = \\frac{1}{N}"
