@@ -3,7 +3,8 @@ numerically. This module only re-exports the public names.
 
 Each name is imported from its module when first used (PEP 562), not all at start-up: `nnsym
 backprop` then never loads the LaTeX reader's parser or the export printers, and start-up is part of
-every command's time. To add a public name, add it to `_EXPORTS` under its module (and to __all__).
+every command's time. To add public names, add a block ``_EXPORTS["nnsym.module"] = ("name", ...)``
+and extend __all__ (as the blocks at the end do).
 """
 
 from importlib import import_module
@@ -29,7 +30,6 @@ _EXPORTS = {
     "nnsym.present.claims": ("Verdict", "check", "check_function"),
     "nnsym.verify.evaluate": ("evaluate",),
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "Verdict", "check", "check_function", "Backprop", "Dense", "LinearEquation", "LinearSystem", "Solution", "linear_equation", "solve_linear", "Expr", "Gradient", "InputError", "MissingRuleError", "Network", "NnsymError",
@@ -43,13 +43,27 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    module = _MODULE_OF.get(name)
+    module = next((module for module, names in _EXPORTS.items() if name in names), None)
     if module is None:
         raise AttributeError(f"module 'nnsym' has no attribute {name!r}")
-    value = getattr(import_module(module), name)  # one of the modules named above, never user text
+    value = getattr(import_module(module), name)  # one of the modules named in _EXPORTS, never user text
     globals()[name] = value  # later uses skip this function
     return value
 
 
 def __dir__():
     return sorted(set(globals()) | set(__all__))
+
+
+# ----- probability and information theory (issue 16) -----
+_EXPORTS["nnsym.declare.distributions"] = (
+    "bayes_posterior", "bernoulli_log_likelihood", "bernoulli_nll", "categorical_log_likelihood", "categorical_nll",
+    "cross_entropy", "entropy", "evidence", "gaussian_kl", "gaussian_log_density", "isotropic_nll", "kl_divergence",
+    "mvn_log_density", "mvn_nll",
+)
+
+__all__ += [
+    "bayes_posterior", "bernoulli_log_likelihood", "bernoulli_nll", "categorical_log_likelihood", "categorical_nll",
+    "cross_entropy", "entropy", "evidence", "gaussian_kl", "gaussian_log_density", "isotropic_nll", "kl_divergence",
+    "mvn_log_density", "mvn_nll",
+]
