@@ -374,7 +374,7 @@ def check_elementwise(f: Expr, gradients: Mapping[Symbol, Expr], points: int = 2
         for variable in gradients:
             expected = [[adjoint.get(w, 0.0) for w in row] for row in entries[variable].tolist()]
             worst.add(variable.name, expected, _values(closed[variable], values))
-    return worst.report(points, f"elementwise SymPy derivation (chain rule over {len(program)} scalar steps)")
+    return worst.report(points, len(program))
 
 
 def check_elementwise_jacobian(y: Expr, x: Symbol, jacobian: Expr, points: int = 2, seed: int = 1,
@@ -395,7 +395,7 @@ def check_elementwise_jacobian(y: Expr, x: Symbol, jacobian: Expr, points: int =
             adjoint = program.gradient(values, output)
             rows.append([adjoint.get(w, 0.0) for w in entries[x]])
         worst.add(x.name, rows, _values(closed, values))
-    return worst.report(points, f"elementwise SymPy derivation (chain rule over {len(program)} scalar steps)")
+    return worst.report(points, len(program))
 
 
 def _evaluated(program: Program, exprs, symbols, sizes, entries, points: int, seed: int, worst: "_Worst"):
@@ -438,8 +438,9 @@ class _Worst:
         if error[index] >= self.abs:
             self.abs, self.variable, self.index = float(error[index]), variable, tuple(int(i) for i in index)
 
-    def report(self, points: int, method: str) -> Report:
-        return Report(self.ok and self.compared, points, self.abs, self.rel, self.variable, self.index, method)
+    def report(self, points: int, steps: int) -> Report:
+        return Report(self.ok and self.compared, points, self.abs, self.rel, self.variable, self.index,
+                      "elementwise SymPy derivation", detail=f"chain rule over {steps} scalar steps")
 
 
 def _values(matrix: sympy.Matrix, values) -> list:

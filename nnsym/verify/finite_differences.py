@@ -28,12 +28,14 @@ class Report:
     worst_index: Optional[tuple]
     method: str
     sizes: str = ""  # the sizes the check ran at, and why (verify.budget), when the caller says
+    detail: str = ""  # how the method went about it (the oracle: how many scalar steps)
 
     def __str__(self):
         verdict = "verified" if self.ok else "FAILED"
         where = f" at {self.worst_variable}{list(self.worst_index)}" if self.worst_index is not None else ""
         sizes = f"; sizes {self.sizes}" if self.sizes else ""
-        return (f"{verdict} by {self.method} at {self.points} random points{sizes}: max abs error "
+        detail = f" ({self.detail})" if self.detail else ""
+        return (f"{verdict} by {self.method}{detail} at {self.points} random points{sizes}: max abs error "
                 f"{self.max_abs_error:.2e}, max rel error {self.max_rel_error:.2e}{where}")
 
 
