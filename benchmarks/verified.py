@@ -123,7 +123,7 @@ def children_cpu() -> float:
 
 
 def timed(arguments, expect, pythonpath=None, timeout=None):
-    """(wall, CPU, output) of one call; None for the times if it was cut off at ``timeout``."""
+    """(wall, CPU, output, exit code) of one call; None for the times if it was cut off at ``timeout``."""
     environment = dict(os.environ)
     if pythonpath:
         environment["PYTHONPATH"] = pythonpath
@@ -134,14 +134,14 @@ def timed(arguments, expect, pythonpath=None, timeout=None):
         done = subprocess.run([sys.executable, "-m", "nnsym.present.cli", *arguments], capture_output=True,
                               text=True, env=environment, timeout=timeout, cwd=tempfile.gettempdir())
     except subprocess.TimeoutExpired:
-        return None, None, ""
+        return None, None, "", None
     elapsed = time.perf_counter() - start
     if done.returncode not in expect:
         raise SystemExit(f"nnsym {' '.join(arguments)} exited {done.returncode}: {done.stderr.strip()}")
-    return elapsed, children_cpu() - cpu, done.stdout
+    return elapsed, children_cpu() - cpu, done.stdout, done.returncode
 
 
-def measure(group, calls, repeats, expect, baseline, timeout, table):
+def measure(group, calls, repeats, expect, baseline, timeout, table, cpu_medians):
     """Median wall and CPU of each call over ``repeats`` runs; prints one line per call."""
     medians = []
     for name, arguments in calls:
@@ -149,12 +149,19 @@ def measure(group, calls, repeats, expect, baseline, timeout, table):
         walls, cpus = [r[0] for r in runs], [r[1] for r in runs]
         wall, cpu = statistics.median(walls), statistics.median(cpus)
         medians.append(wall)
+        cpu_medians.setdefault(group, []).append(cpu)
         checks = sum(line.startswith("% verified") for line in runs[0][2].splitlines())
         line = (f"{group:>8} {name:<52} {wall:6.2f} s  [{min(walls):.2f}-{max(walls):.2f}]  CPU {cpu:5.2f} s"
                 + (f"  checks {checks}" if group in ("backprop", "derive") else ""))
         if baseline:
-            old = timed(arguments, expect + (2, 3), baseline, timeout)[0]
-            line += f"  before {'>' + str(timeout) if old is None else f'{old:.2f}'} s"
+            old, _, _, code = timed(arguments, expect + (2, 3), baseline, timeout)
+            if old is None:
+                line += f"  before >{timeout:.0f} s"
+            elif code in expect:
+                line += f"  before {old:.2f} s"
+            else:  # e.g. sizes too large to check: refused then, verified on a smaller copy now
+                line += f"  before refused (exit {code})"
+                old = "refused"
             table.append((group, wall, old))
         print(line, flush=True)
     return medians
@@ -167,30 +174,35 @@ def main():
     parser.add_argument("--baseline", default=None, help="a checkout to compare with (its PYTHONPATH)")
     parser.add_argument("--timeout", type=float, default=30.0, help="cut-off for baseline calls, seconds")
     args = parser.parse_args()
-    start_up = statistics.median(timed_plain([sys.executable, "-c", "import nnsym"]) for _ in range(5))
-    print(f"import nnsym alone: {start_up:.2f} s; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
-          f"(shared machine: wall times are noisy; CPU times less so)")
-    table = []
-    backprop = measure("backprop", backprop_calls(args.full), args.repeats, (0,), args.baseline, args.timeout, table)
-    derive = measure("derive", derive_calls(), args.repeats, (0,), args.baseline, args.timeout, table)
-    check = measure("check", check_calls(), args.repeats, (0, 1), args.baseline, args.timeout, table)
+    # What every backprop call imports before any work: Python, SymPy, NumPy and nnsym's pipeline.
+    start_up = statistics.median(timed_plain([sys.executable, "-c", "import nnsym.present.results"]) for _ in range(5))
+    print(f"start-up (python -c 'import nnsym.present.results'): {start_up:.2f} s; load average "
+          f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (shared machine: wall times are noisy; CPU less so)")
+    table, cpu = [], {}
+    backprop = measure("backprop", backprop_calls(args.full), args.repeats, (0,), args.baseline, args.timeout, table, cpu)
+    derive = measure("derive", derive_calls(), args.repeats, (0,), args.baseline, args.timeout, table, cpu)
+    check = measure("check", check_calls(), args.repeats, (0, 1), args.baseline, args.timeout, table, cpu)
     with tempfile.TemporaryDirectory() as folder:
         notes = statistics.median(timed(["notes", "all", "-o", folder], (0,))[0] for _ in range(args.repeats))
     print(f"   notes all: {notes:.2f} s")
     result = {"backprop.max_s": max(backprop), "backprop.median_s": statistics.median(backprop),
               "derive.median_s": statistics.median(derive), "check.median_s": statistics.median(check),
               "notes.all_s": notes}
-    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    print(f"load average after: {os.getloadavg()[0]:.2f}; CPU medians: backprop {statistics.median(cpu['backprop']):.2f} s "
+          f"(max {max(cpu['backprop']):.2f}), derive {statistics.median(cpu['derive']):.2f} s, "
+          f"check {statistics.median(cpu['check']):.2f} s")
     for key, value in result.items():
         verdict = "met" if value <= GOAL[key] else "NOT met"
         print(f"goal {key} <= {GOAL[key]}: {value:.2f} ({verdict})")
     if table:
         for group in ("backprop", "derive", "check"):
             pairs = [(new, old) for g, new, old in table if g == group]
-            finished = [old / new for new, old in pairs if old is not None]
+            finished = [old / new for new, old in pairs if isinstance(old, float)]
             cut = sum(old is None for _, old in pairs)
-            print(f"before/after {group}: median ratio {statistics.median(finished):.1f}x over {len(finished)} "
-                  f"calls; {cut} calls cut off at {args.timeout:.0f} s before")
+            refused = sum(old == "refused" for _, old in pairs)
+            print(f"before/after {group} (wall before / wall now): median {statistics.median(finished):.2f} over "
+                  f"{len(finished)} calls that ran before; {cut} cut off at {args.timeout:.0f} s before; "
+                  f"{refused} refused before")
     print("RESULT " + " ".join(f"{key}={value:.2f}" for key, value in result.items()))
 
 
