@@ -47,8 +47,9 @@ def _softmax_column(column):
 class ToSympy:
     """Expression -> explicit `sympy.Matrix` of entries: one ``_<Node>(node, *children's entries)``
     method per node type, the definition of its entries. A method may read its node's type,
-    parameters and shape and its children's entries, not the child nodes themselves: the program
-    (`Program.apply`) runs it once per kind of node and reuses the result for every node of that kind."""
+    parameters and shape, its children's types and entries, not the children's parameters or names:
+    the program (`Program.apply`) runs it once per kind of node and reuses the result for every node
+    of that kind."""
 
     def __init__(self, sizes: Mapping, entries: Dict[Symbol, sympy.Matrix], program: "Program | None" = None):
         self.sizes = sizes
@@ -206,7 +207,10 @@ class Program:
                 else:
                     cells.append(entry)
             pattern.append((child.rows, child.cols, tuple(cells)))
-        key = (type(node).__name__, node.params, node.shape, tuple(pattern), context)
+        # The children's types too: a method that looks at its operand's type (log of a sigmoid) then
+        # still meets only nodes like the one it was run on.
+        key = (type(node).__name__, node.params, node.shape, tuple(type(c).__name__ for c in node.args),
+               tuple(pattern), context)
         shape = _NODE_KINDS.get(key)
         if shape is None:
             renamed = [sympy.Matrix(rows, cols, list(cells)) for rows, cols, cells in pattern]
