@@ -27,6 +27,7 @@ from typing import Dict, List, Sequence
 
 from nnsym.declare.expressions import Add, Apply, Diag, Expr, MatMul, Named, Ones, Transpose, post_order
 from nnsym.declare.functions import apply
+from nnsym.emit import layer_lowering
 
 
 class Broadcast(Expr):
@@ -157,6 +158,10 @@ class _Lowering:
 
     def rewrite(self, node: Expr) -> Expr:
         args = tuple(self.memo[a] for a in node.args)
+        # Normalization, attention and named layers (issue 14): nnsym.emit.layer_lowering.
+        layer = layer_lowering.rewrite(node, args, self.memo, Broadcast)
+        if layer is not None:
+            return layer
         if isinstance(node, Add):
             return self.rewrite_sum(node, args)
         if isinstance(node, MatMul):

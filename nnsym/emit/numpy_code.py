@@ -282,11 +282,46 @@ class NumPyPrinter(Printer):
         return f"1.0 - {self.child(node, 0, PRODUCT)} * {t}"
 
 
+    # ---- normalization and attention (issue 14); lowered forms in nnsym.emit.layer_lowering ----
+    def axis_text(self, axis: int) -> str:
+        return f"axis={axis}, keepdims=True"
+
+    def _print_Mean(self, node):
+        return f"{self.child(node, 0, ATOM)}.mean({self.axis_text(node.axis)})"
+
+    def _print_BroadcastMul(self, node):
+        return f"{self.child(node, 0, PRODUCT)} * {self.child(node, 1, PRODUCT + 1)}"
+
+    def _print_RowSoftmax(self, node):
+        return f"{self.helper('causal_row_softmax' if node.causal else 'row_softmax')}({self.arg(node)})"
+
+    def _print_ColumnBlock(self, node):
+        return f"{self.child(node, 0, ATOM)}[:, {node.start}:{node.stop}]"
+
+    def _print_PadColumns(self, node):
+        return f"{self.prefix}.pad({self.arg(node)}, ((0, 0), ({node.start}, {node.total - node.stop})))"
+
+    # Unlowered (write_function(lowered=False)): the helpers compute them directly.
+    def _print_Normalize(self, node):
+        return f"{self.helper('standardize')}({self.arg(node)}, {1 if node.over == 'batch' else 0}, {float(node.eps)!r})"
+
+    def _print_StdDev(self, node):
+        return f"{self.helper('std_dev')}({self.arg(node)}, {1 if node.over == 'batch' else 0}, {float(node.eps)!r})"
+
+    def _print_Composite(self, node):
+        return self.arg(node)
+
+
 PRECEDENCE = {
     "Add": SUM, "TanhPrimeOf": SUM,
     "MatMul": PRODUCT, "Hadamard": PRODUCT, "HadamardDiv": PRODUCT, "ScaleRows": PRODUCT,
     "ScaleColumns": PRODUCT, "SigmoidPrimeOf": PRODUCT, "Gram": PRODUCT,
 }
+
+
+# Normalization and attention (issue 14).
+HELPERS |= {"row_softmax", "causal_row_softmax", "standardize", "std_dev"}
+PRECEDENCE["BroadcastMul"] = PRODUCT
 
 
 def _parents(roots: Sequence[Expr]) -> tuple:

@@ -34,3 +34,10 @@ class TorchPrinter(NumPyPrinter):
 
     def _print_Identity(self, node):
         return f"torch.eye({self.size(node.rows)}, dtype=torch.float64)"
+
+    # ---- normalization and attention (issue 14) ----
+    def axis_text(self, axis: int) -> str:
+        return f"dim={axis}, keepdim=True"
+
+    def _print_PadColumns(self, node):
+        return f"torch.nn.functional.pad({self.arg(node)}, ({node.start}, {node.total - node.stop}))"
