@@ -83,7 +83,8 @@ class NumPyPrinter(Printer):
         self.precedences: Dict[Expr, int] = {}
         self.sizes = sizes
         self.used_helpers: set = set()
-        self._python = PythonCodePrinter({"fully_qualified_modules": False})
+        # math.sqrt: a size may sit under a root (the 1/sqrt(d) of attention); generated modules import math
+        self._python = PythonCodePrinter({"fully_qualified_modules": True})
 
     def emptyPrinter(self, expr):
         raise MissingRuleError(f"no NumPy rule for {type(expr).__name__}")
