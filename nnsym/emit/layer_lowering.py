@@ -12,6 +12,7 @@ var = 0 (eps > 0). Broadcast products (v 1^T) o X become ``v * X`` without formi
 | mean over an axis              | Mean(A, axis)                | A.mean(axis=1, keepdims=True) |
 | (v 1^T) o X, (1 r) o X         | BroadcastMul(X, v)           | X * v                         |
 | 1 r as a term of a sum         | Broadcast(r)                 | A + r                         |
+| pad(A_1) + ... + pad(A_k)      | Concatenate(A_1, ..., A_k)   | np.concatenate([...], axis=1) |
 | a named layer                  | its definition               |                               |
 """
 
@@ -21,6 +22,7 @@ from typing import Optional
 
 import sympy
 
+from nnsym.declare.attention import PadColumns
 from nnsym.declare.composite import Composite
 from nnsym.declare.expressions import Add, Constant, Expr, Hadamard, HadamardDiv, MatMul, Ones, Power, Scale
 from nnsym.declare.normalization import Normalize, StdDev
@@ -46,6 +48,15 @@ class BroadcastMul(Expr):
 
     def __init__(self, operand, vector):
         super().__init__((operand, vector), (), operand.shape)
+
+
+class Concatenate(Expr):
+    """[A_1 A_2 ... A_k]: blocks side by side (a sum of `PadColumns` that tile the columns)."""
+
+    __slots__ = ()
+
+    def __init__(self, *blocks):
+        super().__init__(blocks, (), (blocks[0].rows, sum(b.cols for b in blocks)))
 
 
 def _broadcast_vector(node: Expr):
@@ -95,6 +106,13 @@ def rewrite(node: Expr, args, memo, broadcast) -> Optional[Expr]:
             vector = _broadcast_vector(node.args[i])
             if vector is not None:
                 return BroadcastMul(args[1 - i], memo[vector])
+    if isinstance(node, Add) and all(isinstance(a, PadColumns) for a in node.args):
+        blocks = sorted(zip(node.args, args), key=lambda pair: pair[0].start)
+        edges = [(a.start, a.stop) for a, _ in blocks]
+        if edges[0][0] == 0 and edges[-1][1] == blocks[0][0].total and all(
+                stop == start for (_, stop), (start, _) in zip(edges, edges[1:])):
+            # the heads' outputs side by side: one concatenation, not a sum of zero-padded copies
+            return Concatenate(*[lowered.args[0] for _, lowered in blocks])
     if isinstance(node, Add):
         # v 1^T and 1 r as terms of a sum with a full-shaped term to broadcast against
         spread = {a for a in node.args if _broadcast_vector(_unscaled(a)[1]) is not None}

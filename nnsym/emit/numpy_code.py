@@ -284,8 +284,10 @@ class NumPyPrinter(Printer):
 
 
     # ---- normalization and attention (issue 14); lowered forms in nnsym.emit.layer_lowering ----
+    axis_keywords = ("axis", "keepdims")  # PyTorch: dim, keepdim
+
     def axis_text(self, axis: int) -> str:
-        return f"axis={axis}, keepdims=True"
+        return f"{self.axis_keywords[0]}={axis}, {self.axis_keywords[1]}=True"
 
     def _print_Mean(self, node):
         return f"{self.child(node, 0, ATOM)}.mean({self.axis_text(node.axis)})"
@@ -301,6 +303,10 @@ class NumPyPrinter(Printer):
 
     def _print_PadColumns(self, node):
         return f"{self.prefix}.pad({self.arg(node)}, ((0, 0), ({node.start}, {node.total - node.stop})))"
+
+    def _print_Concatenate(self, node):
+        blocks = ", ".join(self.names[a] for a in node.args)
+        return f"{self.prefix}.concatenate([{blocks}], {self.axis_keywords[0]}=1)"
 
     # Unlowered (write_function(lowered=False)): the helpers compute them directly.
     def _print_Normalize(self, node):

@@ -36,8 +36,7 @@ class TorchPrinter(NumPyPrinter):
         return f"torch.eye({self.size(node.rows)}, dtype=torch.float64)"
 
     # ---- normalization and attention (issue 14) ----
-    def axis_text(self, axis: int) -> str:
-        return f"dim={axis}, keepdim=True"
+    axis_keywords = ("dim", "keepdim")
 
     def _print_PadColumns(self, node):
         return f"torch.nn.functional.pad({self.arg(node)}, ({node.start}, {node.total - node.stop}))"
