@@ -4,6 +4,8 @@ classic mistake of treating the mean and the variance as constants."""
 import numpy as np
 
 import nnsym as ns
+from nnsym.declare.normalization import normalize, std
+from nnsym.derive.steps import substitute
 from nnsym.present.notes import Display, Formula, Note, Plot, Text, array_latex, script_main, steps
 from nnsym.verify.formulas import relative_error
 
@@ -30,6 +32,15 @@ def _cs231n_backward(Z, gamma, dY):
     dx_hat = dY * gamma
     return inv / B * (B * dx_hat - dx_hat.sum(axis=1, keepdims=True)
                       - x_hat * (dx_hat * x_hat).sum(axis=1, keepdims=True))
+
+
+def _short(expr, Z, over, extra=()):
+    """The formula with x-hat written \\hat{Z} and sqrt(var + eps) written s (names the text defines),
+    and any (node, name) of ``extra`` named: the board form, short enough for a line."""
+    replacements = [(normalize(Z, over), r"\hat{Z}"), (std(Z, over), "s"), *extra]
+    for node, name in replacements:
+        expr = substitute(expr, node, ns.declare.expressions.name(name, node))
+    return expr
 
 
 def note() -> Note:
@@ -73,14 +84,17 @@ def note() -> Note:
         Formula(Y, "Y", reference=_explicit_batch_norm(Z, gamma, beta, B)),
         Text("(the reference builds the mean, the centred values and the variance from sums and products). "
              "Take a loss $L$ with $\\partial L / \\partial Y = R$, so that what follows is the layer's backward "
-             "pass for any upstream gradient $R$. Step by step:"),
-        steps(loss, [Z, gamma, beta], "L"),
-        Text("The result is the compact form of the textbooks (CS231n's `batchnorm_backward_alt`): the scale "
-             "$\\gamma / \\sigma$ of each feature times $B\\,dY$ minus the row sums $dY\\mathbf{1}\\mathbf{1}^\\top$ "
-             "(the mean's dependence on $Z$) minus $\\hat{Z}$ times the row sums of $dY \\odot \\hat{Z}$ (the "
-             "variance's):"),
-        Formula(found[Z].expression, r"\frac{\partial L}{\partial Z}", derivative_of=(explicit, Z)),
-        Formula(found[gamma].expression, r"\frac{\partial L}{\partial \gamma}", derivative_of=(explicit, gamma)),
+             "pass for any upstream gradient $R$. Step by step, for the scale and the shift:"),
+        steps(loss, [gamma, beta], "L"),
+        Text("For $Z$ the chain passes through $\\hat{Z}$, whose cotangent is $R \\odot \\gamma\\mathbf{1}^\\top$, "
+             "and then through the batch-norm rule. Writing $\\hat{Z} = \\operatorname{BN}(Z)$ and "
+             "$s = \\operatorname{std}_{\\mathrm{BN}}(Z)$, the result is the compact form of the textbooks "
+             "(CS231n's `batchnorm_backward_alt`): the scale $\\gamma / s$ of each feature times $B\\,dY$ minus "
+             "the row sums $dY\\mathbf{1}\\mathbf{1}^\\top$ (the mean's dependence on $Z$) minus $\\hat{Z}$ times "
+             "the row sums of $dY \\odot \\hat{Z}$ (the variance's):"),
+        Formula(_short(found[Z].expression, Z, "batch"), r"\frac{\partial L}{\partial Z}", derivative_of=(explicit, Z)),
+        Formula(_short(found[gamma].expression, Z, "batch"), r"\frac{\partial L}{\partial \gamma}",
+                derivative_of=(explicit, gamma)),
         Formula(found[beta].expression, r"\frac{\partial L}{\partial \beta}", derivative_of=(explicit, beta)),
         Text("Each is checked against central finite differences of the loss built from the explicit definition, "
              "which shares nothing with the batch-norm rule. A worked backward pass, three features and five "
@@ -95,10 +109,15 @@ def note() -> Note:
                 lambda: ("nnsym check names the mistake (0 when it does): " + str(verdict.diagnosis)[:60],
                          float(verdict.ok or "statistics held constant" not in (verdict.diagnosis or "")))),
         Text("**Layer normalization** (Ba et al., 2016) normalises each example over its $n$ features instead: "
-             "the statistics are per column ($\\operatorname{std}_{\\mathrm{LN}}(Z)$ is $1 \\times B$), the scale "
-             "and shift still per feature. The same derivation with the sums taken over the features:"),
-        Formula(ln_found[Z].expression, r"\frac{\partial L}{\partial Z}", derivative_of=(ln_loss, Z)),
-        Formula(ln_found[gamma].expression, r"\frac{\partial L}{\partial \gamma}", derivative_of=(ln_loss, gamma)),
+             "the statistics are per column ($\\hat{Z} = \\operatorname{LayerNorm}(Z)$, and "
+             "$s = \\operatorname{std}_{\\mathrm{LN}}(Z)$ is $1 \\times B$), the scale and shift still per feature. "
+             "The same derivation with the sums taken over the features, through the cotangent of $\\hat{Z}$:"),
+        Formula(ns.hadamard(R, gamma @ ns.transpose(ns.ones(B))), r"\frac{\partial L}{\partial \hat{Z}} = \bar{Z}"),
+        Formula(_short(ln_found[Z].expression, Z, "features",
+                       [(ns.hadamard(R, gamma @ ns.transpose(ns.ones(B))), r"\bar{Z}")]),
+                r"\frac{\partial L}{\partial Z}", derivative_of=(ln_loss, Z)),
+        Formula(_short(ln_found[gamma].expression, Z, "features"), r"\frac{\partial L}{\partial \gamma}",
+                derivative_of=(ln_loss, gamma)),
         Text("Here $\\gamma$ varies along the normalised axis, so it cannot be taken out of the sums: "
              "$dY \\odot \\gamma\\mathbf{1}^\\top$ stays inside. What batch norm does to a batch:"),
         Plot("batch-norm", "two features before and after batch normalization", draw),

@@ -5,6 +5,7 @@ import numpy as np
 import sympy
 
 import nnsym as ns
+from nnsym.declare.attention import row_softmax, scaled_scores
 from nnsym.derive.adjoints import adjoint_hook
 from nnsym.derive.reverse import cotangents
 from nnsym.present.notes import Display, Formula, Note, Plot, Text, array_latex, script_main, steps
@@ -34,13 +35,18 @@ def note() -> Note:
     """15: attention and the transformer block."""
     T, d, dv = 4, 2, 3
     Q, K, V, G = ns.matrix("Q", T, d), ns.matrix("K", T, d), ns.matrix("V", T, dv), ns.matrix("G", T, dv)
-    O = ns.attention(Q, K, V)
+    # The intermediates named as on the board; their cotangents are named \bar{S}, \bar{P} (adjoints).
+    S = ns.declare.expressions.name("S", scaled_scores(Q, K))
+    P_ = ns.declare.expressions.name("P", row_softmax(S))
+    O = P_ @ V
     loss = ns.trace(ns.transpose(G) @ O)  # dL/dO = G: the layer's backward pass for any upstream G
+    hook = adjoint_hook(loss)
     scores = ns.transpose(K @ ns.transpose(Q)) / sympy.sqrt(d)  # Q K^T / sqrt(d), built apart
     explicit = ns.trace(ns.transpose(G) @ _row_softmax_explicit(scores, T) @ V)
-    found = ns.gradients(loss, [Q, K, V], oracle=False)
-    causal_loss = ns.trace(ns.transpose(G) @ ns.attention(Q, K, V, causal=True))
-    causal = ns.gradients(causal_loss, [Q], oracle=False)
+    found = ns.gradients(loss, [Q, K, V], oracle=False, hook=hook)
+    Pc_ = ns.declare.expressions.name("P", row_softmax(S, causal=True))
+    causal_loss = ns.trace(ns.transpose(G) @ Pc_ @ V)
+    causal = ns.gradients(causal_loss, [Q], oracle=False, hook=adjoint_hook(causal_loss))
 
     rng = np.random.default_rng(15)
     Q0, K0, V0, G0 = (rng.standard_normal(shape) for shape in ((T, d), (T, d), (T, dv), (T, dv)))
@@ -73,10 +79,10 @@ def note() -> Note:
              "$S = Q K^\\top / \\sqrt{d}$ are turned into weights by a softmax of each row, "
              "$P = \\operatorname{softmax}_{\\mathrm{row}}(S)$ (each row sums to one: a different function from "
              "the column softmax of classification), and the output is $O = P V$:"),
-        Formula(O, "O", reference=_row_softmax_explicit(scores, T) @ V),
+        Formula(ns.attention(Q, K, V), "O", reference=_row_softmax_explicit(scores, T) @ V),
         Text("Take $L$ with $\\partial L / \\partial O = G$. Reverse mode meets the product $PV$, the row softmax "
              "and the scaled product $QK^\\top$; step by step:"),
-        steps(loss, [Q, K, V], "L"),
+        steps(loss, [Q, K, V], "L", hook=hook),
         Text("The row softmax's Jacobian gives $dS = P \\odot (dP - ((dP \\odot P)\\mathbf{1})\\mathbf{1}^\\top)$ "
              "with $dP = G V^\\top$; then $dQ = dS\\,K / \\sqrt{d}$, $dK = dS^\\top Q / \\sqrt{d}$ and "
              "$dV = P^\\top G$ (here $d = 2$, so $1/\\sqrt{d}$ prints as $\\frac{\\sqrt{2}}{2}$):"),
@@ -104,8 +110,10 @@ def note() -> Note:
              "and the output $\\operatorname{LayerNorm}(H^{(2)})$. Its intermediates are named:"),
         *[Formula(n.definition, n.name) for n in reversed(forward) if n.name != "H^{(1)}"],
         Text("and so are their adjoints $\\bar{H} = \\partial L / \\partial H$, as a network names its "
-             "$\\delta^{(l)}$; with $\\partial L / \\partial \\operatorname{block} = Y$:"),
-        *[Formula(a.definition, a.name) for a in adjoints[:2]],
+             "$\\delta^{(l)}$. With $\\partial L / \\partial \\operatorname{block} = Y$, $\\bar{H}^{(2)}$ is the "
+             "layer-norm backward pass of note 13 applied to $Y$ (transposed: tokens are rows), and the residual "
+             "adds the paths:"),
+        *[Formula(a.definition, a.name) for a in adjoints if a.name == r"\bar{Y}^{(1)}"],
         Formula(block_grads[P["W1"]], r"\frac{\partial L}{\partial W_1}", derivative_of=(block_loss, P["W1"])),
         Formula(block_grads[P["gamma2"]], r"\frac{\partial L}{\partial \gamma_2}",
                 derivative_of=(block_loss, P["gamma2"])),
