@@ -30,15 +30,14 @@ OVER = {"batch": "BN", "features": "LayerNorm"}
 
 def as_eps(eps) -> sympy.Expr:
     """epsilon as an exact non-negative SymPy number (1e-5 is 1/100000)."""
-    if isinstance(eps, sympy.Basic):
-        value = eps
-    elif isinstance(eps, numbers.Real) and not isinstance(eps, bool):
-        value = E.lift(eps).value
-    else:
+    if isinstance(eps, sympy.Basic) and eps.is_number and eps.is_real:
+        eps = float(eps) if eps.is_Float else eps
+    if not isinstance(eps, (numbers.Real, sympy.Basic)) or isinstance(eps, bool):
         raise InputError(f"epsilon must be a non-negative number, not {eps!r}")
+    value = E.lift(eps).value  # a float becomes the short fraction it is (1e-5 is 1/100000)
     if not (value.is_number and value.is_real and value >= 0):
         raise InputError(f"epsilon must be a non-negative number, not {eps!r}")
-    return sympy.nsimplify(value) if value.is_Float else value
+    return value
 
 
 class Normalize(Expr):
