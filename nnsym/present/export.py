@@ -12,6 +12,7 @@ from typing import Mapping, Optional, Sequence, Union
 
 import sympy
 
+from nnsym.declare.attention import ColumnBlock, PadColumns
 from nnsym.declare.expressions import Expr, Symbol, post_order
 from nnsym.declare.latex_reader import parse_shape, read_latex
 from nnsym.declare.layers import Network
@@ -125,6 +126,11 @@ def export(source: Union[Network, Expr, str], wrt: Union[str, Symbol, Sequence, 
     # Sizes too large for finite differences (an export needs no numeric check at full size): the
     # formulas are checked on a small twin, as for networks, and must be the full-size ones resized.
     small = _small_sizes(source, variables) if verify else None
+    if small and any(isinstance(node, (ColumnBlock, PadColumns)) for node in post_order([source])):
+        # Heads split fixed column ranges, which a copy with every size shrunk cannot keep (issue 14).
+        raise InputError("multi-head attention splits fixed columns into heads, so at these sizes it cannot be "
+                         "checked on a shrunk copy: export it at sizes small enough to check (d_model <= 8), or "
+                         "with verify=False after checking it against another implementation")
     # Named intermediates (a transformer block's) name their adjoints, as a network names its deltas.
     adjoints = []
     found = gradients(source, variables, verify=verify and not small,
