@@ -113,8 +113,8 @@ def test_networks_with_norm_and_dropout_match_torch(norm, keep):
 
 
 def test_large_multi_head_export_refuses_the_shrunk_check_with_one_message():
-    X, G = ns.matrix("X", 16, 16), ns.matrix("G", 16, 16)
-    W = [ns.matrix(f"W_{n}", 16, 16) for n in "QKVO"]
+    X, G = ns.matrix("X", 16, 64), ns.matrix("G", 16, 64)
+    W = [ns.matrix(f"W_{n}", 64, 64) for n in "QKVO"]
     f = ns.sum_entries(ns.hadamard(ns.multi_head_attention(X, *W, heads=4), G))
     with pytest.raises(ns.InputError, match="verify=False"):
         ns.export(f, wrt=[w.name for w in W])
