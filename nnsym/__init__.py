@@ -63,3 +63,27 @@ __all__ = [
     "attention", "batch_norm", "dropout", "embedding", "layer_norm", "multi_head_attention", "optimizer_update",
     "transformer_block",
 ]
+
+# ----- probability and information theory (issue 16) -----
+from nnsym.declare.distributions import (  # noqa: E402
+    bayes_posterior,
+    bernoulli_log_likelihood,
+    bernoulli_nll,
+    categorical_log_likelihood,
+    categorical_nll,
+    cross_entropy,
+    entropy,
+    evidence,
+    gaussian_kl,
+    gaussian_log_density,
+    isotropic_nll,
+    kl_divergence,
+    mvn_log_density,
+    mvn_nll,
+)
+
+__all__ += [
+    "bayes_posterior", "bernoulli_log_likelihood", "bernoulli_nll", "categorical_log_likelihood", "categorical_nll",
+    "cross_entropy", "entropy", "evidence", "gaussian_kl", "gaussian_log_density", "isotropic_nll", "kl_divergence",
+    "mvn_log_density", "mvn_nll",
+]

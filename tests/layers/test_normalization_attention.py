@@ -197,7 +197,8 @@ def test_reader_reads_the_layers():
     (r"\operatorname{std}(Z)", "BN"),
     (r"\operatorname{MultiHead}_{0}(X, W_Q, W_K, W_V, W_O)", "heads"),
     (r"\operatorname{Attention}(Q, V, K)", "columns"),
-    (r"\operatorname{tr}(Z, Z)", "only layers"),
+    (r"\operatorname{tr}(Z, Z, Z)", "only layers"),
+    (r"\operatorname{tr}(Z, Z)", "only H(p, q)"),
 ])
 def test_reader_refuses_bad_layers_with_one_message(text, message):
     with pytest.raises((ParseError, ShapeError)) as error:
