@@ -31,6 +31,11 @@ _EXPORTS = {
     "nnsym.verify.evaluate": ("evaluate",),
 }
 
+# ----- normalization, dropout, attention, optimizers (issue 14) -----
+from nnsym.declare.attention import attention, embedding, multi_head_attention, transformer_block
+from nnsym.declare.normalization import batch_norm, dropout, layer_norm
+from nnsym.declare.optimizers import update as optimizer_update
+
 __all__ = [
     "Verdict", "check", "check_function", "Backprop", "Dense", "LinearEquation", "LinearSystem", "Solution", "linear_equation", "solve_linear", "Expr", "Gradient", "InputError", "MissingRuleError", "Network", "NnsymError",
     "Notation", "ParseError", "ShapeError", "Symbol", "VerificationError", "backprop", "binary_cross_entropy",
@@ -39,14 +44,21 @@ __all__ = [
     "leaky_relu", "log", "log_softmax", "logdet", "logsumexp", "matrix", "mean_over_batch", "network", "norm",
     "ones", "outer", "relu", "scalar", "sigmoid", "softmax", "softmax_cross_entropy", "softplus", "sqrt",
     "squared_error", "sum_entries", "tanh", "trace", "transpose", "vector",
+    # issue 14
+    "attention", "batch_norm", "dropout", "embedding", "layer_norm", "multi_head_attention", "optimizer_update",
+    "transformer_block",
 ]
 
 
 def __getattr__(name: str):
-    module = next((module for module, names in _EXPORTS.items() if name in names), None)
-    if module is None:
+    # A name is exported as itself, or as "public=attribute" (optimizer_update is optimizers.update).
+    found = next(((module, entry) for module, names in _EXPORTS.items() for entry in names
+                  if entry.partition("=")[0] == name), None)
+    if found is None:
         raise AttributeError(f"module 'nnsym' has no attribute {name!r}")
-    value = getattr(import_module(module), name)  # one of the modules named in _EXPORTS, never user text
+    module, entry = found
+    # One of the modules named in _EXPORTS and an attribute named there, never user text.
+    value = getattr(import_module(module), entry.partition("=")[2] or name)
     globals()[name] = value  # later uses skip this function
     return value
 
@@ -54,6 +66,16 @@ def __getattr__(name: str):
 def __dir__():
     return sorted(set(globals()) | set(__all__))
 
+
+# ----- normalization, dropout, attention, optimizers (issue 14) -----
+_EXPORTS["nnsym.declare.attention"] = ("attention", "embedding", "multi_head_attention", "transformer_block")
+_EXPORTS["nnsym.declare.normalization"] = ("batch_norm", "dropout", "layer_norm")
+_EXPORTS["nnsym.declare.optimizers"] = ("optimizer_update=update",)
+
+__all__ += [
+    "attention", "batch_norm", "dropout", "embedding", "layer_norm", "multi_head_attention", "optimizer_update",
+    "transformer_block",
+]
 
 # ----- probability and information theory (issue 16) -----
 _EXPORTS["nnsym.declare.distributions"] = (

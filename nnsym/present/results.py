@@ -28,6 +28,8 @@ from nnsym.verify.finite_differences import Report, check_gradients, check_jacob
 LAYOUT_GRADIENT = "denominator layout: the gradient has the variable's shape"
 LAYOUT_JACOBIAN = "numerator layout: rows follow the function, columns the variable"
 ORACLE_POINTS = 2
+
+
 def _docstring(expression: Expr) -> str:
     """The formula's LaTeX for generated code, left out when too large to write (the code shares
     subexpressions, so it stays small)."""
@@ -151,7 +153,6 @@ def verify_gradients(f: Expr, gradients: Dict[Symbol, Expr], points: int = 3, se
     return tuple(reports)
 
 
-
 @refuse_deep_nesting
 def grad(f: Expr, wrt: Symbol, verify: bool = True, oracle: bool = True) -> Gradient:
     """The gradient of a scalar ``f`` with respect to a declared symbol, in closed matrix form."""
@@ -161,9 +162,11 @@ def grad(f: Expr, wrt: Symbol, verify: bool = True, oracle: bool = True) -> Grad
 
 
 @refuse_deep_nesting
-def gradients(f: Expr, wrt: Sequence[Symbol], verify: bool = True, oracle: bool = True) -> Dict[Symbol, Gradient]:
-    """Gradients with respect to several symbols in one reverse pass."""
-    found = cotangents(f, wrt)
+def gradients(f: Expr, wrt: Sequence[Symbol], verify: bool = True, oracle: bool = True,
+              hook=None) -> Dict[Symbol, Gradient]:
+    """Gradients with respect to several symbols in one reverse pass (``hook`` may name cotangents
+    as reverse mode forms them: `nnsym.derive.adjoints.adjoint_hook`)."""
+    found = cotangents(f, wrt, hook)
     reports = _require(verify_gradients(f, found, oracle=oracle), "a gradient") if verify else ()
     return {v: Gradient(f, v, found[v], reports) for v in wrt}
 
