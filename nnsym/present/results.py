@@ -7,7 +7,7 @@ returning. A formula that fails is never returned: `VerificationError` says wher
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
@@ -140,16 +140,15 @@ def verify_gradients(f: Expr, gradients: Dict[Symbol, Expr], points: int = 3, se
                      oracle: bool = True) -> Tuple[Report, ...]:
     """Both checks, each at sizes within its time budget (`verify.budget`: past it, on a copy of the
     formulas with smaller sizes); each report says at which sizes it ran and why."""
-    fd = budget.plan(f, gradients, "central differences", budget.finite_difference_seconds,
-                     budget.FINITE_DIFFERENCE_BUDGET, points)
-    report = check_gradients(fd.f, fd.gradients, points=points, seed=seed, sizes=fd.sizes)
-    reports = [replace(report, sizes=fd.note)]
+    reports = [budget.run_within_budget(
+        f, gradients, "central differences", budget.finite_difference_seconds, budget.FINITE_DIFFERENCE_BUDGET,
+        points, lambda plan: check_gradients(plan.f, plan.gradients, points=points, seed=seed, sizes=plan.sizes))]
     if oracle:
-        checked = budget.plan(f, gradients, "the elementwise oracle", budget.oracle_seconds, budget.ORACLE_BUDGET,
-                              ORACLE_POINTS, choices=ORACLE_SIZES)
-        report = check_elementwise(checked.f, checked.gradients, points=ORACLE_POINTS, seed=seed + 1,
-                                   sizes=checked.sizes)
-        reports.append(replace(report, sizes=checked.note))
+        reports.append(budget.run_within_budget(
+            f, gradients, "the elementwise oracle", budget.oracle_seconds, budget.ORACLE_BUDGET, ORACLE_POINTS,
+            lambda plan: check_elementwise(plan.f, plan.gradients, points=ORACLE_POINTS, seed=seed + 1,
+                                           sizes=plan.sizes),
+            choices=ORACLE_SIZES))
     return tuple(reports)
 
 
@@ -174,12 +173,14 @@ def gradients(f: Expr, wrt: Sequence[Symbol], verify: bool = True, oracle: bool 
 def verify_jacobian(y: Expr, x: Symbol, jacobian: Expr, seed: int = 0) -> Tuple[Report, ...]:
     """Central differences of y, and the elementwise oracle (a reverse pass per entry of y) at sizes
     within its budget."""
-    checked = budget.plan(y, {x: jacobian}, "the elementwise oracle", budget.jacobian_oracle_seconds,
-                          budget.ORACLE_BUDGET, ORACLE_POINTS, choices=ORACLE_SIZES)
-    (variable,) = checked.gradients
-    oracle = check_elementwise_jacobian(checked.f, variable, checked.gradients[variable], points=ORACLE_POINTS,
-                                        seed=seed + 1, sizes=checked.sizes)
-    return check_jacobian(y, x, jacobian, seed=seed), replace(oracle, sizes=checked.note)
+    def run(plan):
+        (variable,) = plan.gradients
+        return check_elementwise_jacobian(plan.f, variable, plan.gradients[variable], points=ORACLE_POINTS,
+                                          seed=seed + 1, sizes=plan.sizes)
+
+    oracle = budget.run_within_budget(y, {x: jacobian}, "the elementwise oracle", budget.jacobian_oracle_seconds,
+                                      budget.ORACLE_BUDGET, ORACLE_POINTS, run, choices=ORACLE_SIZES)
+    return check_jacobian(y, x, jacobian, seed=seed), oracle
 
 
 @refuse_deep_nesting

@@ -11,13 +11,13 @@ the `Plan` says at which sizes the check ran and why, and the report carries tha
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Dict, Mapping, Optional, Sequence
 
 import numpy as np
 import sympy
 
-from nnsym.declare.expressions import Det, Expr, Inverse, LogDet, MatMul, Symbol, post_order
+from nnsym.declare.expressions import Constant, Det, Expr, Inverse, LogDet, MatMul, Symbol, post_order
 from nnsym.errors import InputError
 from nnsym.verify.evaluate import Evaluator, concrete_shape
 from nnsym.verify.points import small_sizes, symbols_of
@@ -43,6 +43,7 @@ class Plan:
     sizes: Dict
     note: str
     variables: Dict[Symbol, Symbol]  # the caller's variable -> the one checked (itself unless resized)
+    shrunk: bool = False
 
 
 def resized(expr: Expr, small: Mapping) -> Expr:
@@ -108,12 +109,23 @@ def jacobian_oracle_seconds(y: Expr, jacobians: Mapping, sizes: Mapping, points:
     return ((1 + _entries(concrete_shape(y, sizes))) * forward + closed) * SECONDS_PER_ORACLE_STEP
 
 
-def _size_map(concrete: Sequence, level: int) -> Dict:
+def _size_map(concrete: Sequence, level: int, keep=frozenset()) -> Dict:
     """Level 1: each distinct concrete size a distinct small one (2, 3, 4, ...: never larger than it
-    was); level 2: alternately 2 and 3 (sizes of neighbouring layers still differ)."""
-    if level == 1:
-        return {d: sympy.Integer(min(d, 2 + k)) for k, d in enumerate(concrete)}
-    return {d: sympy.Integer(min(d, 2 + k % 2)) for k, d in enumerate(concrete)}
+    was); level 2: alternately 2 and 3 (sizes of neighbouring layers still differ). Sizes in ``keep``
+    stay as they are."""
+    shrinking = [d for d in concrete if d not in keep]
+    small = {d: sympy.Integer(min(d, 2 + (k if level == 1 else k % 2))) for k, d in enumerate(shrinking)}
+    return {**small, **{d: d for d in concrete if d in keep}}
+
+
+def sizes_in_constants(exprs: Sequence[Expr], concrete) -> frozenset:
+    """The concrete sizes that divide a number in the formulas (the 1/B of a batch mean or of batch
+    norm's statistics): a copy with the shapes shrunk but the numbers not may then be another formula."""
+    numbers = set()
+    for node in post_order(exprs):
+        if isinstance(node, Constant) and node.value.is_Rational:
+            numbers |= {abs(int(node.value.p)), abs(int(node.value.q))} - {0, 1}
+    return frozenset(d for d in concrete if any(n % int(d) == 0 for n in numbers))
 
 
 _SYMBOLIC_CHOICES = {1: (3, 2, 4), 2: (2, 3)}
@@ -140,7 +152,7 @@ def _well_formed(exprs: Sequence[Expr], sizes: Mapping, allowed: set) -> bool:
 
 
 def plan(f: Expr, gradients: Mapping[Symbol, Expr], what: str, seconds: Callable, budget: float, points: int,
-         choices: Optional[Sequence[int]] = None) -> Plan:
+         choices: Optional[Sequence[int]] = None, keep=frozenset()) -> Plan:
     """The sizes ``what`` (a check) runs at: as given (symbolic sizes from ``choices``) if its
     estimate ``seconds(f, gradients, sizes, points)`` is within ``budget``, else on a small copy."""
     symbols = symbols_of(f, *gradients.values(), *gradients)
@@ -151,7 +163,7 @@ def plan(f: Expr, gradients: Mapping[Symbol, Expr], what: str, seconds: Callable
         return Plan(f, dict(gradients), sizes, _shown(symbols, sizes, {}), same)
     concrete = sorted({d for s in symbols for d in s.shape if d.is_Integer and d != 1}, key=int)
     for level in (1, 2):
-        small = _size_map(concrete, level)
+        small = _size_map(concrete, level, keep)
         twin_f = resized(f, small)
         twin_variables = {v: resized(v, small) for v in gradients}
         twin_gradients = {twin_variables[v]: resized(g, small) for v, g in gradients.items()}
@@ -166,12 +178,48 @@ def plan(f: Expr, gradients: Mapping[Symbol, Expr], what: str, seconds: Callable
             why = (f"at {'the sizes given' if given == 'as given' else given} {what} would take about "
                    f"{estimate:.1f} s, over its {budget} s budget")
             return Plan(twin_f, twin_gradients, twin_sizes, _shown(twin_symbols, twin_sizes, small, why),
-                        twin_variables)
+                        twin_variables, shrunk=True)
     # Not shrinkable (sizes computed from sizes): the full sizes, if that is not far over budget.
     if estimate > 20 * budget:
         raise InputError(f"sizes too large to check: {what} would take about {estimate:.0f} s and the "
                          "formula cannot be checked at smaller sizes; use symbolic sizes (mxn)")
     return Plan(f, dict(gradients), sizes, _shown(symbols, sizes, {}, "over budget, but these formulas cannot be shrunk"), same)
+
+
+def run_within_budget(f: Expr, gradients: Mapping[Symbol, Expr], what: str, seconds: Callable, budget: float,
+                      points: int, run: Callable, choices: Optional[Sequence[int]] = None):
+    """``run(plan)`` (a check, returning its `Report`) at the sizes `plan` chooses, the report saying
+    which. A check that fails on a smaller copy runs again at the sizes given, unless that would take
+    far too long (then the failure stands): a formula may hold a size as a number (batch norm's 1/B),
+    which the copy does not shrink, so only the sizes given decide against it."""
+    chosen = plan(f, gradients, what, seconds, budget, points, choices)
+    report = replace(run(chosen), sizes=chosen.note)
+    if report.ok or not chosen.shrunk:
+        return report
+    symbols = symbols_of(f, *gradients.values(), *gradients)
+    concrete = {d for s in symbols for d in s.shape if d.is_Integer and d != 1}
+    keep = sizes_in_constants([f, *gradients.values()], concrete)
+    kept_plan = plan(f, gradients, what, seconds, budget, points, choices, keep) if keep else None
+    # A kept size may be what every entry of a node sums over (batch norm's B): the estimate, which
+    # counts operand entries once, is then too low by up to that size.
+    if kept_plan and seconds(kept_plan.f, kept_plan.gradients, kept_plan.sizes, points) * max(keep) <= 20 * budget:
+        chosen = kept_plan
+        kept = ", ".join(str(d) for d in sorted(keep, key=int))
+        report = replace(run(chosen), sizes=f"{chosen.note}; {kept} kept: a number in the formulas holds it")
+        if report.ok or not chosen.shrunk:
+            return report
+    sizes = small_sizes(symbols, choices=choices) if choices else small_sizes(symbols)
+    estimate = seconds(f, gradients, sizes, points)
+    if estimate > 20 * budget:
+        if keep:  # the copy is not the same formula, and the formula itself is too large: say so
+            raise InputError(
+                f"sizes too large to check: {what} would take about {estimate:.0f} s at the sizes given, and "
+                f"the formulas hold size {', '.join(str(d) for d in sorted(keep, key=int))} as a number "
+                "(a batch statistic), so a copy with smaller sizes is another formula; use smaller sizes")
+        return replace(report, sizes=f"{chosen.note}; not run again at the sizes given: about {estimate:.0f} s")
+    again = Plan(f, dict(gradients), sizes, "", {v: v for v in gradients})
+    note = _shown(symbols, sizes, {}, f"the smaller copy failed ({report.max_abs_error:.1e}); run again here")
+    return replace(run(again), sizes=note)
 
 
 def _shown(symbols, sizes: Mapping, small: Mapping, why: str = "") -> str:

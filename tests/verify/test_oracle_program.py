@@ -212,3 +212,13 @@ def test_jacobians_and_hessians_carry_both_checks():
     assert ["finite differences" in r.method for r in J.reports] == [True, False]
     assert all(r.ok for r in J.reports + H.reports)
     assert sum("elementwise SymPy" in r.method for r in H.reports) == 2  # the gradient's and the Hessian's
+
+
+def test_a_size_held_as_a_number_is_kept_when_the_smaller_copy_disagrees():
+    """Batch norm's gradient holds 1/B as a number: a copy with B shrunk but the number not is another
+    formula, so its check fails; the check runs again with B as given, and passes."""
+    net = ns.network([3, 4, 2], activation="tanh", loss="softmax_cross_entropy", batch=5, mean=True, norm="batch")
+    result = ns.backprop(net)
+    assert [r.ok for r in result.reports] == [True, True]
+    assert "5 kept" in result.reports[1].sizes or "run again" in result.reports[1].sizes
+    assert budget.sizes_in_constants([result.forward.loss], {sympy.Integer(5), sympy.Integer(4)}) == {5}
