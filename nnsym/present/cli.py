@@ -233,6 +233,41 @@ def _export(parser: argparse.ArgumentParser):
     return run
 
 
+# ----- nnsym lint (issue 12): the first wrong step of a derivation in lecture notes -----------------
+
+@subcommand("lint", "check every step of the derivations in .tex/.md notes: exit 0 all right, 1 a step wrong, 2 bad input")
+def _lint(parser: argparse.ArgumentParser):
+    parser.add_argument("files", nargs="+", metavar="FILE", help="a .tex or .md file, or - for stdin (with --format)")
+    parser.add_argument("--format", default=None, choices=("tex", "md"), help="the format of stdin (or of every FILE)")
+    parser.add_argument("--function", default=None, metavar="LATEX", help=r"the function, e.g. 'L = \frac12\|Wx-y\|^2'")
+    parser.add_argument("--shape", action="append", default=[], metavar="NAME=SPEC",
+                        help="ROWSxCOLS, N or mxn, added to the document's own declarations")
+    parser.add_argument("--assume", action="append", default=[], metavar="NAME=KIND", help="spd, positive, onehot, ...")
+    parser.add_argument("--layout", default=None, choices=("denominator", "numerator"),
+                        help="numerator: gradients written as rows / transposed (Jacobian layout)")
+    parser.add_argument("--strict", action="store_true", help="math that is not read is an error (exit 2)")
+    parser.add_argument("--verbose", action="store_true", help="also list the steps that are right")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+    def run(args) -> int:
+        import json
+
+        from nnsym.present.lint import lint_files
+
+        shapes, assumptions = _declarations(args)
+        report = lint_files(args.files, args.format, shapes, assumptions, args.function, args.layout, sys.stdin)
+        if args.json:
+            print(json.dumps(report.to_json()))
+        else:
+            print("\n".join(report.lines(args.verbose)))
+        if args.strict and report.not_read:
+            first = next(s for s in report.steps if s.ok is None)
+            raise InputError(f"{first.file}:{first.line}: not read (--strict): {first.not_read}")
+        return 0 if report.ok else 1
+
+    return run
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="nnsym", description="Neural-network maths, derived symbolically and verified numerically.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)

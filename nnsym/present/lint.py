@@ -1,0 +1,727 @@
+"""`nnsym lint`: find the first wrong step of a derivation written in lecture notes (.tex, .md).
+
+A document's display math (``equation``, ``align``, ``gather``, ``multline`` with or without ``*``,
+``\\[ \\]``, ``$$ $$``) is cut into rows at ``\\\\``, each row into the parts of its chain of ``=``; a
+row that starts with ``=`` (``&= ...``) continues the chain of the row before. Consecutive parts make
+the steps, each decided by value at random points (`diagnose.RTOL`, as `nnsym check` decides):
+
+- *definition*: a row whose first part is a name not yet declared (``z^{(1)} = W^{(1)} x + b^{(1)}``,
+  ``L = ...``, ``J(\\theta) = ...``) defines it; later rows are evaluated with it substituted, and a
+  gradient with respect to a defined intermediate (``\\frac{\\partial L}{\\partial z^{(2)}}``) is the
+  derivative of the function written through it;
+- *gradient*: a part ``\\frac{\\partial L}{\\partial W}``, ``\\nabla_W L``, a Hessian ``\\nabla^2_w L``
+  or an entry ``\\frac{\\partial L}{\\partial W_{ij}}`` stands for nnsym's (verified) derivative, and
+  the part beside it is compared with that;
+- *equality*: two expressions must be equal as functions of the declared symbols.
+
+Each step is compared with the part before it, so a planted error is reported once; a gradient row
+that uses a wrong definition is wrong too, since it is compared with the true gradient.
+Declarations come from ``% nnsym: --shape W=3x2 ...`` (TeX) or ``<!-- nnsym: ... -->`` (Markdown)
+lines, with the flags of ``nnsym check``, and from the caller. Math outside the notation is *not
+read*, with the reason; it never makes a step wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from nnsym.declare.expressions import Expr, Symbol, post_order, show_shape, transpose
+from nnsym.declare.index_notation import read_indexed_claim
+from nnsym.declare.latex_reader import parse_shape, read_latex, read_name
+from nnsym.emit.latex import latex
+from nnsym.errors import InputError, NnsymError
+from nnsym.present import diagnose
+from nnsym.present.claims import _compare, concrete_sizes
+from nnsym.present.results import grad, hessian, jacobian
+from nnsym.verify.evaluate import evaluate
+from nnsym.verify.points import SMALL_SIZES, random_point, small_sizes, symbols_of
+
+POINTS = 2  # random points per size draw
+SIZE_DRAWS = ((3, 2, 4, 5, 6, 7), (4, 5, 2, 3, 7, 6))  # symbolic sizes are drawn twice, distinct each time
+LAYOUTS = ("denominator", "numerator")
+
+_ENVIRONMENTS = "equation|align|gather|multline|eqnarray|flalign|alignat"
+_DISPLAY = re.compile(r"\$\$(.*?)\$\$|\\\[(.*?)\\\]|\\begin\{(" + _ENVIRONMENTS + r")(\*?)\}(.*?)\\end\{\3\4\}", re.S)
+_INNER_LAYOUT = re.compile(r"\\(?:begin|end)\{(?:aligned|split|gathered|alignedat|multlined)\}(?:\{\d+\})?"
+                           r"|\\(?:label|tag\*?)\{[^{}]*\}|\\(?:nonumber|notag)\b")
+_TEX_DECLARATION = re.compile(r"^[ \t]*%+[ \t]*nnsym:(.*)$", re.M)
+_MD_DECLARATION = re.compile(r"<!--\s*nnsym:(.*?)-->", re.S)
+_TEX_COMMENT = re.compile(r"(?<!\\)%.*$", re.M)
+_MD_FENCE = re.compile(r"^(```|~~~).*?^\1[ \t]*$", re.S | re.M)
+_RELATIONS = re.compile(r"\\(?:leq?|geq?|neq?|approx|to|in|notin|subset|subseteq|sim|propto|equiv|mapsto|"
+                        r"Rightarrow|rightarrow|Leftrightarrow|iff|implies|ll|gg)(?![A-Za-z])|<|>|\\mid")
+_TRAILING = re.compile(r"(?:\s|,|\.|;|\\[,;:!]|\\q?quad)+$")
+_CALLED = re.compile(r"^(.*?)\s*(?:\\left)?\(([^()]*)(?:\\right)?\)$", re.S)
+_FRAC = re.compile(r"\\[dt]?frac\s*")
+_NABLA = re.compile(r"\\nabla\s*")
+_DIFFERENTIAL = re.compile(r"^(?:\\partial|\\mathrm\{d\}|\\operatorname\{d\}|d)(?![A-Za-z])\s*(\^\s*\{?2\}?)?\s*(.*)$", re.S)
+
+
+# ----- results --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a derivation and its verdict (``ok`` None: not read, the reason in ``not_read``)."""
+
+    file: str
+    line: int
+    lhs: str
+    rhs: str
+    kind: str  # "equality", "gradient", "definition" (or "" when not read)
+    ok: Optional[bool]
+    max_abs_error: Optional[float] = None
+    max_rel_error: Optional[float] = None
+    worst_index: Optional[str] = None
+    diagnosis: Optional[str] = None
+    not_read: Optional[str] = None
+    matrix_form: Optional[str] = None  # an index-notation part, in matrix form
+
+    def to_json(self) -> dict:
+        number = (lambda v: None if v is None or not np.isfinite(v) else float(v))
+        return {"file": self.file, "line": self.line, "lhs": self.lhs, "rhs": self.rhs, "kind": self.kind,
+                "ok": self.ok, "max_abs_error": number(self.max_abs_error),
+                "max_rel_error": number(self.max_rel_error), "worst_index": self.worst_index,
+                "diagnosis": self.diagnosis, "not_read": self.not_read}
+
+    def __str__(self):
+        where = f"{self.file}:{self.line}"
+        if self.ok is None:
+            return f"{where}: not read: {_short(self.lhs)} = {_short(self.rhs)} — {self.not_read}"
+        if self.ok:
+            return f"{where}: right: {_short(self.lhs)} = {_short(self.rhs)}"
+        error = ""
+        if self.max_rel_error is not None:
+            error = f" — max rel error {self.max_rel_error:.2g}" + (f" at {self.worst_index}" if self.worst_index else "")
+        elif self.diagnosis:
+            error = " —"
+        reasons = "; ".join(r for r in (self.diagnosis,) if r)
+        return f"{where}: wrong: {_short(self.lhs)} = {_short(self.rhs)}{error}{'; ' if error and reasons and self.max_rel_error is not None else ' '}{reasons}".rstrip()
+
+
+def _short(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class Report:
+    steps: Tuple[Step, ...]
+
+    @property
+    def right(self) -> int:
+        return sum(s.ok is True for s in self.steps)
+
+    @property
+    def wrong(self) -> int:
+        return sum(s.ok is False for s in self.steps)
+
+    @property
+    def not_read(self) -> int:
+        return sum(s.ok is None for s in self.steps)
+
+    @property
+    def ok(self) -> bool:
+        return self.wrong == 0
+
+    @property
+    def first_wrong(self) -> Optional[Step]:
+        return next((s for s in self.steps if s.ok is False), None)
+
+    def summary(self) -> str:
+        return f"{len(self.steps)} steps: {self.right} right, {self.wrong} wrong, {self.not_read} not read"
+
+    def lines(self, verbose: bool = False) -> List[str]:
+        shown = [str(s) for s in self.steps if verbose or s.ok is not True]
+        return shown + [self.summary()]
+
+    def to_json(self) -> dict:
+        first = self.first_wrong
+        return {"ok": self.ok, "steps": [s.to_json() for s in self.steps],
+                "first_wrong": None if first is None else {"file": first.file, "line": first.line},
+                "right": self.right, "wrong": self.wrong, "not_read": self.not_read}
+
+
+# ----- finding the steps ----------------------------------------------------------------------------
+
+@dataclass
+class _Row:
+    line: int
+    parts: List[str]
+    continues: bool  # starts with '=': the chain of the row before goes on
+
+
+def _blank(match) -> str:
+    """Text of the same length and line breaks, so that offsets and line numbers stay."""
+    return re.sub(r"[^\n]", " ", match.group(0))
+
+
+def _split_top(text: str, separator: str) -> List[Tuple[int, str]]:
+    """(offset, piece) of ``text`` split at ``separator`` outside braces and inner environments."""
+    pieces, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        if text.startswith("\\begin{", i):
+            depth += 1
+        elif text.startswith("\\end{", i):
+            depth -= 1
+        if text[i] == "\\" and not text.startswith(separator, i):
+            i += 2
+            continue
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+        elif depth == 0 and text.startswith(separator, i):
+            pieces.append((start, text[start:i]))
+            i += len(separator)
+            start = i
+            continue
+        i += 1
+    pieces.append((start, text[start:]))
+    return pieces
+
+
+def _rows(body: str, first_line: int) -> List[_Row]:
+    rows = []
+    for offset, row in _split_top(body, "\\\\"):
+        row = _split_top(row, "&&")[0][1].replace("&", " ")
+        stripped = row.strip()
+        stripped = _TRAILING.sub("", stripped).strip()
+        if not stripped:
+            continue
+        lead = len(row) - len(row.lstrip())
+        line = first_line + body.count("\n", 0, offset + lead)
+        parts = [p.strip() for _, p in _split_top(stripped, "=")]
+        continues = parts[0] == ""
+        rows.append(_Row(line, parts[1:] if continues else parts, continues))
+    return rows
+
+
+def displays(text: str, fmt: str) -> List[Tuple[int, str]]:
+    """(line, body) of each display in a document of format ``tex`` or ``md``."""
+    if fmt == "tex":
+        text = _TEX_COMMENT.sub(lambda m: " " * len(m.group(0)), text)
+    else:
+        text = _MD_FENCE.sub(_blank, text)
+        text = _MD_DECLARATION.sub(_blank, text)
+    found = []
+    for match in _DISPLAY.finditer(text):
+        group = next(g for g in (1, 2, 5) if match.group(g) is not None)
+        body = _INNER_LAYOUT.sub(lambda m: " " * len(m.group(0)), match.group(group))
+        found.append((text.count("\n", 0, match.start(group)) + 1, body))
+    return found
+
+
+def declared_flags(text: str, fmt: str) -> List[str]:
+    """The words of every ``% nnsym:`` (``<!-- nnsym: -->``) line, in order."""
+    pattern = _TEX_DECLARATION if fmt == "tex" else _MD_DECLARATION
+    words = []
+    for match in pattern.finditer(text):
+        try:
+            words += shlex.split(match.group(1))
+        except ValueError as error:
+            line = text.count("\n", 0, match.start()) + 1
+            raise InputError(f"line {line}: nnsym declaration: {error}") from None
+    return words
+
+
+def declaration_parser() -> argparse.ArgumentParser:
+    """The flags of `nnsym check` that a document may carry."""
+    from nnsym.present.cli import _Parser  # the CLI's one-line usage errors
+
+    parser = _Parser(prog="nnsym declaration", add_help=False)
+    parser.add_argument("--function", default=None)
+    parser.add_argument("--wrt", default=None)
+    parser.add_argument("--shape", action="append", default=[])
+    parser.add_argument("--assume", action="append", default=[])
+    parser.add_argument("--layout", default=None, choices=LAYOUTS)
+    return parser
+
+
+# ----- deciding the steps ---------------------------------------------------------------------------
+
+class _NotRead(Exception):
+    """A part outside the notation: the step is not read, with this reason."""
+
+
+@dataclass
+class _Derivative:
+    function: str  # the function's LaTeX (a name or an expression)
+    variable: str  # the variable's LaTeX
+    order: int = 1
+
+
+@dataclass
+class _Value:
+    expr: Expr  # in the document's symbols (defined names are symbols)
+    text: str
+    derivative: Optional[_Derivative] = None
+    variable: Optional[Symbol] = None  # for a gradient: the base symbol differentiated by, if any
+    function: Optional[Expr] = None
+    indices: Optional[tuple] = None
+
+
+def _braced(text: str, i: int) -> Tuple[str, int]:
+    """The group at text[i] (``{...}``, one command, or one character) and the index after it."""
+    while i < len(text) and text[i] in " \t\n":
+        i += 1
+    if i >= len(text):
+        raise _NotRead("an argument is missing")
+    if text[i] == "{":
+        depth = 0
+        for j in range(i, len(text)):
+            depth += (text[j] == "{") - (text[j] == "}")
+            if depth == 0:
+                return text[i + 1:j], j + 1
+        raise _NotRead("unbalanced braces")
+    if text[i] == "\\":
+        match = re.match(r"\\[A-Za-z]+|\\.", text[i:])
+        return match.group(0), i + len(match.group(0))
+    return text[i], i + 1
+
+
+def derivative_of(text: str) -> Optional[_Derivative]:
+    """The derivative written in ``text`` (``\\frac{\\partial L}{\\partial W}``, ``\\nabla_W L``,
+    ``\\nabla^2_w L``, ``\\frac{d}{dx} f(x)``, ``\\frac{\\partial^2 L}{\\partial w \\partial w^\\top}``), or None."""
+    text = text.strip()
+    nabla = _NABLA.match(text)
+    if nabla:
+        i, variable, order = nabla.end(), None, 1
+        while i < len(text) and text[i] in "_^":
+            script, after = _braced(text, i + 1)
+            if text[i] == "^":
+                if script.strip() != "2":
+                    raise _NotRead(f"\\nabla^{{{script}}} is not read (\\nabla^2_w L is the Hessian)")
+                order = 2
+            else:
+                variable = script
+            i = after
+            while i < len(text) and text[i] in " \t\n":
+                i += 1
+        if variable is None:
+            raise _NotRead("\\nabla needs its variable as a subscript: \\nabla_W L")
+        function = text[i:].strip()
+        if not function:
+            raise _NotRead("\\nabla_W needs the function after it")
+        return _Derivative(function, variable, order)
+    frac = _FRAC.match(text)
+    if not frac:
+        return None
+    top, i = _braced(text, frac.end())
+    bottom, i = _braced(text, i)
+    top_match, bottom_match = _DIFFERENTIAL.match(top.strip()), _DIFFERENTIAL.match(bottom.strip())
+    if not top_match or not bottom_match:
+        return None
+    order = 2 if top_match.group(1) else 1
+    function = (top_match.group(2) + " " + text[i:]).strip()
+    variable = bottom_match.group(2).strip()
+    if order == 2:  # \partial w \partial w^\top, \partial w^2
+        pieces = [p.strip() for p in re.split(r"\\partial|\\mathrm\{d\}", variable) if p.strip()]
+        variable = re.sub(r"\^\s*(\{?\\top\}?|\{?T\}?|\{?2\}?)$", "", pieces[0]).strip()
+    if not function or not variable:
+        return None
+    return _Derivative(function, variable, order)
+
+
+class _Document:
+    """What a document has declared and defined so far, and how its steps are decided."""
+
+    def __init__(self, shapes: Mapping, assumptions: Mapping, layout: str, seed: int = 0):
+        self.shapes = {read_name(k): (parse_shape(v) if isinstance(v, str) else tuple(v)) for k, v in shapes.items()}
+        self.assumptions = {read_name(k): v for k, v in assumptions.items()}
+        self.layout = layout
+        self.defined: Dict[str, Expr] = {}  # name -> definition, in the document's symbols
+        self.seed = seed
+        self.cache: Dict = {}
+        self.function_name: Optional[str] = None
+
+    # ----- reading -----
+    def reading_shapes(self) -> Dict:
+        return {**self.shapes, **{n: e.shape for n, e in self.defined.items()}}
+
+    def read(self, text: str, shape=None) -> Expr:
+        if _RELATIONS.search(text):
+            raise _NotRead(f"the relation {_RELATIONS.search(text).group(0)} is not a step")
+        try:
+            return read_latex(text, self.reading_shapes(), self.assumptions, shape=shape)
+        except NnsymError as error:
+            raise _NotRead(str(error).splitlines()[0]) from None
+
+    def name_of(self, text: str) -> Optional[str]:
+        """The name ``text`` is (``z^{(1)}``, ``L``, ``J(\\theta)``), if it is one."""
+        called = _CALLED.match(text)
+        candidates = [text] + ([called.group(1)] if called and called.group(1).strip() else [])
+        for candidate in candidates:
+            try:
+                name = read_name(candidate)
+                value = read_latex(candidate, self.reading_shapes(), self.assumptions)
+            except NnsymError:
+                continue
+            if isinstance(value, Symbol) and value.name == name:
+                if candidate is not text and not all(self._is_name(a) for a in called.group(2).split(",")):
+                    return None
+                return name
+        return None
+
+    def _is_name(self, text: str) -> bool:
+        try:
+            return isinstance(read_latex(text, self.reading_shapes(), self.assumptions), Symbol)
+        except NnsymError:
+            return False
+
+    # ----- definitions -----
+    def expand(self, expr: Expr, keep=frozenset()) -> Expr:
+        """``expr`` with every defined name (except those in ``keep``) replaced by its definition."""
+        done: Dict[Expr, Expr] = {}
+        for node in post_order([expr]):
+            if isinstance(node, Symbol) and node.name in self.defined and node.name not in keep:
+                done[node] = self.expand(self.defined[node.name], keep)
+            else:
+                done[node] = node.rebuilt([done[child] for child in node.args])
+        return done[expr]
+
+    def define(self, name: str, expr: Expr) -> None:
+        if any(isinstance(s, Symbol) and s.name == name for s in expr.free_symbols()):
+            if name not in self.defined:
+                raise _NotRead(f"{name} is defined by itself")
+            expr = self.expand(expr, keep=frozenset(self.defined) - {name})
+        self.defined[name] = expr
+
+    # ----- values -----
+    def value(self, text: str) -> _Value:
+        derivative = derivative_of(text)
+        if derivative is None:
+            return _Value(self.read(text), text)
+        return self.derivative_value(derivative, text)
+
+    def function_of(self, text: str) -> Tuple[Expr, Optional[str]]:
+        """The function a derivative is of: a defined name (with its arguments, L(W)) or a formula."""
+        called = _CALLED.match(text)
+        for candidate in [text] + ([called.group(1)] if called else []):
+            try:
+                name = read_name(candidate)
+            except NnsymError:
+                continue
+            if name in self.defined:
+                return self.defined[name], name
+        if self.function_name is None and re.fullmatch(r"[A-Za-z]|\\[A-Za-z]+", text.strip()) and \
+                text.strip() not in ("\\pi",) and read_name(text) not in self.shapes:
+            raise _NotRead(f"{text.strip()} is not defined before this line: define it (L = ...) or give --function")
+        return self.read(text), None
+
+    def derivative_value(self, derivative: _Derivative, text: str) -> _Value:
+        f, _ = self.function_of(derivative.function)
+        variable_text, indices = derivative.variable, None
+        try:
+            name = read_name(variable_text)
+        except NnsymError:
+            raise _NotRead(f"a derivative with respect to {variable_text} (an expression) is not read") from None
+        base, indices = self.entry_of(name)
+        if base is not None:
+            name = base
+        if name in self.defined:
+            f_v = self.expand(f, keep=frozenset({name}))
+            variable = next((s for s in f_v.free_symbols() if s.name == name), None)
+            if variable is None:
+                raise _NotRead(f"the function does not depend on {name}")
+            truth = self.truth(f_v, variable, derivative.order)
+            return _Value(self.expand(truth), text, derivative, None, f_v, indices)
+        f_full = self.expand(f)
+        variable = next((s for s in f_full.free_symbols() if s.name == name), None)
+        if variable is None:
+            if name not in self.shapes:
+                raise _NotRead(f"the function does not contain {name}")
+            variable = read_latex(variable_text if base is None else name, self.reading_shapes(), self.assumptions)
+        truth = self.truth(f_full, variable, derivative.order)
+        return _Value(truth, text, derivative, variable, f_full, indices)
+
+    def entry_of(self, name: str):
+        """(W, ("i", "j")) when ``name`` is an entry W_{ij} of a declared non-scalar W, else (None, None)."""
+        match = re.fullmatch(r"(.+?)_\{([^{}]*)\}", name)
+        if not match:
+            return None, None
+        base = match.group(1)
+        shape = self.reading_shapes().get(base)
+        if shape is None or tuple(shape) == (1, 1) or name in self.shapes:
+            return None, None
+        letters = [p.strip() for p in match.group(2).split(",")] if "," in match.group(2) else list(match.group(2).replace(" ", ""))
+        return base, tuple(letters)
+
+    def truth(self, f: Expr, variable: Symbol, order: int) -> Expr:
+        key = (f, variable, order)
+        if key not in self.cache:
+            try:
+                if order == 2:
+                    found = hessian(f, variable).expression
+                elif f.is_scalar:
+                    found = grad(f, variable, oracle=False).expression
+                else:
+                    found = jacobian(f, variable).expression
+            except NnsymError as error:
+                raise _NotRead(f"nnsym cannot differentiate this: {str(error).splitlines()[0]}") from None
+            self.cache[key] = found
+        return self.cache[key]
+
+    # ----- comparing -----
+    def claim(self, value: _Value, against: _Value) -> Tuple[Expr, Optional[str]]:
+        """The claim beside a derivative, read with the derivative's shape (a bare I, 1, 0) and, in
+        index notation, converted to matrix form."""
+        if value.derivative is not None:
+            return value.expr, None
+        shape = against.expr.shape
+        if against.indices:
+            try:
+                claim = read_indexed_claim(value.text, against.derivative.variable, self.reading_shapes(),
+                                           self.assumptions)
+            except NnsymError as error:
+                raise _NotRead(str(error).splitlines()[0]) from None
+            return claim, latex(claim)
+        if self.layout == "numerator" and against.derivative is not None and against.derivative.order == 1:
+            shape = shape[::-1]
+        if value.expr.shape != shape:
+            try:
+                return self.read(value.text, shape=shape), None
+            except _NotRead:
+                pass
+        return value.expr, None
+
+    def decide(self, left: _Value, right: _Value) -> dict:
+        gradient = left if left.derivative is not None else right
+        claim_value = right if gradient is left else left
+        if left.derivative is not None and right.derivative is not None:
+            claim, truth, kind, matrix_form = right.expr, left.expr, "equality", None
+        elif left.derivative is None and right.derivative is None:
+            claim, truth, kind, matrix_form = self.expand(right.expr), self.expand(left.expr), "equality", None
+        else:
+            claim, matrix_form = self.claim(claim_value, gradient)
+            claim, truth, kind = self.expand(claim), gradient.expr, "gradient"
+            if self.layout == "numerator" and gradient.derivative.order == 1 and not gradient.indices:
+                claim = transpose(claim)
+        outcome = self.compare(claim, truth, gradient if kind == "gradient" else None)
+        outcome.update(kind=kind, matrix_form=matrix_form)
+        return outcome
+
+    def compare(self, claim: Expr, truth: Expr, gradient: Optional[_Value]) -> dict:
+        if claim.shape != truth.shape and claim.shape != truth.shape[::-1]:
+            return {"ok": False, "diagnosis": f"the sides have different shapes: {show_shape(truth.shape)} "
+                                              f"and {show_shape(claim.shape)}"}
+        context = [gradient.function] if gradient is not None and gradient.function is not None else []
+        symbols = symbols_of(claim, truth, *context)
+        if any(not s.shape[0].is_Integer or not s.shape[1].is_Integer for s in symbols):
+            draws = SIZE_DRAWS
+        else:
+            draws = SIZE_DRAWS[:1]
+        rng = np.random.default_rng(self.seed)
+        ok, max_abs, max_rel, worst, worst_shape = True, 0.0, 0.0, None, None
+        first = None
+        for choices in draws:
+            sizes = small_sizes(symbols, choices=choices)
+            try:
+                concrete_sizes(symbols, symbols[0] if symbols else None) if symbols else None
+            except NnsymError as error:
+                raise _NotRead(str(error).splitlines()[0]) from None
+            try:
+                drawn = [random_point([truth, *context], symbols, sizes, rng) for _ in range(POINTS)]
+                true_values = [evaluate(truth, p, sizes) for p in drawn]
+            except (NnsymError, np.linalg.LinAlgError, ValueError) as error:
+                raise _NotRead(f"cannot evaluate: {str(error).splitlines()[0]}") from None
+            try:
+                with np.errstate(all="ignore"):
+                    claimed_values = [evaluate(claim, p, sizes) for p in drawn]
+            except (NnsymError, np.linalg.LinAlgError, ValueError):
+                return {"ok": False, "diagnosis": "the right side cannot be evaluated where the left side is defined"}
+            if claim.shape != truth.shape:
+                transposed = all(diagnose.close(c, t.T) for c, t in zip(claimed_values, true_values))
+                sides = f"{show_shape(truth.shape)} and {show_shape(claim.shape)}"
+                note = (" and the one is the transpose of the other" + _NUMERATOR_HINT) if transposed else ""
+                return {"ok": False, "diagnosis": f"the sides have different shapes: {sides}{note}"}
+            step_ok, step_abs, step_rel, step_worst = _compare(claimed_values, true_values)
+            ok &= step_ok
+            if step_abs >= max_abs:
+                max_abs, worst, worst_shape = step_abs, step_worst, true_values[0].shape
+            max_rel = max(max_rel, step_rel)
+            if first is None:
+                first = (sizes, drawn, true_values, claimed_values)
+        result = {"ok": ok, "max_abs_error": max_abs, "max_rel_error": max_rel, "diagnosis": None}
+        if not ok:
+            result["worst_index"] = self.worst(worst, worst_shape, gradient)
+            result["diagnosis"] = self.diagnosis(claim, truth, gradient, first)
+        return result
+
+    def worst(self, worst, shape, gradient) -> Optional[str]:
+        if worst is None:
+            return None
+        index = worst[1]
+        name = gradient.variable.name if gradient is not None and gradient.variable is not None else ""
+        if shape == (1, 1):
+            return name or None
+        if shape[1] == 1:
+            return f"{name}[{index[0]}]"
+        return f"{name}[{index[0]},{index[1]}]"
+
+    def diagnosis(self, claim, truth, gradient, first) -> Optional[str]:
+        sizes, drawn, true_values, claimed_values = first
+
+        def claim_at(at):
+            try:
+                with np.errstate(all="ignore"):
+                    return [evaluate(claim, p, sizes) for p in at]
+            except (NnsymError, np.linalg.LinAlgError, ValueError):
+                return None
+
+        if gradient is not None and gradient.variable is not None and gradient.derivative.order == 1 \
+                and gradient.function is not None and gradient.function.is_scalar:
+            sample = diagnose.Sample(gradient.function, gradient.variable, truth, sizes, drawn, true_values,
+                                     claimed_values, claim_at, claim)
+            try:
+                with np.errstate(all="ignore"):
+                    found = diagnose.diagnose(sample)
+            except (NnsymError, np.linalg.LinAlgError, ValueError):
+                found = None
+            if found and found.startswith("transpose") and self.layout == "denominator":
+                found += _NUMERATOR_HINT
+            return found
+        ratios = [c / t for c, t in zip(claimed_values, true_values) if np.all(np.abs(t) > 1e-9)]
+        if ratios and all(np.allclose(r, ratios[0].flat[0], rtol=1e-8) for r in ratios):
+            return f"the right side is {ratios[0].flat[0]:.6g} times the left side"
+        return None
+
+
+_NUMERATOR_HINT = " (if your text uses numerator layout, lint with --layout numerator)"
+
+
+def _step(file, line, lhs, rhs, outcome) -> Step:
+    return Step(file, line, lhs, rhs, outcome.get("kind", ""), outcome.get("ok"), outcome.get("max_abs_error"),
+                outcome.get("max_rel_error"), outcome.get("worst_index"), outcome.get("diagnosis"),
+                outcome.get("not_read"), outcome.get("matrix_form"))
+
+
+def _chains(rows: Sequence[_Row]) -> List[Tuple[List[int], List[str]]]:
+    """Rows joined into chains of '=': (line of each part, parts)."""
+    chains = []
+    for row in rows:
+        lines = [row.line] * len(row.parts)
+        if row.continues and chains:
+            chains[-1][0].extend(lines)
+            chains[-1][1].extend(row.parts)
+        else:
+            chains.append((lines, list(row.parts)))
+    return chains
+
+
+def lint_text(text: str, fmt: str, file: str = "-", shapes: Optional[Mapping] = None,
+              assumptions: Optional[Mapping] = None, function: Optional[str] = None,
+              layout: Optional[str] = None) -> Report:
+    """Every step of one document (``fmt`` "tex" or "md"), with the caller's declarations added to the
+    document's own."""
+    if fmt not in ("tex", "md"):
+        raise InputError(f"lint: unknown format {fmt!r}; tex or md")
+    flags = declaration_parser().parse_args(declared_flags(text, fmt))
+    from nnsym.present.cli import _declarations  # the same parsing of --shape/--assume as `check`
+
+    own_shapes, own_assumptions = _declarations(flags)
+    shapes = {**own_shapes, **{read_name(k): v for k, v in (shapes or {}).items()}}
+    merged = dict(own_assumptions)
+    for name, kinds in (assumptions or {}).items():
+        merged.setdefault(read_name(name), [])
+        merged[read_name(name)] = list(merged[read_name(name)]) + list([kinds] if isinstance(kinds, str) else kinds)
+    document = _Document(shapes, merged, layout or flags.layout or "denominator")
+    steps: List[Step] = []
+    for given in (flags.function, function):
+        if given:
+            _define_function(document, given)
+    for first_line, body in displays(text, fmt):
+        for lines, parts in _chains(_rows(body, first_line)):
+            steps += _lint_chain(document, file, lines, parts)
+    return Report(tuple(steps))
+
+
+def _define_function(document: _Document, text: str) -> None:
+    sides = [p for _, p in _split_top(text, "=")]
+    try:
+        if len(sides) == 2:
+            name = document.name_of(sides[0].strip())
+            if name is None:
+                raise InputError(f"--function {text!r}: the left side of '=' must be the function's name")
+            document.define(name, document.read(sides[1]))
+            document.function_name = name
+        else:
+            document.define("L", document.read(text))
+            document.function_name = "L"
+    except _NotRead as reason:
+        raise InputError(f"--function: {reason}") from None
+
+
+def _lint_chain(document: _Document, file: str, lines: List[int], parts: List[str]) -> List[Step]:
+    steps: List[Step] = []
+    if len(parts) < 2:
+        return steps
+    defining = None
+    head = parts[0]
+    if derivative_of_safe(head) is None:
+        name = document.name_of(head)
+        if name is not None and name not in document.shapes and name not in document.assumptions:
+            defining = name
+    values: List[Optional[_Value]] = [None] * len(parts)
+    reasons: List[Optional[str]] = [None] * len(parts)
+    for k in range(1 if defining else 0, len(parts)):
+        try:
+            values[k] = document.value(parts[k])
+        except _NotRead as reason:
+            reasons[k] = str(reason)
+    if defining:
+        definition = next((v for v in values[1:] if v is not None and v.derivative is None), None)
+        definition = definition or next((v for v in values[1:] if v is not None), None)
+        if definition is None:
+            return [_step(file, lines[0], parts[0], parts[1], {"not_read": reasons[1] or "not read"})]
+        steps.append(_step(file, lines[0], parts[0], parts[1], {"kind": "definition", "ok": True}))
+        try:
+            document.define(defining, definition.expr)
+        except _NotRead as reason:
+            steps[-1] = _step(file, lines[0], parts[0], parts[1], {"not_read": str(reason)})
+    for k in range(2 if defining else 1, len(parts)):
+        left, right = values[k - 1], values[k]
+        if left is None or right is None:
+            steps.append(_step(file, lines[k], parts[k - 1], parts[k],
+                               {"not_read": reasons[k] if right is None else reasons[k - 1]}))
+            continue
+        try:
+            outcome = document.decide(left, right)
+        except _NotRead as reason:
+            outcome = {"not_read": str(reason)}
+        steps.append(_step(file, lines[k], parts[k - 1], parts[k], outcome))
+    return steps
+
+
+def derivative_of_safe(text: str) -> Optional[_Derivative]:
+    try:
+        return derivative_of(text)
+    except _NotRead:
+        return None
+
+
+def lint_files(paths: Sequence[str], fmt: Optional[str] = None, shapes=None, assumptions=None, function=None,
+               layout=None, stdin=None) -> Report:
+    """`lint_text` over files (``-``: ``stdin``, which needs ``fmt``); the format from the suffix."""
+    steps: List[Step] = []
+    for path in paths:
+        if path == "-":
+            if fmt is None:
+                raise InputError("lint: reading stdin ('-') needs --format tex or --format md")
+            text, kind = stdin.read(), fmt
+        else:
+            kind = fmt or {"tex": "tex", "md": "md", "markdown": "md"}.get(path.rpartition(".")[2].lower())
+            if kind is None:
+                raise InputError(f"lint: {path}: unknown format; name it .tex or .md, or give --format")
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    text = handle.read()
+            except (OSError, UnicodeDecodeError) as error:
+                raise InputError(f"lint: cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
+        steps += lint_text(text, kind, path, shapes, assumptions, function, layout).steps
+    return Report(tuple(steps))
