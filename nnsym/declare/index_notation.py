@@ -260,9 +260,13 @@ class _Converter:
             return _Indexed(matmul(value.matrix, ones(self.size(k), 1)), value.rows, None)
         return _Indexed(scale(Constant(self.size(k)), value.matrix), value.rows, value.cols)
 
-    def summed(self, node: IndexSum) -> _Indexed:
-        factors = [self.value(f) for f in _factors(node.args[0])]
-        for k in node.params:
+    def summed(self, bound: List[str], factors: List[Expr]) -> _Indexed:
+        """The sum over ``bound`` of the product of ``factors``: Kronecker deltas on a summed index are
+        eliminated (sum_p f_p delta_{pi} = f_i), then each summed index is contracted by a matrix product
+        (sum_k A_{ik} B_{kj} = (AB)_{ij}) or summed out with a ones vector."""
+        bound, factors = _eliminate_deltas(list(bound), list(factors))
+        factors = [self.value(f) for f in factors] or [_Indexed(Constant(1), None, None)]
+        for k in bound:
             holding = [f for f in factors if k in f.indices]
             rest = [f for f in factors if k not in f.indices]
             while len(holding) > 2:
@@ -306,8 +310,10 @@ class _Converter:
         if isinstance(node, KroneckerDelta):
             i, j = node.params
             return _Indexed(identity(self.size(i) if i in self.sizes else self.size(j)), i, j)
-        if isinstance(node, IndexSum):
-            return self.summed(node)
+        if isinstance(node, IndexSum) or isinstance(node, Scale) and node.is_scalar and has_indices(node):
+            bound, factors = _term(node)
+            if bound or any(isinstance(f, KroneckerDelta) for f in factors):
+                return self.summed(bound, factors)
         children = [self.value(c) for c in node.args]
         if not any(c.indices for c in children):
             return _Indexed(node.rebuilt([c.matrix for c in children]) if children else node, None, None)
@@ -344,11 +350,63 @@ def _entrywise_power(m: Expr, exponent) -> Expr:
     raise ShapeError(f"the power {exponent} of an entry is not read in index notation")
 
 
-def _factors(node: Expr) -> List[Expr]:
-    """The factors of a product of scalars (Scale nodes), in order."""
+def _term(node: Expr, taken: Optional[set] = None) -> Tuple[List[str], List[Expr]]:
+    """(summed indices, factors) of a product of scalars and sums: a A_{ik} \\sum_j B_{kj} is the sum
+    over j of the factors a, A_{ik}, B_{kj}. An inner sum's index that is used elsewhere is renamed."""
+    taken = set() if taken is None else taken
     if isinstance(node, Scale) and node.is_scalar:
-        return _factors(node.args[0]) + _factors(node.args[1])
-    return [node]
+        bound_a, factors_a = _term(node.args[0], taken)
+        bound_b, factors_b = _term(node.args[1], taken)
+        return bound_a + bound_b, factors_a + factors_b
+    if isinstance(node, IndexSum):
+        body = node.args[0]
+        bound = []
+        for k in node.params:
+            if k in taken:
+                fresh = next(f"{k}{n}" for n in range(1, 100) if f"{k}{n}" not in taken)
+                body, k = _renamed(body, k, fresh), fresh
+            taken.add(k)
+            bound.append(k)
+        inner_bound, factors = _term(body, taken)
+        return bound + inner_bound, factors
+    taken |= _index_names(node)
+    return [], [node]
+
+
+def _index_names(node: Expr) -> set:
+    return {i for n in post_order([node]) if isinstance(n, INDEX_NODES) for i in n.params}
+
+
+def _renamed(node: Expr, old: str, new: str) -> Expr:
+    """``node`` with index ``old`` renamed ``new`` (not inside a sum that binds ``old`` itself)."""
+    if isinstance(node, IndexSum) and old in node.params:
+        return node
+    args = [_renamed(a, old, new) for a in node.args]
+    if isinstance(node, INDEX_NODES):
+        params = tuple(new if p == old else p for p in node.params)
+        clone = object.__new__(type(node))
+        Expr.__init__(clone, args, params, node.shape)
+        return clone
+    return node.rebuilt(args)
+
+
+def _eliminate_deltas(bound: List[str], factors: List[Expr]) -> Tuple[List[str], List[Expr]]:
+    """sum_p f_p delta_{pi} = f_i: each Kronecker delta on a summed index goes, renaming the index."""
+    changed = True
+    while changed:
+        changed = False
+        for n, factor in enumerate(factors):
+            if not isinstance(factor, KroneckerDelta):
+                continue
+            a, b = factor.params
+            if a in bound or b in bound:
+                old, new = (a, b) if a in bound else (b, a)
+                rest = factors[:n] + factors[n + 1:]
+                factors = [_renamed(f, old, new) for f in rest]
+                bound = [k for k in bound if k != old]
+                changed = True
+                break
+    return bound, factors
 
 
 def to_matrix(expr: Expr, free=()) -> Expr:

@@ -32,10 +32,10 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from nnsym.declare.expressions import Expr, Symbol, post_order, show_shape, transpose
-from nnsym.declare.index_notation import read_indexed_claim
+from nnsym.declare.index_notation import entry_variable
 from nnsym.declare.latex_reader import parse_shape, read_latex, read_name
 from nnsym.emit.latex import latex
-from nnsym.errors import InputError, NnsymError
+from nnsym.errors import InputError, NnsymError, ShapeError
 from nnsym.present import diagnose
 from nnsym.present.claims import _compare, concrete_sizes
 from nnsym.present.results import grad, hessian, jacobian
@@ -102,6 +102,11 @@ class Step:
             error = " —"
         reasons = "; ".join(r for r in (self.diagnosis,) if r)
         return f"{where}: wrong: {_short(self.lhs)} = {_short(self.rhs)}{error}{'; ' if error and reasons and self.max_rel_error is not None else ' '}{reasons}".rstrip()
+
+
+def _message(error: Exception) -> str:
+    """The first line of a reader's error, without its column (a step's column means little)."""
+    return re.sub(r"^col \d+: ", "", str(error).splitlines()[0])
 
 
 def _short(text: str, limit: int = 120) -> str:
@@ -249,6 +254,10 @@ class _NotRead(Exception):
     """A part outside the notation: the step is not read, with this reason."""
 
 
+class _Misfit(Exception):
+    """A part whose shapes (or index ranges) do not fit together: a wrong step, not an unread one."""
+
+
 @dataclass
 class _Derivative:
     function: str  # the function's LaTeX (a name or an expression)
@@ -339,6 +348,7 @@ class _Document:
         self.seed = seed
         self.cache: Dict = {}
         self.function_name: Optional[str] = None
+        self.indices: Optional[Dict[str, object]] = None  # the free indices of the chain being read, and their ranges
 
     # ----- reading -----
     def reading_shapes(self) -> Dict:
@@ -348,7 +358,9 @@ class _Document:
         if _RELATIONS.search(text):
             raise _NotRead(f"the relation {_RELATIONS.search(text).group(0)} is not a step")
         try:
-            return read_latex(text, self.reading_shapes(), self.assumptions, shape=shape)
+            return read_latex(text, self.reading_shapes(), self.assumptions, shape=shape, indices=self.indices)
+        except ShapeError as error:
+            raise _Misfit(f"its shapes do not fit together: {_message(error)}") from None
         except NnsymError as error:
             raise _NotRead(str(error).splitlines()[0]) from None
 
@@ -442,15 +454,25 @@ class _Document:
 
     def entry_of(self, name: str):
         """(W, ("i", "j")) when ``name`` is an entry W_{ij} of a declared non-scalar W, else (None, None)."""
-        match = re.fullmatch(r"(.+?)_\{([^{}]*)\}", name)
-        if not match:
-            return None, None
-        base = match.group(1)
-        shape = self.reading_shapes().get(base)
-        if shape is None or tuple(shape) == (1, 1) or name in self.shapes:
-            return None, None
-        letters = [p.strip() for p in match.group(2).split(",")] if "," in match.group(2) else list(match.group(2).replace(" ", ""))
-        return base, tuple(letters)
+        base, indices = entry_variable(name, self.reading_shapes())
+        return (base, indices) if indices else (None, None)
+
+    def chain_indices(self, parts: Sequence[str]) -> Optional[Dict[str, object]]:
+        """{index: range} of the free indices of a chain with an entry-wise derivative in it."""
+        for part in parts:
+            derivative = derivative_of_safe(part)
+            if derivative is None:
+                continue
+            try:
+                base, indices = self.entry_of(read_name(derivative.variable))
+            except NnsymError:
+                continue
+            if indices:
+                rows, cols = self.reading_shapes()[base]
+                if len(indices) == 2:
+                    return {indices[0]: rows, indices[1]: cols}
+                return {indices[0]: rows if cols == 1 else cols}
+        return None
 
     def truth(self, f: Expr, variable: Symbol, order: int) -> Expr:
         key = (f, variable, order)
@@ -474,13 +496,8 @@ class _Document:
         if value.derivative is not None:
             return value.expr, None
         shape = against.expr.shape
-        if against.indices:
-            try:
-                claim = read_indexed_claim(value.text, against.derivative.variable, self.reading_shapes(),
-                                           self.assumptions)
-            except NnsymError as error:
-                raise _NotRead(str(error).splitlines()[0]) from None
-            return claim, latex(claim)
+        if against.indices:  # read with the chain's free indices: in matrix form already
+            return value.expr, latex(value.expr)
         if self.layout == "numerator" and against.derivative is not None and against.derivative.order == 1:
             shape = shape[::-1]
         if value.expr.shape != shape:
@@ -557,7 +574,9 @@ class _Document:
         if worst is None:
             return None
         index = worst[1]
-        name = gradient.variable.name if gradient is not None and gradient.variable is not None else ""
+        name = ""
+        if gradient is not None:
+            name = gradient.variable.name if gradient.variable is not None else derivative_name(gradient.derivative)
         if shape == (1, 1):
             return name or None
         if shape[1] == 1:
@@ -667,13 +686,17 @@ def _lint_chain(document: _Document, file: str, lines: List[int], parts: List[st
         name = document.name_of(head)
         if name is not None and name not in document.shapes and name not in document.assumptions:
             defining = name
+    document.indices = document.chain_indices(parts)
     values: List[Optional[_Value]] = [None] * len(parts)
     reasons: List[Optional[str]] = [None] * len(parts)
+    misfits: List[Optional[str]] = [None] * len(parts)
     for k in range(1 if defining else 0, len(parts)):
         try:
             values[k] = document.value(parts[k])
         except _NotRead as reason:
             reasons[k] = str(reason)
+        except _Misfit as reason:
+            misfits[k] = reasons[k] = str(reason)
     if defining:
         definition = next((v for v in values[1:] if v is not None and v.derivative is None), None)
         definition = definition or next((v for v in values[1:] if v is not None), None)
@@ -686,6 +709,12 @@ def _lint_chain(document: _Document, file: str, lines: List[int], parts: List[st
             steps[-1] = _step(file, lines[0], parts[0], parts[1], {"not_read": str(reason)})
     for k in range(2 if defining else 1, len(parts)):
         left, right = values[k - 1], values[k]
+        misfit = misfits[k] or (misfits[k - 1] if right is not None else None)
+        if misfit:
+            side = "the right side" if misfits[k] else "the left side"
+            steps.append(_step(file, lines[k], parts[k - 1], parts[k], {"kind": "equality", "ok": False,
+                                                                        "diagnosis": f"{side}: {misfit}"}))
+            continue
         if left is None or right is None:
             steps.append(_step(file, lines[k], parts[k - 1], parts[k],
                                {"not_read": reasons[k] if right is None else reasons[k - 1]}))
@@ -696,6 +725,13 @@ def _lint_chain(document: _Document, file: str, lines: List[int], parts: List[st
             outcome = {"not_read": str(reason)}
         steps.append(_step(file, lines[k], parts[k - 1], parts[k], outcome))
     return steps
+
+
+def derivative_name(derivative: _Derivative) -> str:
+    try:
+        return read_name(derivative.variable)
+    except NnsymError:
+        return ""
 
 
 def derivative_of_safe(text: str) -> Optional[_Derivative]:
