@@ -63,7 +63,7 @@ from nnsym.declare.names import canonical_name
 from nnsym.errors import InputError, ParseError, ShapeError
 
 __all__ = ["parse_shape", "read_name", "read_latex", "read_claim", "read_claim_variable", "read_definition",
-           "read_equations", "MAX_LENGTH", "MAX_DEPTH"]
+           "read_equations", "MAX_LENGTH", "MAX_DEPTH", "read_claim_indices"]
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 200
@@ -1249,6 +1249,15 @@ def read_claim_variable(text: str, shapes: dict | None = None, assumptions: dict
     variable = _claim_sides(reader)[1]
     # \frac{\partial L}{\partial W_{ij}}: a claim about the gradient by W, entry by entry
     return index_notation.entry_variable(variable, reader.builder.symbols)[0] if variable else None
+
+
+@_guarded
+def read_claim_indices(text: str, shapes: dict | None = None, assumptions: dict | None = None):
+    """The free indices of an entry-wise claim (``("i", "j")`` for ``\\frac{\\partial L}{\\partial W_{ij}} = ...``),
+    or None for a claim about the whole gradient; the right side is not read."""
+    reader = _Reader(text, shapes, assumptions)
+    variable = _claim_sides(reader)[1]
+    return index_notation.entry_variable(variable, reader.builder.symbols)[1] if variable else None
 
 
 def _claim_sides(reader):

@@ -273,6 +273,7 @@ class _Value:
     variable: Optional[Symbol] = None  # for a gradient: the base symbol differentiated by, if any
     function: Optional[Expr] = None
     indices: Optional[tuple] = None
+    local: Optional[tuple] = None  # a gradient by an intermediate v: (f as a function of v, v, df/dv)
 
 
 def _braced(text: str, i: int) -> Tuple[str, int]:
@@ -442,7 +443,7 @@ class _Document:
             if variable is None:
                 raise _NotRead(f"the function does not depend on {name}")
             truth = self.truth(f_v, variable, derivative.order)
-            return _Value(self.expand(truth), text, derivative, None, f_v, indices)
+            return _Value(self.expand(truth), text, derivative, None, f_v, indices, (f_v, variable, truth))
         f_full = self.expand(f)
         variable = next((s for s in f_full.free_symbols() if s.name == name), None)
         if variable is None:
@@ -520,8 +521,34 @@ class _Document:
             if self.layout == "numerator" and gradient.derivative.order == 1 and not gradient.indices:
                 claim = transpose(claim)
         outcome = self.compare(claim, truth, gradient if kind == "gradient" else None)
+        if outcome.get("ok") is False and not outcome.get("diagnosis") and kind == "gradient" and gradient.local:
+            outcome["diagnosis"] = self.local_diagnosis(claim_value, gradient)
         outcome.update(kind=kind, matrix_form=matrix_form)
         return outcome
+
+    def local_diagnosis(self, claim_value: _Value, gradient: _Value) -> Optional[str]:
+        """The diagnosis of a wrong gradient by an intermediate v (dL/dz^{(1)}), with v taken as a
+        variable of its own, when the claim is written in the symbols of L as a function of v."""
+        f_v, v, truth_v = gradient.local
+        if gradient.derivative.order != 1 or not f_v.is_scalar:
+            return None
+        claim = self.expand(claim_value.expr, keep=frozenset({v.name}))
+        if self.layout == "numerator":
+            claim = transpose(claim)
+        if claim.shape != truth_v.shape or not claim.free_symbols() <= f_v.free_symbols() | {v}:
+            return None
+        symbols = symbols_of(f_v, truth_v, claim, v)
+        sizes = small_sizes(symbols, choices=SIZE_DRAWS[0])
+        rng = np.random.default_rng(self.seed)
+        try:
+            drawn = [random_point([f_v, truth_v], symbols, sizes, rng) for _ in range(POINTS)]
+            with np.errstate(all="ignore"):
+                true_values = [evaluate(truth_v, p, sizes) for p in drawn]
+                claimed_values = [evaluate(claim, p, sizes) for p in drawn]
+        except (NnsymError, np.linalg.LinAlgError, ValueError):
+            return None
+        return self.diagnosis(claim, truth_v, _Value(truth_v, "", gradient.derivative, v, f_v),
+                              (sizes, drawn, true_values, claimed_values))
 
     def compare(self, claim: Expr, truth: Expr, gradient: Optional[_Value]) -> dict:
         if claim.shape != truth.shape and claim.shape != truth.shape[::-1]:
@@ -701,8 +728,14 @@ def _lint_chain(document: _Document, file: str, lines: List[int], parts: List[st
         definition = next((v for v in values[1:] if v is not None and v.derivative is None), None)
         definition = definition or next((v for v in values[1:] if v is not None), None)
         if definition is None:
+            if misfits[1]:
+                return [_step(file, lines[0], parts[0], parts[1], {"kind": "definition", "ok": False,
+                                                                   "diagnosis": f"the right side: {misfits[1]}"})]
             return [_step(file, lines[0], parts[0], parts[1], {"not_read": reasons[1] or "not read"})]
-        steps.append(_step(file, lines[0], parts[0], parts[1], {"kind": "definition", "ok": True}))
+        outcome = {"kind": "definition", "ok": True}
+        if values[1] is definition:
+            outcome = _delta_convention(document, defining, definition) or outcome
+        steps.append(_step(file, lines[0], parts[0], parts[1], outcome))
         try:
             document.define(defining, definition.expr)
         except _NotRead as reason:
@@ -725,6 +758,31 @@ def _lint_chain(document: _Document, file: str, lines: List[int], parts: List[st
             outcome = {"not_read": str(reason)}
         steps.append(_step(file, lines[k], parts[k - 1], parts[k], outcome))
     return steps
+
+
+_DELTA = re.compile(r"^\\delta(\^\{[(\[].*[)\]]\})$")
+
+
+def _delta_convention(document: _Document, name: str, definition: _Value) -> Optional[dict]:
+    """``\\delta^{(l)} = ...`` is, by the convention of backpropagation, dL/dz^{(l)} (or dL/dZ^{(l)}):
+    when z^{(l)} and the loss are defined, the definition is checked as that gradient."""
+    layer = _DELTA.match(name)
+    loss = document.function_name or next((n for n in ("L", "J", "E", "C") if n in document.defined), None)
+    if not layer or loss is None:
+        return None
+    z = next((f"{letter}{layer.group(1)}" for letter in ("z", "Z") if f"{letter}{layer.group(1)}" in document.defined), None)
+    if z is None:
+        return None
+    try:
+        truth = document.derivative_value(_Derivative(loss, z), f"\\frac{{\\partial {loss}}}{{\\partial {z}}}")
+        outcome = document.decide(truth, definition)
+    except (_NotRead, _Misfit):
+        return None
+    if outcome.get("ok") is False:
+        said = outcome.get("diagnosis")
+        outcome["diagnosis"] = f"{name} is \\partial {loss}/\\partial {z}" + (f"; {said}" if said else "")
+    outcome["kind"] = "gradient"
+    return outcome
 
 
 def derivative_name(derivative: _Derivative) -> str:
