@@ -60,7 +60,7 @@ _TRAILING = re.compile(r"(?:\s|,|\.|;|\\[,;:!]|\\q?quad)+$")
 _CALLED = re.compile(r"^(.*?)\s*(?:\\left)?\(([^()]*)(?:\\right)?\)$", re.S)
 _FRAC = re.compile(r"\\[dt]?frac\s*")
 _NABLA = re.compile(r"\\nabla\s*")
-_DIFFERENTIAL = re.compile(r"^(?:\\partial|\\mathrm\{d\}|\\operatorname\{d\}|d)(?![A-Za-z])\s*(\^\s*\{?2\}?)?\s*(.*)$", re.S)
+_DIFFERENTIAL = re.compile(r"^(?:\\partial|\\mathrm\{d\}|\\operatorname\{d\}|d)\s*(\^\s*\{?2\}?)?\s*(.*)$", re.S)
 
 
 # ----- results --------------------------------------------------------------------------------------
@@ -192,18 +192,21 @@ def _split_top(text: str, separator: str) -> List[Tuple[int, str]]:
 
 
 def _rows(body: str, first_line: int) -> List[_Row]:
+    """The rows of a display; an ``align`` row with several column pairs (``a &= b, & c &= d``) gives
+    one row per pair, and what follows ``&&`` is a comment (``&& \\text{chain rule}``)."""
     rows = []
     for offset, row in _split_top(body, "\\\\"):
-        row = _split_top(row, "&&")[0][1].replace("&", " ")
-        stripped = row.strip()
-        stripped = _TRAILING.sub("", stripped).strip()
-        if not stripped:
-            continue
+        row = _split_top(row, "&&")[0][1]
         lead = len(row) - len(row.lstrip())
         line = first_line + body.count("\n", 0, offset + lead)
-        parts = [p.strip() for _, p in _split_top(stripped, "=")]
-        continues = parts[0] == ""
-        rows.append(_Row(line, parts[1:] if continues else parts, continues))
+        cells = [cell for _, cell in _split_top(row, "&")]
+        for pair in range(0, len(cells), 2):
+            equation = _TRAILING.sub("", " ".join(cells[pair:pair + 2]).strip()).strip()
+            if not equation:
+                continue
+            parts = [p.strip() for _, p in _split_top(equation, "=")]
+            continues = parts[0] == "" and pair == 0
+            rows.append(_Row(line, parts[1:] if continues else parts, continues))
     return rows
 
 
@@ -582,7 +585,8 @@ class _Document:
             if claim.shape != truth.shape:
                 transposed = all(diagnose.close(c, t.T) for c, t in zip(claimed_values, true_values))
                 sides = f"{show_shape(truth.shape)} and {show_shape(claim.shape)}"
-                note = (" and the one is the transpose of the other" + _NUMERATOR_HINT) if transposed else ""
+                hint = _NUMERATOR_HINT if self.layout == "denominator" else " (in numerator layout the derivative is the gradient transposed)"
+                note = (" and the one is the transpose of the other" + hint) if transposed else ""
                 return {"ok": False, "diagnosis": f"the sides have different shapes: {sides}{note}"}
             step_ok, step_abs, step_rel, step_worst = _compare(claimed_values, true_values)
             ok &= step_ok
