@@ -57,6 +57,7 @@ _MD_FENCE = re.compile(r"^(```|~~~).*?^\1[ \t]*$", re.S | re.M)
 _RELATIONS = re.compile(r"\\(?:leq?|geq?|neq?|approx|to|in|notin|subset|subseteq|sim|propto|equiv|mapsto|"
                         r"Rightarrow|rightarrow|Leftrightarrow|iff|implies|ll|gg)(?![A-Za-z])|<|>|\\mid")
 _TRAILING = re.compile(r"(?:\s|,|\.|;|\\[,;:!]|\\q?quad)+$")
+_LIST = re.compile(r",\s*\\q?quad(?![A-Za-z])")
 _CALLED = re.compile(r"^(.*?)\s*(?:\\left)?\(([^()]*)(?:\\right)?\)$", re.S)
 _FRAC = re.compile(r"\\[dt]?frac\s*")
 _NABLA = re.compile(r"\\nabla\s*")
@@ -201,12 +202,14 @@ def _rows(body: str, first_line: int) -> List[_Row]:
         line = first_line + body.count("\n", 0, offset + lead)
         cells = [cell for _, cell in _split_top(row, "&")]
         for pair in range(0, len(cells), 2):
-            equation = _TRAILING.sub("", " ".join(cells[pair:pair + 2]).strip()).strip()
-            if not equation:
-                continue
-            parts = [p.strip() for _, p in _split_top(equation, "=")]
-            continues = parts[0] == "" and pair == 0
-            rows.append(_Row(line, parts[1:] if continues else parts, continues))
+            # "x_1 = 1, \\quad x_2 = 2": several equations on one line
+            for number, equation in enumerate(_LIST.split(" ".join(cells[pair:pair + 2]))):
+                equation = _TRAILING.sub("", equation.strip()).strip()
+                if not equation:
+                    continue
+                parts = [p.strip() for _, p in _split_top(equation, "=")]
+                continues = parts[0] == "" and pair == 0 and number == 0
+                rows.append(_Row(line, parts[1:] if continues else parts, continues))
     return rows
 
 
@@ -729,8 +732,10 @@ def _lint_chain(document: _Document, file: str, lines: List[int], parts: List[st
         except _Misfit as reason:
             misfits[k] = reasons[k] = str(reason)
     if defining:
-        definition = next((v for v in values[1:] if v is not None and v.derivative is None), None)
-        definition = definition or next((v for v in values[1:] if v is not None), None)
+        # the name is what stands right of it: a formula, or a derivative (delta = dL/dz = ...)
+        definition = values[1]
+        if definition is not None and definition.derivative is not None:
+            definition = next((v for v in values[2:3] if v is not None), definition)
         if definition is None:
             if misfits[1]:
                 return [_step(file, lines[0], parts[0], parts[1], {"kind": "definition", "ok": False,
