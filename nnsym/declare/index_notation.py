@@ -173,14 +173,18 @@ class _Indexed:
 class _Converter:
     def __init__(self, root: Expr, free: Sequence[str], sizes: Dict[str, object]):
         self.sizes = dict(sizes)
+        self.seen: Dict[str, str] = {}  # index -> the symbol that fixed its range
         for node in post_order([root]):
             if isinstance(node, Entry):
                 operand = node.args[0]
                 dims = (operand.rows, operand.cols) if len(node.params) == 2 else (
                     (operand.rows,) if operand.cols == 1 else (operand.cols,))
+                where = getattr(operand, "name", "an entry")
                 for index, size in zip(node.params, dims):
                     if self.sizes.setdefault(index, size) != size:
-                        raise ShapeError(f"index {index} runs over {self.sizes[index]} and over {size}")
+                        seen = f" ({self.seen[index]})" if index in self.seen else ""
+                        raise ShapeError(f"index {index} runs over {self.sizes[index]}{seen} and over {size} ({where})")
+                    self.seen.setdefault(index, where)
         self.free = tuple(free)
         self.memo: Dict[Expr, _Indexed] = {}
 

@@ -109,6 +109,8 @@ class IndexPrinter:
 
     def _Apply(self, node, row, col):
         inner = self.entry(node.args[0], row, col).text
+        if " " in inner or inner.startswith("\\left"):
+            return None  # a compound argument: written as the entry of the matrix form
         try:
             stand_in = scalar(canonical_name(inner))
         except InputError:

@@ -27,8 +27,12 @@ def derive_lines(gradient: Gradient, layout: str = "denominator", index: bool = 
     else:
         lines = [gradient.equation(), f"% {gradient.layout}"]
     if index and not gradient.variable.is_scalar:
-        lines.append(index_equation(gradient))
-        lines.append("% entry by entry (index notation)")
+        if "_" in gradient.variable.name:
+            lines.append(f"% no entry-wise form: the entries of {gradient.variable.name} would read as names "
+                         "(name the variable without a subscript, e.g. b^{(1)})")
+        else:
+            lines.append(index_equation(gradient))
+            lines.append("% entry by entry (index notation)")
     return lines
 
 
@@ -42,6 +46,6 @@ def derive_json(gradient: Gradient, layout: str = "denominator", index: bool = F
     if layout == "numerator":
         found["gradient"] = latex(transpose(gradient.expression))
         found["layout"] = LAYOUT_NUMERATOR
-    if index and not gradient.variable.is_scalar:
+    if index and not gradient.variable.is_scalar and "_" not in gradient.variable.name:
         found["index"] = index_equation(gradient)
     return found
