@@ -31,7 +31,8 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from nnsym.declare.expressions import Expr, Symbol, post_order, show_shape, transpose
+from nnsym.declare.expressions import Expr, Symbol, matrix, post_order, scalar, show_shape, transpose, vector
+from nnsym.derive.steps import substitute
 from nnsym.declare.index_notation import entry_variable
 from nnsym.declare.latex_reader import parse_shape, read_latex, read_name
 from nnsym.emit.latex import latex
@@ -118,6 +119,7 @@ def _short(text: str, limit: int = 120) -> str:
 @dataclass(frozen=True)
 class Report:
     steps: Tuple[Step, ...]
+    skipped: int = 0  # displays the document marks as no derivation (% nnsym: --skip)
 
     @property
     def right(self) -> int:
@@ -140,7 +142,8 @@ class Report:
         return next((s for s in self.steps if s.ok is False), None)
 
     def summary(self) -> str:
-        return f"{len(self.steps)} steps: {self.right} right, {self.wrong} wrong, {self.not_read} not read"
+        said = f"{len(self.steps)} steps: {self.right} right, {self.wrong} wrong, {self.not_read} not read"
+        return said + (f" ({self.skipped} displays marked --skip)" if self.skipped else "")
 
     def lines(self, verbose: bool = False) -> List[str]:
         shown = [str(s) for s in self.steps if verbose or s.ok is not True]
@@ -150,7 +153,7 @@ class Report:
         first = self.first_wrong
         return {"ok": self.ok, "steps": [s.to_json() for s in self.steps],
                 "first_wrong": None if first is None else {"file": first.file, "line": first.line},
-                "right": self.right, "wrong": self.wrong, "not_read": self.not_read}
+                "right": self.right, "wrong": self.wrong, "not_read": self.not_read, "skipped": self.skipped}
 
 
 # ----- finding the steps ----------------------------------------------------------------------------
@@ -228,17 +231,19 @@ def displays(text: str, fmt: str) -> List[Tuple[int, str]]:
     return found
 
 
-def declared_flags(text: str, fmt: str) -> List[str]:
-    """The words of every ``% nnsym:`` (``<!-- nnsym: -->``) line, in order."""
+def declarations(text: str, fmt: str) -> List[Tuple[int, List[str]]]:
+    """(line, words) of every ``% nnsym:`` (``<!-- nnsym: -->``) declaration, in order."""
     pattern = _TEX_DECLARATION if fmt == "tex" else _MD_DECLARATION
-    words = []
+    if fmt == "md":
+        text = _MD_FENCE.sub(_blank, text)
+    found = []
     for match in pattern.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
         try:
-            words += shlex.split(match.group(1))
+            found.append((line, shlex.split(match.group(1))))
         except ValueError as error:
-            line = text.count("\n", 0, match.start()) + 1
             raise InputError(f"line {line}: nnsym declaration: {error}") from None
-    return words
+    return found
 
 
 def declaration_parser() -> argparse.ArgumentParser:
@@ -251,6 +256,9 @@ def declaration_parser() -> argparse.ArgumentParser:
     parser.add_argument("--shape", action="append", default=[])
     parser.add_argument("--assume", action="append", default=[])
     parser.add_argument("--layout", default=None, choices=LAYOUTS)
+    # lint's own: names defined outside the displays, and a display that is no derivation step
+    parser.add_argument("--define", action="append", default=[])
+    parser.add_argument("--skip", action="store_true")
     return parser
 
 
@@ -355,6 +363,7 @@ class _Document:
         self.seed = seed
         self.cache: Dict = {}
         self.function_name: Optional[str] = None
+        self.fixed_layout = False  # given by the caller: the document's own --layout does not override it
         self.indices: Optional[Dict[str, object]] = None  # the free indices of the chain being read, and their ranges
 
     # ----- reading -----
@@ -439,7 +448,9 @@ class _Document:
         try:
             name = read_name(variable_text)
         except NnsymError:
-            raise _NotRead(f"a derivative with respect to {variable_text} (an expression) is not read") from None
+            name = None
+        if name is None or not isinstance(self.read_quietly(variable_text), Symbol) and self.entry_of(name)[0] is None:
+            return self.by_subexpression(f, derivative, text)
         base, indices = self.entry_of(name)
         if base is not None:
             name = base
@@ -458,6 +469,26 @@ class _Document:
             variable = read_latex(variable_text if base is None else name, self.reading_shapes(), self.assumptions)
         truth = self.truth(f_full, variable, derivative.order)
         return _Value(truth, text, derivative, variable, f_full, indices)
+
+    def read_quietly(self, text: str) -> Optional[Expr]:
+        try:
+            return read_latex(text, self.reading_shapes(), self.assumptions)
+        except NnsymError:
+            return None
+
+    def by_subexpression(self, f: Expr, derivative: _Derivative, text: str) -> _Value:
+        """df/d(A x - b), df/dx^T, df/d sigma(W x): the derivative by a part of f, which stands in
+        for a variable of its own (as in the chain rule's intermediate steps)."""
+        part = self.expand(self.read(derivative.variable))
+        f_full = self.expand(f)
+        taken = {s.name for s in f_full.free_symbols()}
+        name = next(f"\\Omega_{{{n}}}" for n in range(100) if f"\\Omega_{{{n}}}" not in taken)
+        stand_in = _declare_symbol(name, part.shape)
+        f_u = substitute(f_full, part, stand_in)
+        if not f_u.depends_on(stand_in):
+            raise _NotRead(f"{derivative.variable} does not appear in the function as written")
+        truth_u = self.truth(f_u, stand_in, derivative.order)
+        return _Value(substitute(truth_u, stand_in, part), text, derivative, None, f_u, None, (f_u, stand_in, truth_u))
 
     def entry_of(self, name: str):
         """(W, ("i", "j")) when ``name`` is an entry W_{ij} of a declared non-scalar W, else (None, None)."""
@@ -645,6 +676,13 @@ class _Document:
         return None
 
 
+def _declare_symbol(name: str, shape) -> Symbol:
+    rows, cols = shape
+    if (rows, cols) == (1, 1):
+        return scalar(name)
+    return vector(name, rows) if cols == 1 else matrix(name, rows, cols)
+
+
 _NUMERATOR_HINT = " (if your text uses numerator layout, lint with --layout numerator)"
 
 
@@ -670,44 +708,77 @@ def _chains(rows: Sequence[_Row]) -> List[Tuple[List[int], List[str]]]:
 def lint_text(text: str, fmt: str, file: str = "-", shapes: Optional[Mapping] = None,
               assumptions: Optional[Mapping] = None, function: Optional[str] = None,
               layout: Optional[str] = None) -> Report:
-    """Every step of one document (``fmt`` "tex" or "md"), with the caller's declarations added to the
-    document's own."""
+    """Every step of one document (``fmt`` "tex" or "md"). The caller's declarations hold from the
+    start; the document's own hold from the line that makes them on (a later section may declare
+    its own symbols and function)."""
     if fmt not in ("tex", "md"):
         raise InputError(f"lint: unknown format {fmt!r}; tex or md")
-    flags = declaration_parser().parse_args(declared_flags(text, fmt))
+    document = _Document(shapes or {}, _kinds(assumptions or {}), layout or "denominator")
+    document.fixed_layout = layout is not None
+    if function:
+        _define_function(document, function, as_function=True)
+    events = [(line, 0, words) for line, words in declarations(text, fmt)]
+    events += [(line, 1, body) for line, body in displays(text, fmt)]
+    steps: List[Step] = []
+    skip, skipped = False, 0
+    for line, kind, content in sorted(events, key=lambda e: (e[0], e[1])):
+        if kind == 0:
+            skip = _declare(document, content, line) or skip
+        elif skip:
+            skip, skipped = False, skipped + 1  # a display the document marks as no derivation (worked numbers)
+        else:
+            for lines, parts in _chains(_rows(content, line)):
+                steps += _lint_chain(document, file, lines, parts)
+    return Report(tuple(steps), skipped)
+
+
+def _kinds(assumptions: Mapping) -> Dict[str, list]:
+    return {read_name(k): list([v] if isinstance(v, str) else v) for k, v in assumptions.items()}
+
+
+def _declare(document: "_Document", words: List[str], line: int) -> bool:
+    """Apply one declaration line; True when it marks the next display to be skipped."""
     from nnsym.present.cli import _declarations  # the same parsing of --shape/--assume as `check`
 
-    own_shapes, own_assumptions = _declarations(flags)
-    shapes = {**own_shapes, **{read_name(k): v for k, v in (shapes or {}).items()}}
-    merged = dict(own_assumptions)
-    for name, kinds in (assumptions or {}).items():
-        merged.setdefault(read_name(name), [])
-        merged[read_name(name)] = list(merged[read_name(name)]) + list([kinds] if isinstance(kinds, str) else kinds)
-    document = _Document(shapes, merged, layout or flags.layout or "denominator")
-    steps: List[Step] = []
-    for given in (flags.function, function):
-        if given:
-            _define_function(document, given)
-    for first_line, body in displays(text, fmt):
-        for lines, parts in _chains(_rows(body, first_line)):
-            steps += _lint_chain(document, file, lines, parts)
-    return Report(tuple(steps))
+    try:
+        flags = declaration_parser().parse_args(words)
+        shapes, assumptions = _declarations(flags)
+    except NnsymError as error:
+        raise InputError(f"line {line}: nnsym declaration: {_message(error)}") from None
+    document.shapes.update({read_name(k): parse_shape(v) for k, v in shapes.items()})
+    for name, kinds in assumptions.items():
+        document.assumptions[name] = sorted(set(document.assumptions.get(name, [])) | set(kinds))
+    if flags.layout and not document.fixed_layout:
+        document.layout = flags.layout
+    try:
+        for definition in flags.define:
+            _define_function(document, definition, as_function=False)
+        if flags.function:
+            _define_function(document, flags.function, as_function=True)
+    except InputError as error:
+        raise InputError(f"line {line}: nnsym declaration: {error}") from None
+    return flags.skip
 
 
-def _define_function(document: _Document, text: str) -> None:
+def _define_function(document: _Document, text: str, as_function: bool) -> None:
+    """--function 'L = ...' (or a bare formula, named L), --define 'z^{(1)} = ...'."""
+    flag = "--function" if as_function else "--define"
     sides = [p for _, p in _split_top(text, "=")]
     try:
         if len(sides) == 2:
             name = document.name_of(sides[0].strip())
             if name is None:
-                raise InputError(f"--function {text!r}: the left side of '=' must be the function's name")
+                raise InputError(f"{flag} {text!r}: the left side of '=' must be a name")
             document.define(name, document.read(sides[1]))
-            document.function_name = name
+        elif as_function:
+            name = "L"
+            document.define(name, document.read(text))
         else:
-            document.define("L", document.read(text))
-            document.function_name = "L"
-    except _NotRead as reason:
-        raise InputError(f"--function: {reason}") from None
+            raise InputError(f"{flag} {text!r}: write NAME = LATEX")
+    except (_NotRead, _Misfit) as reason:
+        raise InputError(f"{flag}: {reason}") from None
+    if as_function:
+        document.function_name = name
 
 
 def _lint_chain(document: _Document, file: str, lines: List[int], parts: List[str]) -> List[Step]:
@@ -812,6 +883,7 @@ def lint_files(paths: Sequence[str], fmt: Optional[str] = None, shapes=None, ass
                layout=None, stdin=None) -> Report:
     """`lint_text` over files (``-``: ``stdin``, which needs ``fmt``); the format from the suffix."""
     steps: List[Step] = []
+    skipped = 0
     for path in paths:
         if path == "-":
             if fmt is None:
@@ -826,5 +898,6 @@ def lint_files(paths: Sequence[str], fmt: Optional[str] = None, shapes=None, ass
                     text = handle.read()
             except (OSError, UnicodeDecodeError) as error:
                 raise InputError(f"lint: cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
-        steps += lint_text(text, kind, path, shapes, assumptions, function, layout).steps
-    return Report(tuple(steps))
+        report = lint_text(text, kind, path, shapes, assumptions, function, layout)
+        steps, skipped = steps + list(report.steps), skipped + report.skipped
+    return Report(tuple(steps), skipped)
