@@ -269,6 +269,17 @@ class _Converter:
         eliminated (sum_p f_p delta_{pi} = f_i), then each summed index is contracted by a matrix product
         (sum_k A_{ik} B_{kj} = (AB)_{ij}) or summed out with a ones vector."""
         bound, factors = _eliminate_deltas(list(bound), list(factors))
+        # the product rule leaves sums of terms with deltas: sum_j A_{ij} (delta_{ik} x_j + x_i delta_{jk})
+        # is distributed, so that each term's deltas are summed away on their own
+        split = next((n for n, f in enumerate(factors) if isinstance(f, Add) and bound and _has_delta(f)), None)
+        if split is not None:
+            others = factors[:split] + factors[split + 1:]
+            results = []
+            for term in factors[split].args:
+                inner_bound, inner = _term(term, set().union(*(_index_names(f) for f in others), bound))
+                results.append(self.summed(bound + inner_bound, others + inner))
+            rows, cols = self.target(results)
+            return _Indexed(add(*[self.align(r, rows, cols) for r in results]), rows, cols)
         factors = [self.value(f) for f in factors] or [_Indexed(Constant(1), None, None)]
         for k in bound:
             holding = [f for f in factors if k in f.indices]
@@ -375,6 +386,10 @@ def _term(node: Expr, taken: Optional[set] = None) -> Tuple[List[str], List[Expr
         return bound + inner_bound, factors
     taken |= _index_names(node)
     return [], [node]
+
+
+def _has_delta(node: Expr) -> bool:
+    return any(isinstance(n, KroneckerDelta) for n in post_order([node]))
 
 
 def _index_names(node: Expr) -> set:

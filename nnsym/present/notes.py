@@ -72,6 +72,9 @@ class Display:
 
     latex: str
     check: Callable[[], Tuple[str, float]]
+    # `nnsym lint` declarations (`lint_marks`) for a display that is a derivation written by hand (in index
+    # notation, say): lint then checks it; without them the display is marked --skip (worked numbers).
+    lint: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,7 @@ def _equation(block: Formula) -> str:
 def _lint_declaration(block, fmt: str) -> List[str]:
     """The hidden `nnsym lint` declaration written before a display (issue 12, `lint_marks`)."""
     if isinstance(block, Display):
-        words = lint_marks.display()
+        words = list(block.lint) or lint_marks.display()
     elif isinstance(block, Steps):
         words = lint_marks.derivation(block.derivation.function, block.function_name)
     else:

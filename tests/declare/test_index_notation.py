@@ -34,6 +34,9 @@ CASES = [  # LaTeX, free indices, the value by direct computation
     (r"2 \sum_k A_{ik} u_k + 3 \cdot \sum_j A_{ji} u_j", "i", 2 * A @ u + 3 * A.T @ u),
     (r"\sum_j \sum_k A_{ij} A_{jk} u_k", "i", A @ A @ u),
     (r"\left[b_1\right]_i + y_i", "i", VALUES["b_{1}"] + y),
+    # the product rule by indices: the sum is distributed and each delta summed away
+    (r"\sum_{i} \sum_{j} A_{ij} \left(\delta_{ik} u_{j} + u_{i} \delta_{jk}\right)", "k", (A + A.T) @ u),
+    (r"\sum_{i} \sum_{j} A_{ij} \left(\delta_{ik} u_{j} - u_{i} \delta_{jk}\right)", "k", (A - A.T) @ u),
 ]
 
 
