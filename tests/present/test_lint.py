@@ -128,3 +128,13 @@ def test_numerator_layout_from_the_command_line():
     path = str(CORPUS / "numerator_layout.tex")
     assert lint_files([path]).wrong == 1
     assert {s.line for s in lint_files([path], layout="denominator").steps if s.ok is False} == {7, 9}
+
+
+def test_the_readme_example_output_is_real(tmp_path, monkeypatch):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Checking a whole derivation: `nnsym lint`")[1]
+    document = re.search(r"```latex\n(.*?)```", section, re.S).group(1)
+    shown = re.search(r"```text\n(.*?)```", section, re.S).group(1)
+    (tmp_path / "homework.tex").write_text(document)
+    monkeypatch.chdir(tmp_path)
+    assert "\n".join(lint_files(["homework.tex"]).lines()) + "\n" == shown
