@@ -111,6 +111,23 @@ def _message(error: Exception) -> str:
     return re.sub(r"^col \d+: ", "", str(error).splitlines()[0])
 
 
+def _relation(text: str) -> Optional[str]:
+    """A relation other than '=' outside brackets (the '>' of \\mathbb{1}[z > 0] is no relation)."""
+    depth = 0
+    for match in re.finditer(r"\\[A-Za-z]+|\\.|[\[\](){}]|.", text, re.S):
+        token = match.group(0)
+        if token in ("(", "[", "{", "\\{"):
+            depth += 1
+        elif token in (")", "]", "}", "\\}"):
+            depth -= 1
+        elif depth == 0 and _RELATIONS.fullmatch(token):
+            return token
+    return None
+
+
+_FREE = re.compile(r"the free indices are ([a-z, ]+), but the left side has none")
+
+
 def _short(text: str, limit: int = 120) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit - 3] + "..."
@@ -371,8 +388,9 @@ class _Document:
         return {**self.shapes, **{n: e.shape for n, e in self.defined.items()}}
 
     def read(self, text: str, shape=None) -> Expr:
-        if _RELATIONS.search(text):
-            raise _NotRead(f"the relation {_RELATIONS.search(text).group(0)} is not a step")
+        relation = _relation(text)
+        if relation:
+            raise _NotRead(f"the relation {relation} is not a step")
         try:
             return read_latex(text, self.reading_shapes(), self.assumptions, shape=shape, indices=self.indices)
         except ShapeError as error:
@@ -791,7 +809,7 @@ def _lint_chain(document: _Document, file: str, lines: List[int], parts: List[st
         name = document.name_of(head)
         if name is not None and name not in document.shapes and name not in document.assumptions:
             defining = name
-    document.indices = document.chain_indices(parts)
+    document.indices = document.chain_indices(parts) or _free_indices(document, parts)
     values: List[Optional[_Value]] = [None] * len(parts)
     reasons: List[Optional[str]] = [None] * len(parts)
     misfits: List[Optional[str]] = [None] * len(parts)
@@ -802,6 +820,16 @@ def _lint_chain(document: _Document, file: str, lines: List[int], parts: List[st
             reasons[k] = str(reason)
         except _Misfit as reason:
             misfits[k] = reasons[k] = str(reason)
+    for k in range(len(parts)):  # an I or 1 that nothing in its part sizes takes the size of the part beside it
+        if values[k] is None and reasons[k] and "cannot tell the size" in reasons[k]:
+            beside = next((v for v in (values[k - 1] if k else None, values[k + 1] if k + 1 < len(parts) else None)
+                           if v is not None), None)
+            if beside is not None:
+                try:
+                    values[k] = _Value(document.read(parts[k], shape=beside.expr.shape), parts[k])
+                    reasons[k] = None
+                except (_NotRead, _Misfit):
+                    pass
     if defining:
         # the name is what stands right of it: a formula, or a derivative (delta = dL/dz = ...)
         definition = values[1]
@@ -863,6 +891,23 @@ def _delta_convention(document: _Document, name: str, definition: _Value) -> Opt
         outcome["diagnosis"] = f"{name} is \\partial {loss}/\\partial {z}" + (f"; {said}" if said else "")
     outcome["kind"] = "gradient"
     return outcome
+
+
+def _free_indices(document: _Document, parts: Sequence[str]) -> Optional[Tuple[str, ...]]:
+    """The free indices of a chain of index formulas without a derivative ([Av]_i = \\sum_k A_{ik} v_k),
+    in the order they first appear in its text (rows, then columns)."""
+    for part in parts:
+        try:
+            read_latex(part, document.reading_shapes(), document.assumptions)
+        except NnsymError as error:
+            found = _FREE.search(str(error))
+            if found:
+                letters = [i.strip() for i in found.group(1).split(",")]
+                text = " ".join(parts)
+                return tuple(sorted(letters, key=lambda i: min(
+                    (m.start() for m in re.finditer(r"_\{?[a-z,]*" + i, text)), default=len(text))))
+        return None
+    return None
 
 
 def derivative_name(derivative: _Derivative) -> str:

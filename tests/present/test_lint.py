@@ -138,3 +138,17 @@ def test_the_readme_example_output_is_real(tmp_path, monkeypatch):
     (tmp_path / "homework.tex").write_text(document)
     monkeypatch.chdir(tmp_path)
     assert "\n".join(lint_files(["homework.tex"]).lines()) + "\n" == shown
+
+
+def test_identities_of_the_notation_are_read_and_right():
+    text = r"""
+% nnsym: --shape A=3x3 --shape v=3 --shape X=3x3 --assume X=spd --shape z=3
+\begin{align*}
+X^{-1} X &= I \\
+\mathbb{1}[z > 0] &= H(z) \\
+[A v]_i &= \sum_k A_{ik} v_k \\
+\sum_k A_{ik} \delta_{kj} &= A_{ij} \\
+(A v)_i &= \sum_{k} A_{k,i} v_k % planted
+\end{align*}"""
+    report = lint_text(text, "tex")
+    assert [s.ok for s in report.steps] == [True, True, True, True, False], "\n".join(report.lines(True))
