@@ -1027,6 +1027,28 @@ _Builder._entry = _entry
 
 # ----- the reader -------------------------------------------------------------------------------------------
 
+def _symbol_table(shapes, assumptions) -> dict:
+    shapes = {read_name(k): _as_shape(v) for k, v in (shapes or {}).items()}
+    kinds = {read_name(k): v for k, v in (assumptions or {}).items()}
+    return {name: _declare(name, shapes.get(name, (1, 1)), kinds.get(name)) for name in shapes.keys() | kinds}
+
+
+_cached_symbol_table = functools.lru_cache(maxsize=256)(
+    lambda shapes, assumptions: _symbol_table(dict(shapes), dict(assumptions)))
+
+
+def _symbols(shapes, assumptions) -> dict:
+    """The declared symbols; the same declarations are declared once (`nnsym lint` reads many formulas
+    with one document's declarations). Symbols are immutable, so sharing them is safe."""
+    try:
+        key = (tuple((shapes or {}).items()), tuple((k, tuple(v) if isinstance(v, list) else v)
+                                                    for k, v in (assumptions or {}).items()))
+        hash(key)
+    except TypeError:  # an unhashable spec: declared afresh, with the same errors
+        return _symbol_table(shapes, assumptions)
+    return dict(_cached_symbol_table(*key))
+
+
 class _Reader:
     def __init__(self, text, shapes, assumptions):
         if not isinstance(text, str):
@@ -1034,9 +1056,7 @@ class _Reader:
         if len(text) > MAX_LENGTH:
             raise ParseError(f"col {MAX_LENGTH + 1}: the formula is {len(text):,} characters long; "
                              f"at most {MAX_LENGTH:,} are read")
-        shapes = {read_name(k): _as_shape(v) for k, v in (shapes or {}).items()}
-        kinds = {read_name(k): v for k, v in (assumptions or {}).items()}
-        symbols = {name: _declare(name, shapes.get(name, (1, 1)), kinds.get(name)) for name in shapes.keys() | kinds}
+        symbols = _symbols(shapes, assumptions)
         self.text = text
         self.tokens = _Scanner(text, symbols.keys()).run()
         self.builder = _Builder(text, symbols)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -38,10 +38,11 @@ from nnsym.declare.latex_reader import parse_shape, read_latex, read_name
 from nnsym.emit.latex import latex
 from nnsym.errors import InputError, NnsymError, ShapeError
 from nnsym.present import diagnose
-from nnsym.present.claims import _compare, concrete_sizes
+from nnsym.present.claims import MAX_TOTAL_ENTRIES, _compare
+from nnsym.present.cli import _declarations, _Parser  # --shape/--assume read as `check` reads them
 from nnsym.present.results import grad, hessian, jacobian
 from nnsym.verify.evaluate import evaluate
-from nnsym.verify.points import SMALL_SIZES, random_point, small_sizes, symbols_of
+from nnsym.verify.points import entries, random_point, small_sizes, symbols_of
 
 POINTS = 2  # random points per size draw
 SIZE_DRAWS = ((3, 2, 4, 5, 6, 7), (4, 5, 2, 3, 7, 6))  # symbolic sizes are drawn twice, distinct each time
@@ -49,6 +50,7 @@ LAYOUTS = ("denominator", "numerator")
 
 _ENVIRONMENTS = "equation|align|gather|multline|eqnarray|flalign|alignat"
 _DISPLAY = re.compile(r"\$\$(.*?)\$\$|\\\[(.*?)\\\]|\\begin\{(" + _ENVIRONMENTS + r")(\*?)\}(.*?)\\end\{\3\4\}", re.S)
+_OPENING = re.compile(r"\$\$|\\\[|\\begin\{(?:" + _ENVIRONMENTS + r")\*?\}")
 _INNER_LAYOUT = re.compile(r"\\(?:begin|end)\{(?:aligned|split|gathered|alignedat|multlined)\}(?:\{\d+\})?"
                            r"|\\(?:label|tag\*?)\{[^{}]*\}|\\(?:nonumber|notag)\b")
 _TEX_DECLARATION = re.compile(r"^[ \t]*%+[ \t]*nnsym:(.*)$", re.M)
@@ -94,16 +96,16 @@ class Step:
     def __str__(self):
         where = f"{self.file}:{self.line}"
         if self.ok is None:
-            return f"{where}: not read: {_short(self.lhs)} = {_short(self.rhs)} — {self.not_read}"
+            step = f"{_short(self.lhs)} = {_short(self.rhs)}" if self.lhs or self.rhs else "a display"
+            return f"{where}: not read: {step} — {self.not_read}"
         if self.ok:
             return f"{where}: right: {_short(self.lhs)} = {_short(self.rhs)}"
-        error = ""
+        said = []
         if self.max_rel_error is not None:
-            error = f" — max rel error {self.max_rel_error:.2g}" + (f" at {self.worst_index}" if self.worst_index else "")
-        elif self.diagnosis:
-            error = " —"
-        reasons = "; ".join(r for r in (self.diagnosis,) if r)
-        return f"{where}: wrong: {_short(self.lhs)} = {_short(self.rhs)}{error}{'; ' if error and reasons and self.max_rel_error is not None else ' '}{reasons}".rstrip()
+            said.append(f"max rel error {self.max_rel_error:.2g}" + (f" at {self.worst_index}" if self.worst_index else ""))
+        if self.diagnosis:
+            said.append(self.diagnosis)
+        return f"{where}: wrong: {_short(self.lhs)} = {_short(self.rhs)}" + (f" — {'; '.join(said)}" if said else "")
 
 
 def _message(error: Exception) -> str:
@@ -240,12 +242,15 @@ def displays(text: str, fmt: str) -> List[Tuple[int, str]]:
     else:
         text = _MD_FENCE.sub(_blank, text)
         text = _MD_DECLARATION.sub(_blank, text)
-    found = []
+    found, rest = [], text
     for match in _DISPLAY.finditer(text):
         group = next(g for g in (1, 2, 5) if match.group(g) is not None)
         body = _INNER_LAYOUT.sub(lambda m: " " * len(m.group(0)), match.group(group))
         found.append((text.count("\n", 0, match.start(group)) + 1, body))
-    return found
+        rest = rest[:match.start()] + _blank(match) + rest[match.end():]
+    for match in _OPENING.finditer(rest):  # a display that is never closed: said, not silently left out
+        found.append((rest.count("\n", 0, match.start()) + 1, None))
+    return sorted(found, key=lambda item: item[0])
 
 
 def declarations(text: str, fmt: str) -> List[Tuple[int, List[str]]]:
@@ -265,8 +270,6 @@ def declarations(text: str, fmt: str) -> List[Tuple[int, List[str]]]:
 
 def declaration_parser() -> argparse.ArgumentParser:
     """The flags of `nnsym check` that a document may carry."""
-    from nnsym.present.cli import _Parser  # the CLI's one-line usage errors
-
     parser = _Parser(prog="nnsym declaration", add_help=False)
     parser.add_argument("--function", default=None)
     parser.add_argument("--wrt", default=None)
@@ -620,10 +623,9 @@ class _Document:
         first = None
         for choices in draws:
             sizes = small_sizes(symbols, choices=choices)
-            try:
-                concrete_sizes(symbols, symbols[0] if symbols else None) if symbols else None
-            except NnsymError as error:
-                raise _NotRead(str(error).splitlines()[0]) from None
+            if entries(symbols, sizes) > MAX_TOTAL_ENTRIES:
+                raise _NotRead(f"sizes too large to check numerically ({entries(symbols, sizes):,} entries; "
+                               f"at most {MAX_TOTAL_ENTRIES:,})")
             try:
                 drawn = [random_point([truth, *context], symbols, sizes, rng) for _ in range(POINTS)]
                 true_values = [evaluate(truth, p, sizes) for p in drawn]
@@ -744,6 +746,8 @@ def lint_text(text: str, fmt: str, file: str = "-", shapes: Optional[Mapping] = 
             skip = _declare(document, content, line) or skip
         elif skip:
             skip, skipped = False, skipped + 1  # a display the document marks as no derivation (worked numbers)
+        elif content is None:
+            steps.append(Step(file, line, "", "", "", None, not_read="this display is never closed"))
         else:
             for lines, parts in _chains(_rows(content, line)):
                 steps += _lint_chain(document, file, lines, parts)
@@ -756,8 +760,6 @@ def _kinds(assumptions: Mapping) -> Dict[str, list]:
 
 def _declare(document: "_Document", words: List[str], line: int) -> bool:
     """Apply one declaration line; True when it marks the next display to be skipped."""
-    from nnsym.present.cli import _declarations  # the same parsing of --shape/--assume as `check`
-
     try:
         flags = declaration_parser().parse_args(words)
         shapes, assumptions = _declarations(flags)

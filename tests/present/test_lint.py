@@ -152,3 +152,23 @@ X^{-1} X &= I \\
 \end{align*}"""
     report = lint_text(text, "tex")
     assert [s.ok for s in report.steps] == [True, True, True, True, False], "\n".join(report.lines(True))
+
+
+def test_a_display_never_closed_is_said_not_dropped():
+    report = lint_text("$$ x = 1 $$\n\n$$ y = 2\n", "md")
+    assert [(s.line, s.ok) for s in report.steps] == [(1, True), (3, None)]
+    assert str(report.steps[1]) == "-:3: not read: a display — this display is never closed"
+
+
+def test_declarations_hold_from_their_line_on_with_define_and_skip():
+    text = r"""
+<!-- nnsym: --shape x=3 --define 'u = 2 x' -->
+$$ \|u\|^2 = 4 x^\top x $$
+<!-- nnsym: --skip -->
+$$ u = \begin{bmatrix} 1 \\ 2 \\ 3 \end{bmatrix} $$
+<!-- nnsym: --shape x=3x2 -->
+$$ \|x\|_F^2 = \operatorname{tr}(x^\top x) $$
+"""
+    report = lint_text(text, "md")
+    assert [(s.line, s.ok) for s in report.steps] == [(3, True), (7, True)]
+    assert report.skipped == 1 and "1 displays marked --skip" in report.summary()
