@@ -15,8 +15,10 @@ LAYOUT_NUMERATOR = "numerator layout: the gradient transposed (a row for a colum
 
 
 def _numerator_equation(gradient: Gradient) -> str:
+    """As numerator-layout texts write it: the same left side, the gradient transposed (a row for a
+    column vector). (``\\partial W^\\top`` would read as a derivative by the transpose, a part of f.)"""
     variable = latex(gradient.variable)
-    return (rf"\frac{{\partial {gradient.function_name}}}{{\partial {variable}^\top}} = "
+    return (rf"\frac{{\partial {gradient.function_name}}}{{\partial {variable}}} = "
             f"{latex(transpose(gradient.expression))}")
 
 

@@ -105,6 +105,8 @@ class Step:
             said.append(f"max rel error {self.max_rel_error:.2g}" + (f" at {self.worst_index}" if self.worst_index else ""))
         if self.diagnosis:
             said.append(self.diagnosis)
+        if self.matrix_form:
+            said.append(f"in matrix form: {self.matrix_form}")
         return f"{where}: wrong: {_short(self.lhs)} = {_short(self.rhs)}" + (f" — {'; '.join(said)}" if said else "")
 
 

@@ -10,6 +10,7 @@ from nnsym.declare.latex_reader import read_claim
 from nnsym.emit.index_latex import entrywise
 from nnsym.present.claims import check, derive
 from nnsym.present.cli import main
+from nnsym.present.lint import lint_text
 from nnsym.verify.evaluate import evaluate
 from nnsym.verify.points import random_point, small_sizes, symbols_of
 
@@ -69,7 +70,7 @@ def test_derive_index_and_numerator_layout_from_the_command_line(capsys):
     assert code == 0 and lines[0] == r"\frac{\partial f}{\partial W} = \left(W x - y\right) x^\top"
     assert lines[2] == r"\frac{\partial f}{\partial W_{ij}} = \left(\sum_{k} W_{ik} x_{k} - y_{i}\right) x_{j}"
     code, out = cli(base + ["--layout", "numerator"], capsys)
-    assert out.splitlines()[0] == r"\frac{\partial f}{\partial W^\top} = x \left(W x - y\right)^\top"
+    assert out.splitlines()[0] == r"\frac{\partial f}{\partial W} = x \left(W x - y\right)^\top"
     assert "numerator layout" in out.splitlines()[1]
     code, out = cli(base + ["--layout", "numerator", "--index", "--json"], capsys)
     found = json.loads(out)
@@ -83,3 +84,13 @@ def test_check_in_numerator_layout(capsys):
     assert code == 1 and "transpose" in out and "--layout numerator" in out
     code, out = cli(base + ["--claimed", r"(A + A^\top) x", "--layout", "numerator"], capsys)
     assert code == 1 and "in numerator layout the gradient" in out
+
+
+def test_what_derive_prints_in_numerator_layout_lints_in_numerator_layout(capsys):
+    base = ["derive", "--function", r"\frac12\|\sigma(Wx)-y\|^2", "--wrt", "W", "--shape", "W=3x2", "--shape", "x=2",
+            "--shape", "y=3"]
+    equation = cli(base + ["--layout", "numerator"], capsys)[1].splitlines()[0]
+    document = "% nnsym: --shape W=3x2 --shape x=2 --shape y=3 --function 'f = \\frac12\\|\\sigma(Wx)-y\\|^2'\n"
+    document += f"\\[ {equation} \\]\n"
+    assert lint_text(document, "tex", layout="numerator").right == 1
+    assert lint_text(document, "tex").wrong == 1
