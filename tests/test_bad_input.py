@@ -312,6 +312,11 @@ if _has("notes"):
             ["notes", "1", "-o", ""], ["notes", "1", "-o", "{tmp}", "--format", ""], ["notes", "1", "-o", "{tmp}", "--format", " , "],
             ["notes", "1", "-o", "{tmp}/out", "--derivations", "{tmp}"]]
 
+if _has("lint"):  # issue 12
+    CLI += [["lint"], ["lint", "-"], ["lint", "/nonexistent/notes.tex"], ["lint", "{tmp}"], ["lint", "{tmp}/notes.docx"],
+            ["lint", "-", "--format", "pdf"], ["lint", "/nonexistent/notes.md", "--shape", "W=0x2"],
+            ["lint", "/nonexistent/notes.md", "--layout", "sideways"], ["lint", "\x00"]]
+
 
 @pytest.mark.parametrize("argv", CLI, ids=[f"{i}-{a[0] if a else 'none'}" for i, a in enumerate(CLI)])
 def test_the_command_line_exits_2_with_one_line(argv, tmp_path):

@@ -945,7 +945,7 @@ def lint_files(paths: Sequence[str], fmt: Optional[str] = None, shapes=None, ass
             try:
                 with open(path, encoding="utf-8") as handle:
                     text = handle.read()
-            except (OSError, UnicodeDecodeError) as error:
+            except (OSError, UnicodeDecodeError, ValueError) as error:  # ValueError: a NUL in the path
                 raise InputError(f"lint: cannot read {path}: {getattr(error, 'strerror', None) or error}") from None
         report = lint_text(text, kind, path, shapes, assumptions, function, layout)
         steps, skipped = steps + list(report.steps), skipped + report.skipped
