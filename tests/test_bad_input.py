@@ -315,7 +315,7 @@ if _has("notes"):
 if _has("lint"):  # issue 12
     CLI += [["lint"], ["lint", "-"], ["lint", "/nonexistent/notes.tex"], ["lint", "{tmp}"], ["lint", "{tmp}/notes.docx"],
             ["lint", "-", "--format", "pdf"], ["lint", "/nonexistent/notes.md", "--shape", "W=0x2"],
-            ["lint", "/nonexistent/notes.md", "--layout", "sideways"], ["lint", "\x00"]]
+            ["lint", "/nonexistent/notes.md", "--layout", "sideways"], ["lint", "\x00"], ["lint", "a\x00.tex"]]
 
 
 @pytest.mark.parametrize("argv", CLI, ids=[f"{i}-{a[0] if a else 'none'}" for i, a in enumerate(CLI)])
