@@ -56,7 +56,7 @@ REFUSED = [
     "\\frac{1}", "\\frac", "\\frac{1}{}", "\\sqrt", "\\sqrt{}", "\\sigma", "\\sigma x", "\\sigma()", "\\log", "\\log()",
     "x = y", "x, y", "x; y", "x \\\\ y", "x'", "x''", "\\nabla x", "\\partial x",
     # unknown commands, names and notation not read
-    "\\foo", "\\foo{x}", "\\operatorname{foo}(x)", "\\mathrm{foo}(x)", "\\begin{matrix} x \\end{matrix}", "\\sum_i x_i",
+    "\\foo", "\\foo{x}", "\\operatorname{foo}(x)", "\\mathrm{foo}(x)", "\\begin{matrix} x \\end{matrix}", "\\sum x_i", "\\prod_i x_i",
     "x / y", "\\int x", "\\lim x", "x!", "x \\% y", "@x", "x # y", "x ~ y", "x ? y", "\"x\"", "`x`",
     "\\|x\\|_1", "x^{n}", "x^{y}", "W y",
     # shape errors
