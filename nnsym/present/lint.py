@@ -768,6 +768,8 @@ def _declare(document: "_Document", words: List[str], line: int) -> bool:
     except NnsymError as error:
         raise InputError(f"line {line}: nnsym declaration: {_message(error)}") from None
     document.shapes.update({read_name(k): parse_shape(v) for k, v in shapes.items()})
+    for name in {read_name(k) for k in shapes} | set(assumptions):  # declared: a symbol again, no longer defined
+        document.defined.pop(name, None)
     for name, kinds in assumptions.items():
         document.assumptions[name] = sorted(set(document.assumptions.get(name, [])) | set(kinds))
     if flags.layout and not document.fixed_layout:

@@ -84,7 +84,28 @@ def formula(expr: Expr, lhs, derivative_of) -> List[str]:
             return display()  # -\log p(y \mid \hat{y}): probability notation the reader does not read
         if name is not None:
             words += ["--define", f"{name} = {latex(derivative_of[0])}"]
+    elif lhs and not _is_formula(lhs, expr):
+        # a label (\log P(y \mid p), KL(N_0 \| N_1)), not a formula in the expression's symbols: the
+        # formula is checked by the note itself; a name in front of the label (L = -\log p(...)) is defined
+        head = lhs.split("=")[0].strip()
+        if "=" in lhs and _NAME.fullmatch(head):
+            words += ["--define", f"{head} = {latex(expr)}"]
+        return words + display()
     return words
+
+
+def _is_formula(lhs: str, expr: Expr) -> bool:
+    """Does the left side read as a formula in the symbols of the right side (or is it a name)?"""
+    names = {s.name for s in expr.free_symbols()} | {n.name for n in post_order([expr]) if isinstance(n, Named)}
+    shapes = {s.name: s.shape for s in expr.free_symbols()}
+    for part in lhs.split("="):
+        try:
+            value = read_latex(part.strip(), shapes)
+        except NnsymError:
+            return False
+        if not isinstance(value, Symbol) and not {s.name for s in value.free_symbols()} <= names:
+            return False
+    return True
 
 
 def comment(words: List[str], fmt: str) -> List[str]:
