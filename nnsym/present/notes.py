@@ -34,7 +34,12 @@ from nnsym.verify.finite_differences import check_gradients
 from nnsym.verify.formulas import EXACT_TOLERANCE, Check, check_formula, check_latex, check_step, read_back
 
 FORMATS = ("md", "tex", "pdf", "html")
-DERIVATIONS = Path(__file__).resolve().parents[2] / "derivations"
+PLOTS_LEFT_OUT = "plots left out: matplotlib is not installed (pip install 'nnsym[plot]' to draw them)"
+# The chapter's topics: derivations/ in a source checkout (the folder users read and extend), shipped
+# in an installed package as nnsym/derivations (pyproject.toml maps the one onto the other).
+_CHECKOUT_DERIVATIONS = Path(__file__).resolve().parents[2] / "derivations"
+_PACKAGED_DERIVATIONS = Path(__file__).resolve().parents[1] / "derivations"
+DERIVATIONS = _PACKAGED_DERIVATIONS if _PACKAGED_DERIVATIONS.is_dir() else _CHECKOUT_DERIVATIONS
 TEX_HINT = ("no TeX engine found (pdflatex, latexmk or tectonic): install one, e.g. "
             "`apt-get install texlive-latex-base texlive-latex-recommended` or `brew install tectonic`, "
             "then build again")
@@ -218,7 +223,7 @@ def _plot_files(note: Note, directory: Optional[Path], messages: List[str]) -> D
         matplotlib.use("Agg")
         from matplotlib import pyplot
     except ImportError:
-        messages.append(f"{note.stem}: plots left out: matplotlib is not installed (pip install 'nnsym[plot]')")
+        messages.append(f"{note.stem}: {PLOTS_LEFT_OUT}")
         return {}
     files = {}
     for plot in plots:
@@ -468,7 +473,16 @@ def build_notes(names: Sequence[str], directory, formats: Sequence[str] = ("md",
     messages: List[str] = []
     for done in verified:
         messages += write_note(done.note, directory, formats, detail, verified=done)
-    return messages
+    return _one_plot_hint(messages)
+
+
+def _one_plot_hint(messages: List[str]) -> List[str]:
+    """Without matplotlib, one line names the notes whose plots were left out and how to get them."""
+    left_out = [m.split(":")[0] for m in messages if m.endswith(PLOTS_LEFT_OUT)]
+    kept = [m for m in messages if not m.endswith(PLOTS_LEFT_OUT)]
+    if left_out:
+        kept.append(f"{', '.join(left_out)}: {PLOTS_LEFT_OUT}")
+    return kept
 
 
 def script_main(build: Callable[[], Note], argv: Optional[List[str]] = None) -> int:
