@@ -16,12 +16,14 @@ import importlib.util
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field, replace
 from html import escape
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+import sympy
 
 from nnsym.declare.expressions import Expr, Symbol
 from nnsym.declare.layers import Forward
@@ -30,6 +32,7 @@ from nnsym.derive.steps import DETAILS, Derivation, derive_steps
 from nnsym.emit.latex import latex
 from nnsym.emit.steps_latex import rows as step_rows, shown_cotangent, sides, text_escape
 from nnsym.errors import InputError, NnsymError, VerificationError
+from nnsym.present.markdown_text import html_paragraphs, tex_paragraphs
 from nnsym.verify.finite_differences import check_gradients
 from nnsym.verify.formulas import EXACT_TOLERANCE, Check, check_formula, check_latex, check_step, read_back
 
@@ -76,6 +79,7 @@ class Display:
 
     latex: str
     check: Callable[[], Tuple[str, float]]
+    summary: Optional[str] = None  # what the verification table shows for a long display (its result)
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,35 @@ def array_latex(values, digits: int = 4) -> str:
         return number(array[0, 0])
     body = r" \\ ".join(" & ".join(number(v) for v in row) for row in array)
     return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
+
+
+# ----- a derivation written out by hand, checked line by line -----
+
+
+def worked(start: str, lines: Sequence[Tuple[str, object, str]], function, variable, points) -> Display:
+    """A lecturer's derivation: ``start = line_1 = line_2 = ...``, each line (LaTeX, its value as a
+    SymPy expression, the rule used: words with maths between $...$). The check evaluates every line (``Derivative`` in a line is
+    carried out by SymPy) at each of ``points`` ({symbol: value}) and compares it with SymPy's own
+    derivative of ``function`` by ``variable`` there: a line that does not follow fails the build."""
+    def reason(rule):  # words, with maths between $...$
+        return " ".join(part if i % 2 else rf"\text{{{text_escape(part)}}}"
+                        for i, part in enumerate(rule.split("$")) if part)
+
+    rows = [(rf"{start} " if i == 0 else "") + rf"&= {text}" + (rf" && {reason(rule)}" if rule else "")
+            for i, (text, _, rule) in enumerate(lines)]
+    body = r"\begin{aligned}" + " \\\\\n".join(rows) + r"\end{aligned}"
+    expected = sympy.diff(function, variable)
+
+    def check():
+        worst = 0.0
+        for point in points:
+            target = complex(expected.subs(point).evalf())
+            for _, value, _ in lines:
+                got = complex(sympy.sympify(value, strict=True).doit().subs(point).evalf())
+                worst = max(worst, abs(got - target) / max(abs(target), 1e-12))
+        return (f"every line equals SymPy's derivative at {len(points)} points", worst)
+
+    return Display(body, check, f"{start} = {lines[-1][0]}")
 
 
 def steps(f: Expr, variables: Sequence[Symbol], function_name: str = "f", hook=None) -> Steps:
@@ -189,7 +222,7 @@ def verify_note(note: Note, detail: str = "key") -> Verified:
                 checks.append(replace(check, latex=_equation(block)))
             elif isinstance(block, Display):
                 method, error = block.check()
-                checks.append(check_latex(block.latex, method, error))
+                checks.append(check_latex(block.summary or block.latex, method, error))
             elif isinstance(block, Steps):
                 lines = tuple(block.derivation.lines(detail))
                 shown[index] = lines
@@ -270,14 +303,10 @@ def markdown(note: Note, verified: Verified, plots: Optional[Dict[str, str]] = N
     return "\n".join(out) + "\n"
 
 
-_TEX_SPECIALS = {"%": r"\%", "&": r"\&", "#": r"\#", "_": r"\_", "`": "", "⊙": r"$\odot$", "—": "---",
-                 "σ": r"$\sigma$", "δ": r"$\delta$", "≈": r"$\approx$", "×": r"$\times$", "→": r"$\to$"}
-
-
 def _tex_text(text: str) -> str:
-    """A paragraph for LaTeX: TeX's specials escaped outside $...$, maths left alone."""
-    parts = text.split("$")
-    return "$".join(p if i % 2 else "".join(_TEX_SPECIALS.get(c, c) for c in p) for i, p in enumerate(parts))
+    """A paragraph for LaTeX: Markdown emphasis, code and lists as LaTeX, TeX's specials escaped
+    outside $...$, maths left alone."""
+    return tex_paragraphs(text)
 
 
 def tex(note: Note, verified: Verified, plots: Optional[Dict[str, str]] = None) -> str:
@@ -346,9 +375,9 @@ def html(note: Note, verified: Verified, plots: Optional[Dict[str, str]] = None)
 
 
 def _html_paragraph(text: str) -> str:
-    """$...$ becomes \\(...\\) for MathJax; everything is HTML-escaped."""
-    parts = text.split("$")
-    return "<p>" + "".join(rf"\({_math(p)}\)" if i % 2 else escape(p) for i, p in enumerate(parts)) + "</p>"
+    """$...$ becomes \\(...\\) for MathJax; Markdown emphasis, code and lists become HTML; the rest
+    is HTML-escaped."""
+    return html_paragraphs(text, lambda p: rf"\({_math(p)}\)")
 
 
 def _math(text: str) -> str:
@@ -398,6 +427,8 @@ def write_note(note: Note, directory, formats: Sequence[str] = ("md", "tex"), de
         raise InputError(f"cannot write {error.filename or directory}: {error.strerror}") from None
     if "pdf" in formats:
         messages.append(compile_pdf(directory / f"{note.stem}.tex"))
+        if "tex" not in formats:  # written only to build the PDF: leave the files asked for
+            (directory / f"{note.stem}.tex").unlink()
     messages.append(f"{note.stem}: {len(verified.checks)} formulas verified")
     return messages
 
@@ -412,19 +443,26 @@ def tex_engine() -> Optional[List[str]]:
 
 
 def compile_pdf(tex_file: Path) -> str:
-    """Build the PDF when a TeX engine is installed; otherwise say how to install one."""
+    """Build the PDF when a TeX engine is installed; otherwise say how to install one. The engine runs
+    in a temporary folder, so only the PDF is left beside the notes (no .aux, .log)."""
     command = tex_engine()
     if command is None:
         return f"{tex_file.stem}: PDF not built: {TEX_HINT}"
-    try:
-        done = subprocess.run([*command, tex_file.name], cwd=tex_file.parent, capture_output=True, text=True,
-                              timeout=180)
-    except subprocess.TimeoutExpired as error:
-        raise NnsymError(f"{Path(command[0]).name} took too long on {tex_file.name}") from error
-    if done.returncode != 0:
-        tail = " | ".join(line for line in done.stdout.splitlines() if line.startswith("!"))[:300]
-        raise NnsymError(f"{Path(command[0]).name} failed on {tex_file.name}: "
-                         f"{tail or 'see ' + tex_file.stem + '.log'}")
+    with tempfile.TemporaryDirectory(prefix="nnsym-tex-") as build:
+        build = Path(build)
+        for path in tex_file.parent.glob(f"{tex_file.stem}*"):  # the .tex and its figures
+            if path.is_file() and path.suffix in (".tex", ".png", ".pdf"):
+                shutil.copy(path, build / path.name)
+        try:
+            done = subprocess.run([*command, tex_file.name], cwd=build, capture_output=True, text=True,
+                                  timeout=180)
+        except subprocess.TimeoutExpired as error:
+            raise NnsymError(f"{Path(command[0]).name} took too long on {tex_file.name}") from error
+        if done.returncode != 0 or not (build / f"{tex_file.stem}.pdf").is_file():
+            tail = " | ".join(line for line in done.stdout.splitlines() if line.startswith("!"))[:300]
+            raise NnsymError(f"{Path(command[0]).name} failed on {tex_file.name}: "
+                             f"{tail or 'run it on the .tex file to see its log'}")
+        shutil.copy(build / f"{tex_file.stem}.pdf", tex_file.parent / f"{tex_file.stem}.pdf")
     return f"{tex_file.stem}: wrote {tex_file.stem}.pdf"
 
 
