@@ -125,11 +125,14 @@ def note() -> Note:
         Text("**Logistic sigmoid** $\\sigma(z) = 1/(1 + e^{-z})$, from $\\mathbb{R}$ to $(0, 1)$. Its derivative "
              "follows from the quotient rule, with the chain rule for $e^{-z}$:"),
         _sigmoid_derivation(),
-        Text("So $\\sigma'(z) = \\sigma(z)(1 - \\sigma(z))$: at most $1/4$, reached at $z = 0$, and small "
-             "wherever $\\sigma$ is close to 0 or 1."),
+        Text("nnsym's own derivative agrees (checked at random points, and against central differences):"),
+        Formula(s * (1 - s), r"\frac{d}{dz}\sigma\left(z\right)", reference=d(s), derivative_of=(s, z)),
+        Text("So $\\sigma'(z)$ is at most $1/4$, reached at $z = 0$, and small wherever $\\sigma$ is close "
+             "to 0 or 1."),
         Text("**Hyperbolic tangent** $\\tanh(z) = (e^z - e^{-z})/(e^z + e^{-z}) = 2\\sigma(2z) - 1$, zero-centred. "
              "Written as $\\sinh z / \\cosh z$, the quotient rule gives"),
         _tanh_derivation(),
+        Formula(1 - t ** 2, r"\frac{d}{dz}\tanh\left(z\right)", reference=d(t), derivative_of=(t, z)),
         Plot("sigmoid-tanh", "sigma, tanh and their derivatives",
              _plot("sigmoid and tanh", [("σ(z)", s), ("σ'(z)", d(s)), ("tanh(z)", t), ("tanh'(z)", d(t))], z)),
         Text("**ReLU** $\\operatorname{ReLU}(z) = \\max(0, z)$. Its derivative is the step $H(z)$: 1 for $z > 0$, "
@@ -144,9 +147,14 @@ def note() -> Note:
                                            ("LeakyReLU(z)", leaky), ("LeakyReLU'(z)", d(leaky))], z)),
         Text("**Softplus** $\\log(1 + e^z)$ is a smooth ReLU, and by the chain rule its derivative is the sigmoid:"),
         _softplus_derivation(),
+        Formula((1 + ns.exp(-z)) ** -1, r"\frac{d}{dz}\operatorname{softplus}\left(z\right)", reference=d(soft),
+                derivative_of=(soft, z)),
         Text("**GELU** $z\\,\\Phi(z)$, with $\\Phi$ the standard normal distribution function. The product "
              "rule gives its derivative:"),
         _gelu_derivation(),
+        Text("With $\\Phi(z) = \\operatorname{GELU}(z)/z$ for $z \\neq 0$, in nnsym's notation:"),
+        Formula(gelu / z + z * phi, r"\frac{d}{dz}\operatorname{GELU}\left(z\right)", reference=d(gelu),
+                derivative_of=(gelu, z)),
         Plot("softplus-gelu", "softplus, GELU and their derivatives",
              _plot("softplus and GELU", [("softplus(z)", soft), ("softplus'(z)", d(soft)),
                                          ("GELU(z)", gelu), ("GELU'(z)", d(gelu))], z)),

@@ -309,6 +309,15 @@ def _tex_text(text: str) -> str:
     return tex_paragraphs(text)
 
 
+# A conditional page break (the needspace package's macro, defined in the preamble): when less than
+# the given space is left on the page, break here, so a heading or an announcing sentence is not
+# left alone at the foot of a page.
+_KEEP_SPACE = (r"\makeatletter\newcommand{\keepspace}[1]{\par\penalty-100\begingroup\setlength{\dimen@}{#1}"
+               r"\dimen@ii\pagegoal\advance\dimen@ii-\pagetotal\ifdim\dimen@>\dimen@ii\ifdim\dimen@ii>\z@\vfil\fi"
+               r"\break\fi\endgroup}\makeatother")
+_KEEP_WITH_NEXT = r"\keepspace{8\baselineskip}"
+
+
 def tex(note: Note, verified: Verified, plots: Optional[Dict[str, str]] = None) -> str:
     """A standalone article (amsmath) that pdflatex compiles."""
     plots = plots or {}
@@ -317,10 +326,12 @@ def tex(note: Note, verified: Verified, plots: Optional[Dict[str, str]] = None) 
            r"\usepackage{amsmath,amssymb}", r"\usepackage{graphicx}", r"\usepackage{array,longtable}",
            # A formula wider than its table column is shrunk to fit (no overfull box): a formula cannot break.
            r"\newcommand{\fitwidth}[1]{\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{#1}}",
+           _KEEP_SPACE,
            rf"\title{{{_tex_text(note.title)}}}", r"\author{}", r"\date{}", r"\begin{document}", r"\maketitle", ""]
     for index, block in enumerate(note.blocks):
         if isinstance(block, Text):
-            out += [_tex_text(block.text), ""]
+            # A sentence announcing a display ("... is:") starts a new page rather than end one.
+            out += ([_KEEP_WITH_NEXT] if block.text.rstrip().endswith(":") else []) + [_tex_text(block.text), ""]
         elif isinstance(block, Formula):
             out += [r"\begin{equation*}", _equation(block), r"\end{equation*}", ""]
         elif isinstance(block, Display):
@@ -334,7 +345,7 @@ def tex(note: Note, verified: Verified, plots: Optional[Dict[str, str]] = None) 
                         rf"\\ {_tex_text(block.caption)}", r"\end{center}", ""]
             else:
                 out += [_tex_text(_no_plot_sentence(block)), ""]
-    out += [r"\section*{Verification}", r"{\small",
+    out += [_KEEP_WITH_NEXT, r"\section*{Verification}", r"{\small",
             r"\begin{longtable}{r >{\raggedright\arraybackslash}p{0.45\linewidth} "
             r">{\raggedright\arraybackslash}p{0.3\linewidth} l}",
             r"\# & formula & checked by & max rel.\ error \\ \hline"]
@@ -427,7 +438,9 @@ def write_note(note: Note, directory, formats: Sequence[str] = ("md", "tex"), de
         raise InputError(f"cannot write {error.filename or directory}: {error.strerror}") from None
     if "pdf" in formats:
         messages.append(compile_pdf(directory / f"{note.stem}.tex"))
-        if "tex" not in formats:  # written only to build the PDF: leave the files asked for
+        if "tex" not in formats and tex_engine() is not None:
+            # Written only to build the PDF: leave the files asked for (without an engine, the .tex
+            # stays, for the user to build it where one is installed).
             (directory / f"{note.stem}.tex").unlink()
     messages.append(f"{note.stem}: {len(verified.checks)} formulas verified")
     return messages
