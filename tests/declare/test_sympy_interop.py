@@ -74,10 +74,10 @@ def assert_sympy_gradient_right(f, variable, gradient, seed=0, directions=2):
         assert abs(numeric - analytic) <= 1e-6 * max(1.0, abs(numeric)), (f, variable, numeric, analytic)
 
 
-def grad_round_trip(f, variable, seed=0):
+def grad_round_trip(f, variable, seed=0, oracle=True):
     """ns.grad of SymPy input, back to SymPy, checked by SymPy and finite differences alone."""
     f, variable = _concrete(f), _concrete(variable)
-    result = ns.grad(f, variable)
+    result = ns.grad(f, variable, oracle=oracle)
     back = result.to_sympy()
     assert isinstance(back, sp.Basic)
     assert sp.latex(back)  # SymPy's own printer works on it
@@ -190,7 +190,8 @@ SYMPY_CASES = [
 @pytest.mark.parametrize("index", range(len(SYMPY_CASES)))
 def test_sympys_own_cases(index):
     f, variable = SYMPY_CASES[index]
-    grad_round_trip(f, variable, seed=index)
+    # nnsym's own entry-by-entry oracle is left out here (time); the check above is SymPy's alone.
+    grad_round_trip(f, variable, seed=index, oracle=False)
 
 
 def test_refused_classes_are_named():
