@@ -211,10 +211,12 @@ def grad(f: Expr, wrt: Symbol, verify: bool = True, oracle: bool = True) -> Grad
 
 
 @refuse_deep_nesting
-def gradients(f: Expr, wrt: Sequence[Symbol], verify: bool = True, oracle: bool = True) -> Dict[Symbol, Gradient]:
-    """Gradients with respect to several symbols in one reverse pass."""
+def gradients(f: Expr, wrt: Sequence[Symbol], verify: bool = True, oracle: bool = True,
+              hook=None) -> Dict[Symbol, Gradient]:
+    """Gradients with respect to several symbols in one reverse pass (``hook`` may name cotangents
+    as reverse mode forms them: `nnsym.derive.adjoints.adjoint_hook`)."""
     f, wrt, originals = _nnsym_arguments(f, list(wrt))
-    found = cotangents(f, wrt)
+    found = cotangents(f, wrt, hook)
     reports = _require(verify_gradients(f, found, oracle=oracle), "a gradient") if verify else ()
     return {v: Gradient(f, v, found[v], reports, sympy_symbols=originals) for v in wrt}
 
