@@ -312,6 +312,13 @@ if _has("notes"):
             ["notes", "1", "-o", ""], ["notes", "1", "-o", "{tmp}", "--format", ""], ["notes", "1", "-o", "{tmp}", "--format", " , "],
             ["notes", "1", "-o", "{tmp}/out", "--derivations", "{tmp}"]]
 
+# ---- nnsym solve (issue 13) ----
+if _has("solve"):
+    CLI += [["solve"], ["solve", "--equation", ""], ["solve", "--equation", "x ="], ["solve", "--equation", "x = 1 = 2"],
+            ["solve", "--equation", "x^2 = 1"], ["solve", "--equation", "xy = 1"], ["solve", "--equation", "\\sin(x) = 1"],
+            ["solve", "--equation", "a_1 x_1 + \\dots = 0"], ["solve", "--equation", "\\dots"],
+            ["solve", "--equation", "Ax = b", "--shape", "A=3x3"], ["solve", "--equation", "x = 1", "--unknown", "q"],
+            ["solve", "--equation", "Ax = b", "--shape", "A=nxn", "--shape", "x=n", "--shape", "b=n"]]
 if _has("lint"):  # issue 12
     CLI += [["lint"], ["lint", "-"], ["lint", "/nonexistent/notes.tex"], ["lint", "{tmp}"], ["lint", "{tmp}/notes.docx"],
             ["lint", "-", "--format", "pdf"], ["lint", "/nonexistent/notes.md", "--shape", "W=0x2"],
