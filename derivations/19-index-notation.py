@@ -82,18 +82,18 @@ def note() -> Note:
         Display(LOSS, lambda: ("read by nnsym's reader into matrix form, equal to "
                                r"\frac{1}{2}\|Wx - y\|^2 at random points",
                                against(read_claim(r"\frac{\partial L}{\partial W} = " + LOSS.partition("=")[2],
-                                                  SHAPES)[2], loss)), lint),
+                                                  SHAPES)[2], loss)), lint=lint),
         Text("Its derivative by one entry $W_{ij}$: the chain rule gives a sum over $p$ of the residual times "
              "$\\partial [Wx]_p / \\partial W_{ij} = \\sum_k \\delta_{pi} \\delta_{kj} x_k$; summing the deltas "
              "away (a sum over $p$ of something times $\\delta_{pi}$ keeps the term $p = i$) leaves one term:"),
-        Display(CHAIN, _index_check(STEPS, gradient, "W", _loops), lint),
+        Display(CHAIN, _index_check(STEPS, gradient, "W", _loops), lint=lint),
         Text("The residual $\\sum_k W_{ik} x_k - y_i$ is the $i$-th entry of $Wx - y$, and an entry $i$ of one "
              "vector times an entry $j$ of another is the entry $(i, j)$ of an outer product. In matrix form:"),
         Formula(gradient, r"\nabla_W L", derivative_of=(loss, W)),
         Text("The same way for the quadratic form $f = x^\\top A x = \\sum_i \\sum_j x_i A_{ij} x_j$: the product "
              "rule gives two terms, each with one delta, and the deltas are summed away:"),
         Display(QUADRATIC, _index_check(_chain(QUADRATIC), quadratic_gradient, "x", None),
-                tuple(lint_marks.derivation(quadratic, "f"))),
+                lint=tuple(lint_marks.derivation(quadratic, "f"))),
         Text("The first sum is the entry $k$ of $A x$, the second of $A^\\top x$:"),
         Formula(quadratic_gradient, r"\nabla_x f", derivative_of=(quadratic, v)),
     ))

@@ -31,7 +31,9 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from nnsym.declare.expressions import Expr, Symbol, matrix, post_order, scalar, show_shape, transpose, vector
+from nnsym.declare.expressions import (
+    Expr, MatMul, Symbol, matrix, post_order, scalar, show_shape, transpose, vector,
+)
 from nnsym.derive.steps import substitute
 from nnsym.declare.index_notation import entry_variable
 from nnsym.declare.latex_reader import parse_shape, read_latex, read_name
@@ -442,6 +444,7 @@ class _Document:
                 raise _NotRead(f"{name} is defined by itself")
             expr = self.expand(expr, keep=frozenset(self.defined) - {name})
         self.defined[name] = expr
+        self.shapes.pop(name, None)  # defined: no longer a declared symbol (a later section's Y = ...)
 
     # ----- values -----
     def value(self, text: str) -> _Value:
@@ -507,7 +510,7 @@ class _Document:
         taken = {s.name for s in f_full.free_symbols()}
         name = next(f"\\Omega_{{{n}}}" for n in range(100) if f"\\Omega_{{{n}}}" not in taken)
         stand_in = _declare_symbol(name, part.shape)
-        f_u = substitute(f_full, part, stand_in)
+        f_u = substitute(_grouped(f_full, part), part, stand_in)
         if not f_u.depends_on(stand_in):
             raise _NotRead(f"{derivative.variable} does not appear in the function as written")
         truth_u = self.truth(f_u, stand_in, derivative.order)
@@ -601,7 +604,7 @@ class _Document:
         sizes = small_sizes(symbols, choices=SIZE_DRAWS[0])
         rng = np.random.default_rng(self.seed)
         try:
-            drawn = [random_point([f_v, truth_v], symbols, sizes, rng) for _ in range(POINTS)]
+            drawn = [_sized(random_point([f_v, truth_v], symbols, sizes, rng), symbols, sizes) for _ in range(POINTS)]
             with np.errstate(all="ignore"):
                 true_values = [evaluate(truth_v, p, sizes) for p in drawn]
                 claimed_values = [evaluate(claim, p, sizes) for p in drawn]
@@ -629,7 +632,8 @@ class _Document:
                 raise _NotRead(f"sizes too large to check numerically ({entries(symbols, sizes):,} entries; "
                                f"at most {MAX_TOTAL_ENTRIES:,})")
             try:
-                drawn = [random_point([truth, *context], symbols, sizes, rng) for _ in range(POINTS)]
+                drawn = [_sized(random_point([truth, *context], symbols, sizes, rng), symbols, sizes)
+                         for _ in range(POINTS)]
                 true_values = [evaluate(truth, p, sizes) for p in drawn]
             except (NnsymError, np.linalg.LinAlgError, ValueError) as error:
                 raise _NotRead(f"cannot evaluate: {str(error).splitlines()[0]}") from None
@@ -696,6 +700,41 @@ class _Document:
         if ratios and all(np.allclose(r, ratios[0].flat[0], rtol=1e-8) for r in ratios):
             return f"the right side is {ratios[0].flat[0]:.6g} times the left side"
         return None
+
+
+def _sized(point: Dict, symbols, sizes: Dict) -> Dict:
+    """A scalar named as a size (the B of \\frac{1}{B} beside \\mathbf{1}_B) has that size's value."""
+    by_name = {str(size): value for size, value in sizes.items()}
+    for s in symbols:
+        if s.is_scalar and s.name in by_name:
+            point[s.name] = np.full((1, 1), float(by_name[s.name]))
+    return point
+
+
+def _factors(node: Expr) -> List[Expr]:
+    return _factors(node.args[0]) + _factors(node.args[1]) if isinstance(node, MatMul) else [node]
+
+
+def _grouped(f: Expr, part: Expr) -> Expr:
+    """f with a product that holds ``part``'s factors in a row regrouped so that ``part`` is a node of
+    it: tr(G^T P V) read as (G^T P) V holds P V (matrix products associate)."""
+    want = _factors(part)
+    if len(want) < 2:
+        return f
+    done: Dict[Expr, Expr] = {}
+    for node in post_order([f]):
+        new = node.rebuilt([done[child] for child in node.args])
+        if isinstance(new, MatMul):
+            have = _factors(new)
+            for i in range(len(have) - len(want) + 1):
+                if have[i:i + len(want)] == want and len(want) < len(have):
+                    items = have[:i] + [part] + have[i + len(want):]
+                    new = items[0]
+                    for item in items[1:]:
+                        new = MatMul(new, item)
+                    break
+        done[node] = new
+    return done[f]
 
 
 def _declare_symbol(name: str, shape) -> Symbol:

@@ -40,6 +40,14 @@ def _declarations(exprs: Iterable[Expr]) -> List[str]:
     return words
 
 
+def _plain_name(text: str) -> bool:
+    """Is ``text`` one name (L, z^{(1)}, \\hat{y}), not a function (\\log) or a formula?"""
+    try:
+        return bool(_NAME.fullmatch(text)) and isinstance(read_latex(text), Symbol)
+    except NnsymError:  # \log, \sigma: a function, not the name of one
+        return False
+
+
 def _function_name(lhs: str):
     """The function named on the left side of a derivative (L in \\nabla_w L, L(w)), or None."""
     derivative = derivative_of_safe(lhs)
@@ -48,10 +56,7 @@ def _function_name(lhs: str):
     function = derivative.function.strip()
     called = _CALLED.match(function)
     name = called.group(1).strip() if called and called.group(1).strip() else function
-    try:
-        return name if _NAME.fullmatch(name) and isinstance(read_latex(name), Symbol) else None
-    except NnsymError:  # \log, \sigma: a function, not the name of one
-        return None
+    return name if _plain_name(name) else None
 
 
 def display() -> List[str]:
@@ -84,6 +89,8 @@ def formula(expr: Expr, lhs, derivative_of) -> List[str]:
             return display()  # -\log p(y \mid \hat{y}): probability notation the reader does not read
         if name is not None:
             words += ["--define", f"{name} = {latex(derivative_of[0])}"]
+    elif lhs and _plain_name(lhs.strip()):
+        words += ["--define", f"{lhs.strip()} = {latex(expr)}"]  # Y = ...: Y is this from here on
     elif lhs and not _is_formula(lhs, expr):
         # a label (\log P(y \mid p), KL(N_0 \| N_1)), not a formula in the expression's symbols: the
         # formula is checked by the note itself; a name in front of the label (L = -\log p(...)) is defined
