@@ -27,6 +27,7 @@ from nnsym.declare.expressions import (
     vector,
 )
 from nnsym.declare.functions import elu, exp, gelu, heaviside, leaky_relu, log, relu, sigmoid, softplus, sqrt, tanh
+from nnsym.declare.from_sympy import from_sympy
 from nnsym.declare.linear_equations import LinearEquation, LinearSystem, Solution, linear_equation, solve_linear
 from nnsym.declare.layers import (
     Dense,
@@ -40,20 +41,29 @@ from nnsym.declare.layers import (
     squared_error,
 )
 from nnsym.emit.latex import Notation, latex
+from nnsym.emit.sympy_printer import to_sympy
 from nnsym.errors import InputError, MissingRuleError, NnsymError, ParseError, ShapeError, VerificationError
 from nnsym.present.results import Backprop, Gradient, backprop, grad, gradients, hessian, jacobian
 from nnsym.present.export import export
 from nnsym.present.claims import Verdict, check, check_function
 from nnsym.verify.evaluate import evaluate
 
+# ----- normalization, dropout, attention, optimizers (issue 14) -----
+from nnsym.declare.attention import attention, embedding, multi_head_attention, transformer_block
+from nnsym.declare.normalization import batch_norm, dropout, layer_norm
+from nnsym.declare.optimizers import update as optimizer_update
+
 __all__ = [
-    "Verdict", "check", "check_function", "Backprop", "Dense", "LinearEquation", "LinearSystem", "Solution", "linear_equation", "solve_linear", "Expr", "Gradient", "InputError", "MissingRuleError", "Network", "NnsymError",
+    "from_sympy", "to_sympy", "Verdict", "check", "check_function", "Backprop", "Dense", "LinearEquation", "LinearSystem", "Solution", "linear_equation", "solve_linear", "Expr", "Gradient", "InputError", "MissingRuleError", "Network", "NnsymError",
     "Notation", "ParseError", "ShapeError", "Symbol", "VerificationError", "backprop", "binary_cross_entropy",
     "dense", "det", "diag", "dot", "elu", "evaluate", "exp", "export", "gelu", "grad", "gradients", "hadamard",
     "hadamard_div", "heaviside", "hessian", "identity", "inv", "jacobian", "kronecker", "l2_penalty", "latex",
     "leaky_relu", "log", "log_softmax", "logdet", "logsumexp", "matrix", "mean_over_batch", "network", "norm",
     "ones", "outer", "relu", "scalar", "sigmoid", "softmax", "softmax_cross_entropy", "softplus", "sqrt",
     "squared_error", "sum_entries", "tanh", "trace", "transpose", "vector",
+    # issue 14
+    "attention", "batch_norm", "dropout", "embedding", "layer_norm", "multi_head_attention", "optimizer_update",
+    "transformer_block",
 ]
 
 # ----- probability and information theory (issue 16) -----
