@@ -23,7 +23,9 @@ _EXPORTS = {
         "Dense", "Network", "binary_cross_entropy", "dense", "l2_penalty", "mean_over_batch", "network",
         "softmax_cross_entropy", "squared_error",
     ),
+    "nnsym.declare.from_sympy": ("from_sympy",),
     "nnsym.emit.latex": ("Notation", "latex"),
+    "nnsym.emit.sympy_printer": ("to_sympy",),
     "nnsym.errors": ("InputError", "MissingRuleError", "NnsymError", "ParseError", "ShapeError", "VerificationError"),
     "nnsym.present.results": ("Backprop", "Gradient", "backprop", "grad", "gradients", "hessian", "jacobian"),
     "nnsym.present.export": ("export",),
@@ -37,7 +39,7 @@ from nnsym.declare.normalization import batch_norm, dropout, layer_norm
 from nnsym.declare.optimizers import update as optimizer_update
 
 __all__ = [
-    "Verdict", "check", "check_function", "Backprop", "Dense", "LinearEquation", "LinearSystem", "Solution", "linear_equation", "solve_linear", "Expr", "Gradient", "InputError", "MissingRuleError", "Network", "NnsymError",
+    "from_sympy", "to_sympy", "Verdict", "check", "check_function", "Backprop", "Dense", "LinearEquation", "LinearSystem", "Solution", "linear_equation", "solve_linear", "Expr", "Gradient", "InputError", "MissingRuleError", "Network", "NnsymError",
     "Notation", "ParseError", "ShapeError", "Symbol", "VerificationError", "backprop", "binary_cross_entropy",
     "dense", "det", "diag", "dot", "elu", "evaluate", "exp", "export", "gelu", "grad", "gradients", "hadamard",
     "hadamard_div", "heaviside", "hessian", "identity", "inv", "jacobian", "kronecker", "l2_penalty", "latex",
