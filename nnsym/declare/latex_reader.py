@@ -52,7 +52,7 @@ import lark
 import sympy
 from lark import Token
 
-from nnsym.declare import functions
+from nnsym.declare import convolution, functions
 from nnsym.declare.expressions import (
     Det, Expr, Norm, Zero, add, as_size, constant, det, diag, hadamard, hadamard_div, identity, inv, kronecker,
     logdet, logsumexp, matmul, matrix, multiply, neg, norm, number, ones, power, scalar, scale, show_shape,
@@ -137,6 +137,8 @@ _COMMAND = re.compile(r"\\(?:operatorname\*|[A-Za-z]+|.)", re.S)
 _CALL_AHEAD = re.compile(r"\s*(?:\\(?:left|[bB]igg?l?)\s*)?\(")
 _INDICATOR_AHEAD = re.compile(r"\s*(?:\\(?:left|[bB]igg?l?)\s*)?(?:\[|\\\{)")
 _IDENTITY = re.compile(r"^I(?:_\{(.*)\})?$")
+_SIDE = r"\s*([0-9]+)\s*(?:\\times\s*([0-9]+)\s*)?"
+_GEOMETRY = re.compile(_SIDE + "," + _SIDE + r"(?:,\s*p\s*=\s*([0-9]+)\s*)?")  # issue 15: 3\times 3, 32\times 32, p=1
 _SHAPE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*?|[0-9]+)\s*(?:[x\u00d7*]\s*([A-Za-z][A-Za-z0-9_]*|[0-9]+))?\s*$")
 
 # A name as written: ``base`` (letters, a Greek letter or an accented letter), its scripts (``_{1}``,
@@ -531,6 +533,8 @@ class _Scanner:
         elif content in _OPERATORS:
             function = _OPERATORS[content]
             self.emit("FUNC", (function, self.parameter(start) if function in _PARAMETRISED else None), start)
+        elif content in convolution.OPERATORS:
+            self.emit("FUNC", (content, self.geometry(start, content)), start)
         else:
             raise self.error(start + 1, f"unknown operator {content!r}; known: {', '.join(sorted(_OPERATORS))}")
 
@@ -548,6 +552,25 @@ class _Scanner:
                 return sign * sympy.Rational(int(fraction.group(2)), int(fraction.group(3)))
         raise self.error(start + 1, "this activation needs its parameter as a number: "
                                     "\\operatorname{LeakyReLU}_{0.01}(z), \\operatorname{ELU}_{1}(z)")
+
+    # ----- convolution and pooling (issue 15): \operatorname{im2col}_{3\times 3,\ 32\times 32,\ p=1}(X) -----
+    def geometry(self, start, operator):
+        """The subscript of a convolution or pooling operator: window, image, optional padding."""
+        i = self.skip_spaces(self.i)
+        if i < len(self.text) and self.text[i] == "_":
+            content, _, _, end = self.argument(i + 1)
+            found = _GEOMETRY.fullmatch(_THIN_SPACE.sub(" ", content).replace("\\ ", " ").replace("~", " "))
+            if found:
+                self.i = end
+                pair = lambda a, b: (int(a), int(b)) if b else (1, int(a))  # noqa: E731
+                try:
+                    return convolution.geometry(pair(*found.group(1, 2)), pair(*found.group(3, 4)),
+                                                int(found.group(5) or 0))
+                except InputError as error:
+                    raise self.error(start + 1, str(error)) from None
+        raise self.error(start + 1, f"\\operatorname{{{operator}}} needs its window and image size as a subscript: "
+                                    f"\\operatorname{{{operator}}}_{{3\\times 3,\\ 32\\times 32}}(X), padding as "
+                                    "a third entry p=1 (a 1-D signal: _{3,\\ 100})")
 
     def nabla(self, start):
         i = self.skip_spaces(self.i)
@@ -939,6 +962,8 @@ class _Builder:
                 raise self.error(ParseError, prime.column, "a prime is read only after \\sigma, \\tanh, ReLU, "
                                                            "LeakyReLU, ELU or GELU")
             name = _PRIMES[name]
+        if name in convolution.OPERATORS:  # issue 15: the parameter is the geometry
+            return self.apply(x, node.col, lambda z: convolution.OPERATORS[name](z, parameter), keeps_shape=False)
         fn = _CALLS.get(name) or (lambda z: functions.apply(name, z, parameter))
         return self.apply(x, node.col, fn, keeps_shape=name not in _RESHAPING)
 

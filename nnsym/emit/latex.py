@@ -512,6 +512,37 @@ class LatexPrinter(Printer):
         return rf"\left\|{self._print(operand)}\right\|{sub}"
 
 
+    # ----- convolution and pooling (issue 15; nnsym.declare.convolution) -----
+    @staticmethod
+    def geometry(g) -> str:
+        """The operator's subscript: window, image (1-D: one number each), padding when not 0."""
+        size = lambda pair: str(pair[1]) if pair[0] == 1 else rf"{pair[0]} \times {pair[1]}"  # noqa: E731
+        text = rf"{size(g.kernel)},\ {size(g.image)}"
+        return text + (rf",\ p={g.padding[1]}" if g.padding[1] else "")
+
+    def spatial(self, operator, node) -> str:
+        return (rf"\operatorname{{{operator}}}_{{{self.geometry(node.geometry)}}}"
+                rf"\left({self._print(node.args[0])}\right)")
+
+    def _print_Im2col(self, node):
+        return self.spatial("im2col", node)
+
+    def _print_Col2im(self, node):
+        return self.spatial("col2im", node)
+
+    def _print_MaxPool(self, node):
+        return self.spatial("maxpool", node)
+
+    def _print_AvgPool(self, node):
+        return self.spatial("avgpool", node)
+
+    def _print_MaxMask(self, node):
+        return self.spatial("maxmask", node)
+
+    def _print_Upsample(self, node):
+        return self.spatial("upsample", node)
+
+
 @refuse_deep_nesting
 def latex(expr: Expr, notation: Notation = Notation()) -> str:
     if not isinstance(expr, Expr) or not isinstance(notation, Notation):

@@ -32,6 +32,7 @@ HELPERS = {
     "step_nonpositive", "leaky_relu", "leaky_relu_prime", "elu", "elu_prime", "erf", "normal_pdf",
     "gelu", "gelu_prime", "logsumexp", "softmax", "log_softmax", "softmax_cross_entropy",
     "binary_cross_entropy", "logdet",
+    "im2col", "col2im", "max_pool", "avg_pool", "max_mask", "upsample",  # issue 15: nnsym.emit.spatial
 }
 # Helpers that call other helpers.
 HELPER_NEEDS = {
@@ -280,6 +281,31 @@ class NumPyPrinter(Printer):
     def _print_TanhPrimeOf(self, node):
         t = self.child(node, 0, PRODUCT + 1)
         return f"1.0 - {self.child(node, 0, PRODUCT)} * {t}"
+
+
+    # ---- convolution and pooling (issue 15; helpers from nnsym.emit.spatial) --------------------
+    def spatial(self, helper, node, padding=False) -> str:
+        g = node.geometry
+        numbers = [*g.kernel, *g.image] + (list(g.padding) if padding else [])
+        return f"{self.helper(helper)}({self.arg(node)}, {', '.join(map(str, numbers))})"
+
+    def _print_Im2col(self, node):
+        return self.spatial("im2col", node, padding=True)
+
+    def _print_Col2im(self, node):
+        return self.spatial("col2im", node, padding=True)
+
+    def _print_MaxPool(self, node):
+        return self.spatial("max_pool", node)
+
+    def _print_AvgPool(self, node):
+        return self.spatial("avg_pool", node)
+
+    def _print_MaxMask(self, node):
+        return self.spatial("max_mask", node)
+
+    def _print_Upsample(self, node):
+        return self.spatial("upsample", node)
 
 
 PRECEDENCE = {

@@ -113,3 +113,7 @@ def binary_cross_entropy(z, y):
 def logdet(a):
     sign, value = jnp.linalg.slogdet(a)
     return value
+
+
+# ----- convolution and pooling (issue 15): defined in nnsym.emit.spatial_jax, copied in by source like the above -----
+from nnsym.emit.spatial_jax import avg_pool, col2im, im2col, max_mask, max_pool, upsample  # noqa: E402,F401

@@ -114,3 +114,7 @@ def binary_cross_entropy(z, y):
 def logdet(a):
     sign, value = torch.linalg.slogdet(a)
     return value
+
+
+# ----- convolution and pooling (issue 15): defined in nnsym.emit.spatial_torch, copied in by source like the above -----
+from nnsym.emit.spatial_torch import avg_pool, col2im, im2col, max_mask, max_pool, upsample  # noqa: E402,F401

@@ -13,6 +13,7 @@ from typing import Dict, Mapping
 import numpy as np
 import sympy
 
+from nnsym.declare import convolution as C
 from nnsym.declare.expressions import Expr, Symbol
 from nnsym.declare.functions import scalar_definition
 from nnsym.errors import InputError, MissingRuleError
@@ -148,6 +149,83 @@ class ToSympy:
 
     def _Norm(self, node, a):
         return sympy.Matrix([[sympy.sqrt(sum(v ** 2 for v in a))]])
+
+
+    # ----- convolution and pooling (issue 15), by explicit loops over image positions -----
+    @staticmethod
+    def _images(a, channels, height, width):
+        """entry (c, b, y, x) of an image matrix: a[c, (b H + y) W + x]"""
+        return lambda c, b, y, x: a[c, (b * height + y) * width + x]
+
+    def _Im2col(self, node, a):
+        (kh, kw), (h, w), (ph, pw) = node.geometry.kernel, node.geometry.image, node.geometry.padding
+        ho, wo = node.geometry.output
+        pixel = self._images(a, a.rows, h, w)
+        out = sympy.zeros(*self.shape(node))
+        for c in range(a.rows):
+            for b in range(a.cols // (h * w)):
+                for oy in range(ho):
+                    for ox in range(wo):
+                        for i in range(kh):
+                            for j in range(kw):
+                                y, x = oy + i - ph, ox + j - pw
+                                if 0 <= y < h and 0 <= x < w:
+                                    out[(c * kh + i) * kw + j, (b * ho + oy) * wo + ox] = pixel(c, b, y, x)
+        return out
+
+    def _Col2im(self, node, a):
+        (kh, kw), (h, w), (ph, pw) = node.geometry.kernel, node.geometry.image, node.geometry.padding
+        ho, wo = node.geometry.output
+        out = sympy.zeros(*self.shape(node))
+        for c in range(out.rows):
+            for b in range(out.cols // (h * w)):
+                for oy in range(ho):
+                    for ox in range(wo):
+                        for i in range(kh):
+                            for j in range(kw):
+                                y, x = oy + i - ph, ox + j - pw
+                                if 0 <= y < h and 0 <= x < w:
+                                    out[c, (b * h + y) * w + x] += a[(c * kh + i) * kw + j, (b * ho + oy) * wo + ox]
+        return out
+
+    def _windows(self, node, a):
+        """(row, column) of each pooled entry, and the list of its window's entries in row-major order"""
+        (kh, kw), (h, w) = node.geometry.kernel, node.geometry.image
+        hp, wp = h // kh, w // kw
+        for c in range(a.rows):
+            for b in range(a.cols // (h * w) if not isinstance(node, C.Upsample) else a.cols // (hp * wp)):
+                for py in range(hp):
+                    for px in range(wp):
+                        window = [(c, (b * h + py * kh + i) * w + px * kw + j) for i in range(kh) for j in range(kw)]
+                        yield (c, (b * hp + py) * wp + px), window
+
+    def _MaxPool(self, node, a):
+        out = sympy.zeros(*self.shape(node))
+        for target, window in self._windows(node, a):
+            out[target] = sympy.Max(*[a[k] for k in window])
+        return out
+
+    def _AvgPool(self, node, a):
+        out = sympy.zeros(*self.shape(node))
+        for target, window in self._windows(node, a):
+            out[target] = sum(a[k] for k in window) / len(window)
+        return out
+
+    def _MaxMask(self, node, a):
+        out = sympy.zeros(*self.shape(node))
+        for _, window in self._windows(node, a):
+            for n, k in enumerate(window):
+                # the first maximum: above every earlier entry, not below any later one
+                out[k] = sympy.Mul(*[sympy.Heaviside(a[k] - a[m], 0) for m in window[:n]],
+                                   *[sympy.Heaviside(a[k] - a[m], 1) for m in window[n + 1:]])
+        return out
+
+    def _Upsample(self, node, a):
+        out = sympy.zeros(*self.shape(node))
+        for target, window in self._windows(node, a):
+            for k in window:
+                out[k] = a[target]
+        return out
 
 
 def elementwise_gradient(f: Expr, symbol: Symbol, sizes: Mapping, entries: Dict) -> sympy.Matrix:
