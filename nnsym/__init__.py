@@ -46,6 +46,11 @@ from nnsym.present.export import export
 from nnsym.present.claims import Verdict, check, check_function
 from nnsym.verify.evaluate import evaluate
 
+# ----- convolution, pooling and recurrent networks (issue 15) -----
+from nnsym.declare.convolution import avg_pool2d, conv1d, conv2d, max_pool2d
+from nnsym.declare.recurrent import Unrolled, gru, lstm, rnn
+from nnsym.present.recurrent import Bptt, bptt
+
 __all__ = [
     "Verdict", "check", "check_function", "Backprop", "Dense", "LinearEquation", "LinearSystem", "Solution", "linear_equation", "solve_linear", "Expr", "Gradient", "InputError", "MissingRuleError", "Network", "NnsymError",
     "Notation", "ParseError", "ShapeError", "Symbol", "VerificationError", "backprop", "binary_cross_entropy",
@@ -54,4 +59,6 @@ __all__ = [
     "leaky_relu", "log", "log_softmax", "logdet", "logsumexp", "matrix", "mean_over_batch", "network", "norm",
     "ones", "outer", "relu", "scalar", "sigmoid", "softmax", "softmax_cross_entropy", "softplus", "sqrt",
     "squared_error", "sum_entries", "tanh", "trace", "transpose", "vector",
+    # issue 15
+    "avg_pool2d", "conv1d", "conv2d", "max_pool2d", "Unrolled", "gru", "lstm", "rnn", "Bptt", "bptt",
 ]
