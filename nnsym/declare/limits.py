@@ -20,6 +20,10 @@ MAX_WRITTEN = 50_000
 # each nested one (8 nested activations of a scalar take it 40 s).
 LINEAR = frozenset({"Symbol", "Constant", "Identity", "Ones", "Zero", "Add", "Scale", "MatMul", "Transpose",
                     "Named", "Sum", "Trace", "Diag", "DiagPart"})
+# ----- convolution and pooling (issue 15): im2col and its kin only move and add entries; a max over a
+# window is a nest of comparisons whose Piecewise SymPy differentiates slowly, so it weighs more -----
+LINEAR = LINEAR | {"Im2col", "Col2im", "AvgPool", "Upsample"}
+WEIGHT = {"MaxPool": 4, "MaxMask": 4}
 
 
 def measure(*roots: Expr) -> Tuple[int, int, int]:
@@ -41,7 +45,8 @@ def measure(*roots: Expr) -> Tuple[int, int, int]:
             continue
         depth[key] = 1 + max((depth[id(c)] for c in node.args), default=0)
         written[key] = 1 + sum(written[id(c)] for c in node.args)
-        nonlinear[key] = (type(node).__name__ not in LINEAR) + max((nonlinear[id(c)] for c in node.args), default=0)
+        kind = type(node).__name__
+        nonlinear[key] = WEIGHT.get(kind, kind not in LINEAR) + max((nonlinear[id(c)] for c in node.args), default=0)
     deepest = max((depth[id(r)] for r in roots), default=0)
     return deepest, sum(written[id(r)] for r in roots), max((nonlinear[id(r)] for r in roots), default=0)
 

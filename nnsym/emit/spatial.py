@@ -33,20 +33,39 @@ def col2im(columns, kh, kw, height, width, pad_h, pad_w):
 
 
 def max_pool(x, kh, kw, height, width):
+    # kh kw elementwise maxima of strided slices: NumPy reduces over two strided axes far slower
     windows = x.reshape(x.shape[0], -1, height // kh, kh, width // kw, kw)
-    return windows.max(axis=(3, 5)).reshape(x.shape[0], -1)
+    largest = windows[:, :, :, 0, :, 0]
+    for i in range(kh):
+        for j in range(kw):
+            if i or j:
+                largest = np.maximum(largest, windows[:, :, :, i, :, j])
+    return largest.reshape(x.shape[0], -1)
 
 
 def avg_pool(x, kh, kw, height, width):
     windows = x.reshape(x.shape[0], -1, height // kh, kh, width // kw, kw)
-    return windows.mean(axis=(3, 5)).reshape(x.shape[0], -1)
+    total = windows[:, :, :, 0, :, 0].copy()
+    for i in range(kh):
+        for j in range(kw):
+            if i or j:
+                total += windows[:, :, :, i, :, j]
+    return total.reshape(x.shape[0], -1) / (kh * kw)
 
 
 def max_mask(x, kh, kw, height, width):
-    windows = x.reshape(x.shape[0], -1, height // kh, kh, width // kw, kw).transpose(0, 1, 2, 4, 3, 5)
-    first = windows.reshape(windows.shape[:4] + (kh * kw,)).argmax(axis=-1)  # the first maximum on ties
-    mask = (np.arange(kh * kw) == first[..., None]).astype(x.dtype)
-    return mask.reshape(windows.shape).transpose(0, 1, 2, 4, 3, 5).reshape(x.shape[0], -1)
+    largest = max_pool(x, kh, kw, height, width)
+    mask = (x == upsample(largest, kh, kw, height, width)).astype(x.dtype)
+    if avg_pool(mask, kh, kw, height, width).max(initial=0.0) * (kh * kw) <= 1.0:
+        return mask  # no ties (the usual case)
+    windows = mask.reshape(x.shape[0], -1, height // kh, kh, width // kw, kw)
+    taken = np.zeros(windows[:, :, :, 0, :, 0].shape, dtype=bool)
+    for i in range(kh):  # row-major through each window: the first maximum on ties, as PyTorch
+        for j in range(kw):
+            hit = (windows[:, :, :, i, :, j] > 0) & ~taken
+            windows[:, :, :, i, :, j] = hit
+            taken |= hit
+    return mask
 
 
 def upsample(g, kh, kw, height, width):

@@ -199,10 +199,18 @@ class ToSympy:
                         window = [(c, (b * h + py * kh + i) * w + px * kw + j) for i in range(kh) for j in range(kw)]
                         yield (c, (b * hp + py) * wp + px), window
 
+    @staticmethod
+    def _first_maximum(values, n):
+        """values[n] is the window's first maximum: above every earlier entry, not below any later one"""
+        return sympy.And(*[values[n] > v for v in values[:n]], *[values[n] >= v for v in values[n + 1:]])
+
     def _MaxPool(self, node, a):
+        # A Piecewise, not sympy.Max: SymPy differentiates Max of Max-free but long entries very slowly.
         out = sympy.zeros(*self.shape(node))
         for target, window in self._windows(node, a):
-            out[target] = sympy.Max(*[a[k] for k in window])
+            values = [a[k] for k in window]
+            out[target] = sympy.Piecewise(*[(values[n], self._first_maximum(values, n)) for n in range(len(values) - 1)],
+                                          (values[-1], True))
         return out
 
     def _AvgPool(self, node, a):
@@ -214,10 +222,9 @@ class ToSympy:
     def _MaxMask(self, node, a):
         out = sympy.zeros(*self.shape(node))
         for _, window in self._windows(node, a):
+            values = [a[k] for k in window]
             for n, k in enumerate(window):
-                # the first maximum: above every earlier entry, not below any later one
-                out[k] = sympy.Mul(*[sympy.Heaviside(a[k] - a[m], 0) for m in window[:n]],
-                                   *[sympy.Heaviside(a[k] - a[m], 1) for m in window[n + 1:]])
+                out[k] = sympy.Piecewise((1, self._first_maximum(values, n)), (0, True))
         return out
 
     def _Upsample(self, node, a):
