@@ -38,6 +38,7 @@ HELPERS = {
 HELPER_NEEDS = {
     "gelu": {"erf", "normal_pdf"}, "gelu_prime": {"erf", "normal_pdf"}, "log_softmax": {"logsumexp"},
     "softmax_cross_entropy": {"log_softmax", "logsumexp"}, "binary_cross_entropy": {"softplus"},
+    "max_mask": {"max_pool", "upsample", "avg_pool"},  # issue 15: NumPy's mask compares with the upsampled maxima
 }
 
 
