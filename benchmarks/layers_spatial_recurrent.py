@@ -26,8 +26,9 @@ import statistics
 import sys
 import time
 
+# One thread unless the caller (benchmarks/layers.py --threads) set another count before importing.
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_variable] = "1"
+    os.environ.setdefault(_variable, "1")
 
 import numpy as np  # noqa: E402
 
@@ -40,7 +41,7 @@ from nnsym.emit.standalone import load  # noqa: E402
 
 try:
     import torch
-    torch.set_num_threads(1)
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 except ImportError:  # pragma: no cover
     torch = None
 

@@ -27,6 +27,7 @@ from nnsym.declare.expressions import (
     vector,
 )
 from nnsym.declare.functions import elu, exp, gelu, heaviside, leaky_relu, log, relu, sigmoid, softplus, sqrt, tanh
+from nnsym.declare.from_sympy import from_sympy
 from nnsym.declare.linear_equations import LinearEquation, LinearSystem, Solution, linear_equation, solve_linear
 from nnsym.declare.layers import (
     Dense,
@@ -40,6 +41,7 @@ from nnsym.declare.layers import (
     squared_error,
 )
 from nnsym.emit.latex import Notation, latex
+from nnsym.emit.sympy_printer import to_sympy
 from nnsym.errors import InputError, MissingRuleError, NnsymError, ParseError, ShapeError, VerificationError
 from nnsym.present.results import Backprop, Gradient, backprop, grad, gradients, hessian, jacobian
 from nnsym.present.export import export
@@ -50,9 +52,13 @@ from nnsym.verify.evaluate import evaluate
 from nnsym.declare.convolution import avg_pool2d, conv1d, conv2d, max_pool2d
 from nnsym.declare.recurrent import Unrolled, gru, lstm, rnn
 from nnsym.present.recurrent import Bptt, bptt
+# ----- normalization, dropout, attention, optimizers (issue 14) -----
+from nnsym.declare.attention import attention, embedding, multi_head_attention, transformer_block
+from nnsym.declare.normalization import batch_norm, dropout, layer_norm
+from nnsym.declare.optimizers import update as optimizer_update
 
 __all__ = [
-    "Verdict", "check", "check_function", "Backprop", "Dense", "LinearEquation", "LinearSystem", "Solution", "linear_equation", "solve_linear", "Expr", "Gradient", "InputError", "MissingRuleError", "Network", "NnsymError",
+    "from_sympy", "to_sympy", "Verdict", "check", "check_function", "Backprop", "Dense", "LinearEquation", "LinearSystem", "Solution", "linear_equation", "solve_linear", "Expr", "Gradient", "InputError", "MissingRuleError", "Network", "NnsymError",
     "Notation", "ParseError", "ShapeError", "Symbol", "VerificationError", "backprop", "binary_cross_entropy",
     "dense", "det", "diag", "dot", "elu", "evaluate", "exp", "export", "gelu", "grad", "gradients", "hadamard",
     "hadamard_div", "heaviside", "hessian", "identity", "inv", "jacobian", "kronecker", "l2_penalty", "latex",
@@ -61,4 +67,31 @@ __all__ = [
     "squared_error", "sum_entries", "tanh", "trace", "transpose", "vector",
     # issue 15
     "avg_pool2d", "conv1d", "conv2d", "max_pool2d", "Unrolled", "gru", "lstm", "rnn", "Bptt", "bptt",
+    # issue 14
+    "attention", "batch_norm", "dropout", "embedding", "layer_norm", "multi_head_attention", "optimizer_update",
+    "transformer_block",
+]
+
+# ----- probability and information theory (issue 16) -----
+from nnsym.declare.distributions import (  # noqa: E402
+    bayes_posterior,
+    bernoulli_log_likelihood,
+    bernoulli_nll,
+    categorical_log_likelihood,
+    categorical_nll,
+    cross_entropy,
+    entropy,
+    evidence,
+    gaussian_kl,
+    gaussian_log_density,
+    isotropic_nll,
+    kl_divergence,
+    mvn_log_density,
+    mvn_nll,
+)
+
+__all__ += [
+    "bayes_posterior", "bernoulli_log_likelihood", "bernoulli_nll", "categorical_log_likelihood", "categorical_nll",
+    "cross_entropy", "entropy", "evidence", "gaussian_kl", "gaussian_log_density", "isotropic_nll", "kl_divergence",
+    "mvn_log_density", "mvn_nll",
 ]
