@@ -166,7 +166,20 @@ def grad(f: Expr, wrt: Symbol, verify: bool = True, oracle: bool = True) -> Grad
     """The gradient of a scalar ``f`` with respect to a declared symbol, in closed matrix form."""
     expression = cotangents(f, [wrt])[wrt]
     reports = _require(verify_gradients(f, {wrt: expression}, oracle=oracle), "the gradient") if verify else ()
-    return Gradient(f, wrt, expression, reports)
+    return Gradient(f, wrt, expression, reports, layout_of(wrt))
+
+
+# ----- issue 9: which gradient a symmetric variable gets ---------------------------------------------
+SYMMETRIC_CONVENTION = (
+    "{X} is symmetric: this is the gradient of the function as written, {X}'s entries taken as independent, "
+    "at symmetric {X}; every G with the same symmetric part (G + G^T)/2 (e.g. the symmetrised gradient) gives "
+    "the same derivative in every symmetric direction, and nnsym check accepts it")
+
+
+def layout_of(wrt: Symbol) -> str:
+    if wrt.assumptions & {"symmetric", "spd"}:
+        return LAYOUT_GRADIENT + "; " + SYMMETRIC_CONVENTION.format(X=wrt.name)
+    return LAYOUT_GRADIENT
 
 
 @refuse_deep_nesting
@@ -174,7 +187,7 @@ def gradients(f: Expr, wrt: Sequence[Symbol], verify: bool = True, oracle: bool 
     """Gradients with respect to several symbols in one reverse pass."""
     found = cotangents(f, wrt)
     reports = _require(verify_gradients(f, found, oracle=oracle), "a gradient") if verify else ()
-    return {v: Gradient(f, v, found[v], reports) for v in wrt}
+    return {v: Gradient(f, v, found[v], reports, layout_of(v)) for v in wrt}
 
 
 @refuse_deep_nesting

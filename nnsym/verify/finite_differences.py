@@ -41,8 +41,16 @@ ROUNDING_ULPS = 16
 
 
 def rounding_noise(value: float, eps: float) -> float:
-    """The error a central difference of a function of magnitude |value| can carry from rounding alone."""
-    return ROUNDING_ULPS * np.finfo(float).eps * max(1.0, abs(float(value))) / eps
+    """The error a central difference of a function of magnitude |value| can carry from rounding alone
+    (relative to |value|, not to 1: e^{-30} f is checked as strictly as f, issue 9)."""
+    return ROUNDING_ULPS * np.finfo(float).eps * abs(float(value)) / eps
+
+
+def tolerance(numeric: np.ndarray, value: float, eps: float, atol: float, rtol: float) -> np.ndarray:
+    """Per entry: ``atol`` relative to the gradient's own size (max |numeric|), rounding noise, and
+    ``rtol |numeric|`` -- scale-free, so a tiny gradient is not accepted whatever the closed form says."""
+    scale = float(np.max(np.abs(numeric))) if numeric.size else 0.0
+    return max(atol * scale, rounding_noise(value, eps)) + rtol * np.abs(numeric)
 
 
 def numeric_gradient(f: Expr, symbol: Symbol, values: Dict, sizes: Mapping, eps: float) -> np.ndarray:
@@ -89,8 +97,7 @@ def check_gradients(
             if closed.shape != numeric.shape:
                 raise AssertionError(f"closed form for {v.name} has shape {closed.shape}, wanted {numeric.shape}")
             error = np.abs(closed - numeric)
-            floor = max(atol, rounding_noise(evaluator(f)[0, 0], eps))
-            ok &= bool(np.all(error <= floor + rtol * np.abs(numeric)))
+            ok &= bool(np.all(error <= tolerance(numeric, evaluator(f)[0, 0], eps, atol, rtol)))
             index = np.unravel_index(np.argmax(error), error.shape)
             rel = float(np.max(error / np.maximum(np.abs(numeric), 1e-8)))
             if error[index] >= worst[0]:
@@ -133,8 +140,7 @@ def check_jacobian(y: Expr, x: Symbol, jacobian: Expr, points: int = 3, seed: in
         if closed.shape != numeric.shape:
             raise AssertionError(f"closed-form Jacobian has shape {closed.shape}, wanted {numeric.shape}")
         error = np.abs(closed - numeric)
-        floor = max(atol, rounding_noise(np.max(np.abs(evaluate(y, values, sizes))), eps))
-        ok &= bool(np.all(error <= floor + rtol * np.abs(numeric)))
+        ok &= bool(np.all(error <= tolerance(numeric, np.max(np.abs(evaluate(y, values, sizes))), eps, atol, rtol)))
         index = np.unravel_index(np.argmax(error), error.shape)
         rel = float(np.max(error / np.maximum(np.abs(numeric), 1e-8)))
         if error[index] >= worst[0]:
