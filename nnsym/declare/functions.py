@@ -63,7 +63,8 @@ def apply(name: str, operand: Expr, parameter=None) -> Expr:
         if isinstance(parameter, bool) or not isinstance(parameter, (int, float, sympy.Number)):
             raise InputError(f"{name}: the parameter must be a number, not {type(parameter).__name__} {parameter!r}")
         # Exactly as written (issue 9): 0.0100000001 stays that, not the "nice" 0.01 nearby.
-        parameter = sympy.sympify(_exact(parameter), strict=True) if not isinstance(parameter, sympy.Number) else parameter
+        if not isinstance(parameter, sympy.Number):
+            parameter = sympy.Rational(_exact(parameter))
         if not parameter.is_finite:
             raise InputError(f"{name}: the parameter must be finite, not {parameter}")
     else:

@@ -72,6 +72,19 @@ def decide(claim: np.ndarray, truth: np.ndarray, claim_at: Optional[Callable] = 
     return UNDECIDED if difference <= NOISE_FACTOR * noise else WRONG
 
 
+# At the points drawn beyond the typical ones (other scales, beside a kink), a right claim written in an
+# unstable form may lose all its digits where the gradient is negligible: 1 - tanh^2(40) is 0 while
+# tanh'(40) is 1e-35. Such a point, where claim and truth are both below BENEATH times the gradient's
+# size at the typical points, decides nothing; one where either is larger decides as usual.
+BENEATH = 1e-6
+
+
+def beneath(claim: np.ndarray, truth: np.ndarray, typical: float) -> bool:
+    with np.errstate(all="ignore"):
+        size = max(float(np.linalg.norm(claim)), float(np.linalg.norm(truth)))
+    return bool(np.isfinite(size)) and size <= BENEATH * typical
+
+
 def combine(decisions) -> str:
     """One WRONG point makes a claim wrong; otherwise one undecided point makes it undecided."""
     decisions = list(decisions)
