@@ -60,6 +60,7 @@ from nnsym.declare.expressions import (
 )
 from nnsym.declare.limits import measure
 from nnsym.declare.names import canonical_name
+from nnsym.declare.spellings import respell
 from nnsym.errors import InputError, ParseError, ShapeError
 
 __all__ = ["parse_shape", "read_name", "read_latex", "read_claim", "read_claim_variable", "read_definition",
@@ -83,7 +84,7 @@ _OPERATORS = {"ReLU": "relu", "relu": "relu", "softplus": "softplus", "softmax":
 _PARAMETRISED = frozenset({"leaky_relu", "elu"})  # their parameter is a subscript: LeakyReLU_{0.01}
 _COMMANDS = {"frac": "FRAC", "dfrac": "FRAC", "tfrac": "FRAC", "sqrt": "SQRT", "cdot": "CDOT",
              "times": "TIMES", "odot": "ODOT", "circ": "ODOT", "oslash": "OSLASH", "otimes": "OTIMES",
-             "pi": "PI", "log": "LOG", "ln": "LOG", "max": "MAX", "partial": "PARTIAL", "\\": "SEP"}
+             "pi": "PI", "log": "LOG", "ln": "LOG", "max": "MAX", "min": "MAX", "partial": "PARTIAL", "\\": "SEP"}
 _FUNCTIONS = {"sigma": "sigmoid", "tanh": "tanh", "exp": "exp", "det": "det"}
 _SPACING = frozenset([",", ";", ":", "!", " ", "quad", "qquad", "displaystyle", "textstyle", "nonumber",
                       "notag", "big", "Big", "bigg", "Bigg"])
@@ -127,6 +128,13 @@ _PRIMES = {"sigmoid": "sigmoid_prime", "tanh": "tanh_prime", "relu": "heaviside"
            "elu": "elu_prime", "gelu": "gelu_prime"}
 _CALLS = {"softmax": softmax, "logsumexp": logsumexp, "diag": diag, "trace": trace, "det": det}
 _RESHAPING = frozenset({"logsumexp", "diag", "trace", "det"})  # the rest keep their argument's shape
+
+# ----- issue 9: vocabulary of the everyday spellings read ---------------------------------------------------
+_PRINTED_FUNCTIONS = {"\\varphi": "normal_pdf", "\\bar{H}": "step_nonpositive"}
+_SECOND_DERIVATIVES = frozenset({"sigmoid_prime", "tanh_prime"})  # \sigma''(z), \tanh''(z)
+_DOUBLE_PRIME = re.compile(r"\s*(?:''|\^\s*\{\s*(?:\\prime\s*\\prime|'')\s*\})")
+_SIGMA_CALLED = re.compile(r"\s*(?:'|\^\s*(?:\{[^{}]*\}|[0-9A-Za-z])\s*(?:\\left\s*|\\[bB]igg?l?\s*)?\(|"
+                           r"(?:\\left\s*|\\[bB]igg?l?\s*)?\()")
 
 _LETTERS = re.compile(r"[A-Za-z]+")
 _ONE_TOKEN = re.compile(r"[0-9A-Za-z]|\\pi|\\(?:" + "|".join(sorted(_GREEK)) + ")")  # \frac12, \frac\lambda2
@@ -340,6 +348,10 @@ class _Scanner:
                 and _CALL_AHEAD.match(self.text, self.i):
             self.emit("FUNC", ("heaviside", None), start)  # H(z): the step function, never H times z
             return
+        if parts.base in _PRINTED_FUNCTIONS and not parts.scripts and parts.base not in self.declared \
+                and _CALL_AHEAD.match(self.text, self.i):  # issue 9: what GELU' and ELU' print reads back
+            self.emit("FUNC", (_PRINTED_FUNCTIONS[parts.base], None), start)
+            return
         self.emit("NAME", parts, start)
         if self.queued:
             self.emit(*self.queued)
@@ -462,12 +474,28 @@ class _Scanner:
             if _COMMANDS[name] in ("FRAC", "SQRT"):
                 self.unbraced_arguments(word, start, 2 if _COMMANDS[name] == "FRAC" else 1)
         elif name in _FUNCTIONS:
-            self.emit("FUNC", (_FUNCTIONS[name], None), start)
+            self.function_command(name, start)
         elif name == "nabla":
             self.nabla(start)
         else:
             hint = _HINTS.get(name, "see docs/notation.md for what is read")
             raise self.error(start + 1, f"unknown command {word}: {hint}")
+
+    # ----- issue 9: \sigma as a name, second derivatives ------------------------------------------------
+    def function_command(self, name, start):
+        """\sigma(z) is the sigmoid; \sigma not called (\frac{x^2}{2\sigma^2}) or declared is a scalar
+        symbol. \sigma''(z) and \sigma^{\prime\prime}(z) are read as (\sigma')'(z)."""
+        if name == "sigma" and ("\\sigma" in self.declared or not _SIGMA_CALLED.match(self.text, self.i)):
+            self.emit("NAME", NameParts("\\sigma", self.scripts(), False, start + 1), start)
+            return
+        function = _FUNCTIONS[name]
+        double = _DOUBLE_PRIME.match(self.text, self.i)
+        if double is None or function not in _PRIMES:
+            self.emit("FUNC", (function, None), start)
+            return
+        self.emit("FUNC", (_PRIMES[function], None), start)
+        self.emit("PRIME", "'", double.start(), double.end())
+        self.i = double.end()
 
     def unbraced_arguments(self, word, col, count):
         """As TeX does, \\frac and \\sqrt take a one-token argument without braces: \\frac12,
@@ -838,6 +866,9 @@ class _Builder:
         try:
             return self.resolve_product(items, ops, None, None)
         except _Unsized:
+            if all(isinstance(item, _Pending) or item.is_scalar for item in items) and \
+                    any(not isinstance(item, _Pending) for item in items):
+                return self.resolve_product(items, ops, 1, 1)  # issue 9: 1^T x of a 1x1 x: 1 has length 1
             first = next(item for item in items if isinstance(item, _Pending))
             return _Pending(first.col, first.what, lambda r, c: self.resolve_product(items, ops, r, c))
 
@@ -866,6 +897,8 @@ class _Builder:
                     raise self.error(ParseError, col, f"\\times between a {show_shape(result.shape)} and a "
                                                       f"{show_shape(item.shape)}: write the matrix product as "
                                                       "juxtaposition or \\cdot")
+                elif kind == "CDOT" and result.cols == 1 and result.shape == item.shape:
+                    result = matmul(transpose(result), item)  # issue 9: x \cdot y of two vectors is x^T y
                 else:
                     result = matmul(result, item)
         return result
@@ -899,6 +932,9 @@ class _Builder:
     def raise_to(self, base, exponent, col):
         if number(base) == sympy.E:  # e^{...}: exp, entrywise for a non-scalar exponent
             return self.apply(exponent, col, functions.exp)
+        if number(base) is not None and number(exponent) is None and number(base) > 0:
+            # issue 9: 2^{x} = exp(x log 2)
+            return self.apply(exponent, col, lambda z: functions.exp(scale(functions.log(base), z)))
         k = self.exponent(exponent, col)
         with self.at(col):
             if isinstance(base, Norm) and k == 2:
@@ -934,6 +970,11 @@ class _Builder:
 
     def _call(self, node, token, prime, x):
         name, parameter = token.value
+        if prime is not None and name in _SECOND_DERIVATIVES:  # issue 9: \sigma''(z) = (\sigma')'(z)
+            spec = functions.ELEMENTWISE[name]
+            return self.apply(x, node.col, lambda z: spec.derivative(z, functions.Function(name, parameter)))
+        if name in ("softmax", "logsumexp"):
+            self.need_column(name, self.solid(x), node.col)
         if prime is not None:
             if name not in _PRIMES:
                 raise self.error(ParseError, prime.column, "a prime is read only after \\sigma, \\tanh, ReLU, "
@@ -961,6 +1002,9 @@ class _Builder:
 
     def _bars(self, node, token, x):
         x = self.concrete(x)
+        if x.is_scalar:  # issue 9: |x| of a scalar, as ReLU(x) + ReLU(-x) (its derivative is the sign)
+            with self.at(node.col):
+                return add(functions.relu(x), functions.relu(neg(x)))
         if x.is_scalar or x.cols == 1:
             what = "absolute value of a scalar" if x.is_scalar else "bars around a vector"
             raise self.error(ParseError, node.col, f"|...| is read only as the determinant of a square matrix; "
@@ -978,9 +1022,22 @@ class _Builder:
     def _max(self, node, token, a, b):
         a, b = self.solid(a), self.solid(b)
         zero = [v for v in (a, b) if isinstance(v, Expr) and number(v) == 0]
-        if not zero:
-            raise self.error(ParseError, node.col, "\\max is read only as \\max(0, z), the ReLU")
+        if token.value == "\\min" or not zero:  # issue 9: max(a, b) = a + ReLU(b - a), min(a, b) = a - ReLU(a - b)
+            return self.max_min(node.col, token.value == "\\min", self.concrete(a), self.concrete(b))
         return self.apply(b if zero[0] is a else a, node.col, functions.relu)
+
+    # ----- issue 9: max(a, b), min(a, b), softmax of a column ------------------------------------------
+    def max_min(self, col, is_min, a, b):
+        with self.at(col):
+            if is_min:
+                return add(a, neg(functions.relu(add(a, neg(b)))))
+            return add(a, functions.relu(add(b, neg(a))))
+
+    def need_column(self, name, x, col):
+        if isinstance(x, Expr) and x.rows == 1 and x.cols > 1:
+            raise self.error(ShapeError, col, f"{name} of a row ({show_shape(x.shape)}) would be taken column by "
+                                              f"column, one entry each: {name} works on columns; write "
+                                              f"\\operatorname{{{name}}}(z)^\\top for a row z^\\top")
 
     def _indicator(self, node, token, x, bound):
         if number(self.concrete(bound)) != 0:
@@ -1000,6 +1057,7 @@ class _Reader:
         shapes = {read_name(k): _as_shape(v) for k, v in (shapes or {}).items()}
         kinds = {read_name(k): v for k, v in (assumptions or {}).items()}
         symbols = {name: _declare(name, shapes.get(name, (1, 1)), kinds.get(name)) for name in shapes.keys() | kinds}
+        text = respell(text)  # issue 9: log(x), 1e-3, x^12 refused; e^-x, .5x, \log_2 rewritten (spellings.py)
         self.text = text
         self.tokens = _Scanner(text, symbols.keys()).run()
         self.builder = _Builder(text, symbols)

@@ -59,10 +59,15 @@ def respell(text: str) -> str:
         digits = match.group(1) + match.group(2)
         raise _error(text, match.start() + 1, f"'^{digits}' is ^{match.group(1)} followed by {match.group(2)} "
                                               f"in TeX: write ^{{{digits}}}")
-    text = _UPRIGHT_E.sub("e", text)  # \mathrm{e}^{x}: the upright e is Euler's number
+    # \mathrm{e}^{x}: the upright e is Euler's number (padded with spaces: later columns stay put)
+    text = _UPRIGHT_E.sub(lambda m: "e" + " " * (len(m.group(0)) - 1), text)
     text = _SLASH_EXPONENT.sub(lambda m: f"^{{{m.group(1)}\\frac{{{m.group(2)}}}{{{m.group(3)}}}}}", text)
     text = _LEADING_DOT.sub(r"0.\1", text)  # .5x is 0.5 x
-    text = _LOG_BASE.sub(lambda m: rf"\frac{{1}}{{\ln {m.group(1) or m.group(2)}}}\log", text)
+    match = _LOG_BASE.search(text)
+    if match and not re.match(r"\s*(?:\\left\s*)?\(", text[match.end():]):
+        raise _error(text, match.start() + 1, f"a logarithm to a base needs its argument in parentheses: "
+                                              f"\\log_{{{match.group(1) or match.group(2)}}}(x)")
+    text = _LOG_BASE.sub(lambda m: rf"\frac{{1}}{{\ln({m.group(1) or m.group(2)})}}\log", text)
     return _negative_exponents(text)
 
 
