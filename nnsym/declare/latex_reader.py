@@ -133,8 +133,6 @@ _RESHAPING = frozenset({"logsumexp", "diag", "trace", "det"})  # the rest keep t
 _PRINTED_FUNCTIONS = {"\\varphi": "normal_pdf", "\\bar{H}": "step_nonpositive"}
 _SECOND_DERIVATIVES = frozenset({"sigmoid_prime", "tanh_prime"})  # \sigma''(z), \tanh''(z)
 _DOUBLE_PRIME = re.compile(r"\s*(?:''|\^\s*\{\s*(?:\\prime\s*\\prime|'')\s*\})")
-_SIGMA_CALLED = re.compile(r"\s*(?:'|\^\s*(?:\{[^{}]*\}|[0-9A-Za-z])\s*(?:\\left\s*|\\[bB]igg?l?\s*)?\(|"
-                           r"(?:\\left\s*|\\[bB]igg?l?\s*)?\()")
 
 _LETTERS = re.compile(r"[A-Za-z]+")
 _ONE_TOKEN = re.compile(r"[0-9A-Za-z]|\\pi|\\(?:" + "|".join(sorted(_GREEK)) + ")")  # \frac12, \frac\lambda2
@@ -483,9 +481,9 @@ class _Scanner:
 
     # ----- issue 9: \sigma as a name, second derivatives ------------------------------------------------
     def function_command(self, name, start):
-        """\sigma(z) is the sigmoid; \sigma not called (\frac{x^2}{2\sigma^2}) or declared is a scalar
-        symbol. \sigma''(z) and \sigma^{\prime\prime}(z) are read as (\sigma')'(z)."""
-        if name == "sigma" and ("\\sigma" in self.declared or not _SIGMA_CALLED.match(self.text, self.i)):
+        """\\sigma(z) is the sigmoid; a declared \\sigma (--shape '\\sigma=1') is a symbol: \\frac{x^2}{2\\sigma^2}.
+        \\sigma''(z) and \\sigma^{\\prime\\prime}(z) are read as (\\sigma')'(z)."""
+        if name == "sigma" and "\\sigma" in self.declared:
             self.emit("NAME", NameParts("\\sigma", self.scripts(), False, start + 1), start)
             return
         function = _FUNCTIONS[name]
@@ -866,9 +864,9 @@ class _Builder:
         try:
             return self.resolve_product(items, ops, None, None)
         except _Unsized:
-            if all(isinstance(item, _Pending) or item.is_scalar for item in items) and \
-                    any(not isinstance(item, _Pending) for item in items):
-                return self.resolve_product(items, ops, 1, 1)  # issue 9: 1^T x of a 1x1 x: 1 has length 1
+            summed = self.sum_of_one_entry(items)
+            if summed is not None:
+                return self.multiply(summed, ops)
             first = next(item for item in items if isinstance(item, _Pending))
             return _Pending(first.col, first.what, lambda r, c: self.resolve_product(items, ops, r, c))
 
@@ -1033,6 +1031,20 @@ class _Builder:
                 return add(a, neg(functions.relu(add(a, neg(b)))))
             return add(a, functions.relu(add(b, neg(a))))
 
+    @staticmethod
+    def sum_of_one_entry(items):
+        """\\mathbf{1}^\\top x of a 1x1 x (--shape x=1): the row of ones has length 1. Only a transposed
+        1 right before a 1x1 symbol-bearing factor: c \\mathbf{1} in a claim still takes the claim's shape."""
+        for k, item in enumerate(items[:-1]):
+            after = items[k + 1]
+            if isinstance(item, _Pending) and isinstance(after, Expr) and after.is_scalar and number(after) is None:
+                try:
+                    row = item.make(None, 1)  # succeeds only for a transposed 1: its length is the 1 given
+                except _Unsized:
+                    continue
+                return items[:k] + [row] + items[k + 1:]
+        return None
+
     def need_column(self, name, x, col):
         if isinstance(x, Expr) and x.rows == 1 and x.cols > 1:
             raise self.error(ShapeError, col, f"{name} of a row ({show_shape(x.shape)}) would be taken column by "
@@ -1117,6 +1129,8 @@ class _Reader:
             start = next(t for t in reversed(tokens[max(0, found - 6):found]) if t.type == "FUNC")
             said = self.text[start.start_pos:before.end_pos]  # \tanh^2 needs (...)
             message = f"{said} needs its argument in parentheses: {said}(...)"
+            if said.startswith("\\sigma"):  # issue 9
+                message += "; for a variance \\sigma^2, declare \\sigma a scalar (--shape '\\sigma=1')"
         elif before is not None and before.type in ("FRAC", "SQRT"):
             message = f"{said} needs its arguments in braces: {said}{{...}}"
         elif token.type == "$END":

@@ -162,12 +162,13 @@ SCALES = (0.1, 10.0)  # besides the typical size 1
 KINKED = ("relu", "heaviside", "leaky_relu", "leaky_relu_prime", "elu", "elu_prime", "step_nonpositive")
 SEARCH_SCALES = (1.0, 10.0, 100.0, 1000.0)  # where a threshold far from 0 is looked for
 MAX_KINK_POINTS = 24
-SIDE = 1e-4  # a point just beside a kink, as a fraction of the segment it was found on
+SIDE = 1e-6  # a point just beside a kink, as a fraction of the segment it was found on
 
 
 def kink_arguments(exprs) -> list:
     """The arguments of every function with a kink or a jump at 0, in the order met."""
-    return [node.args[0] for node in post_order(exprs) if isinstance(node, Apply) and node.function.name in KINKED]
+    found = [node.args[0] for node in post_order(exprs) if isinstance(node, Apply) and node.function.name in KINKED]
+    return list(dict.fromkeys(found))  # ReLU(z) and its derivative H(z) share the kink
 
 
 def covering_points(exprs, watched, symbols, sizes, rng, base) -> list:
@@ -234,7 +235,7 @@ def _beside_kink(argument, i, below, above, exprs, symbols, sizes) -> list:
     lo, hi = 0.0, 1.0
     if not (sign(lo) < 0 < sign(hi)):
         return []
-    for _ in range(50):
+    for _ in range(44):  # the kink to 1e-13 of the segment
         mid = (lo + hi) / 2
         if sign(mid) < 0:
             lo = mid
