@@ -34,7 +34,7 @@ Decisions a reader must make, made once:
 - Where the shape of the whole formula is known (a claimed gradient has its variable's shape), a bare
   ``I`` or ``\\mathbf{1}`` takes it, and a lone ``0`` or ``\\mathbf{0}`` is the zero of that shape.
 
-Not read: index notation (``\\sum_i``), matrices written entry by entry, ``/``, absolute values,
+Not read: index notation (``\\sum_i``), matrices written entry by entry, ``/``, absolute values of non-scalars,
 ``\\|x\\|_1`` and the spectral norm, symbolic exponents (``x^n``), functions without parentheses.
 """
 

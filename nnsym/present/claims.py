@@ -31,6 +31,7 @@ from nnsym.present import diagnose
 from nnsym.present.results import Gradient, grad
 from nnsym.verify import agreement
 from nnsym.verify.evaluate import concrete_shape, evaluate
+from nnsym.verify.finite_differences import magnitude, tolerance
 from nnsym.verify.points import MAX_ENTRIES, covering_points, entries, random_point, small_sizes, symbols_of
 
 POINTS = 4  # random points per check: a wrong formula differs at almost every point, one would do
@@ -457,7 +458,9 @@ def check_function(function, wrt, gradient: Callable, shapes: Optional[Mapping] 
     floats and vectors as columns, and returns an array of the variable's shape (a vector may be flat,
     a scalar a float). It is compared, as `torch.autograd.gradcheck`
     does, with central differences (step ``eps``) of nnsym's NumPy forward: every entry within
-    ``atol + rtol |numeric|``. A wrong function also gets a diagnosis against the closed-form gradient."""
+    ``atol max|numeric| + rtol |numeric|`` plus the rounding noise of the differences -- ``atol``
+    relative to the gradient's largest entry, so that a tiny gradient is checked as strictly as a
+    large one. A wrong function also gets a diagnosis against the closed-form gradient."""
     _check_options(gradient, points, eps, atol, rtol)
     f, variable = read_function(function, wrt, shapes, assumptions)
     truth = cotangents(f, [variable])[variable]
@@ -520,7 +523,10 @@ def check_function(function, wrt, gradient: Callable, shapes: Optional[Mapping] 
         with np.errstate(over="ignore", invalid="ignore"):  # a user's 1e308, inf or NaN is wrong, not a warning
             error = np.abs(u - n)
             error = np.where(np.isfinite(error), error, np.inf)
-            ok &= bool(np.all(error <= atol + rtol * np.abs(n)))
+            # scale-free (issue 9): atol is relative to the gradient's largest entry, plus the rounding
+            # noise of differencing f, so e^{-30} f is checked as strictly as f
+            size = magnitude(f, drawn[k], sizes, evaluate(f, drawn[k], sizes)[0, 0])
+            ok &= bool(np.all(error <= tolerance(n, size, eps, atol, rtol)))
             index = np.unravel_index(np.argmax(error), error.shape)
             if worst is None or error[index] > worst_abs:
                 worst_abs, worst = float(error[index]), (k, tuple(int(i) for i in index))

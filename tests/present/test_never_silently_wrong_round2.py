@@ -287,3 +287,10 @@ def test_the_derivative_of_a_step_is_zero_in_python_and_in_the_oracle(capsys):
     assert latex(g.expression) == "0"
     code, out, _ = run(["derive", "--oracle", "--function", "H(x)", "--wrt", "x"], capsys)
     assert code == 0 and "elementwise SymPy" in out
+
+
+def test_check_function_is_scale_free_too():
+    f, shapes = r"e^{-30}\|x\|^2", {"x": "3"}
+    assert not ns.check_function(f, "x", lambda x: 0 * x, shapes).ok
+    assert not ns.check_function(f, "x", lambda x: -2 * np.exp(-30) * x, shapes).ok
+    assert ns.check_function(f, "x", lambda x: 2 * np.exp(-30) * x, shapes).ok
