@@ -71,20 +71,23 @@ def magnitude(f: Expr, values: Dict, sizes: Mapping, value: float) -> float:
     return max(abs(float(value)), change if np.isfinite(change) else 0.0)
 
 
-def richardson(f: Expr, symbol: Symbol, values: Dict, sizes: Mapping, eps: float, closed, allowed, size: float):
+def richardson(f: Expr, symbol: Symbol, values: Dict, sizes: Mapping, eps: float, closed, numeric, allowed,
+               size: float):
     """A second look where the closed form and the differences disagree, at a step 100 times larger:
-    rounding noise (a difference of large terms inside f, which |f| does not show) shrinks 100 times,
-    and the truncation error, which grows as h^2, is estimated from h and 2h (|N(2h) - N(h)| / 3)
-    and removed (Richardson: N(h) - (N(2h) - N(h)) / 3). A mistake in the closed form stays as it
-    is. Needed once the tolerance is relative to the gradient's own size (issue 9), where a fixed
-    1e-5 used to hide both."""
+    rounding noise shrinks 100 times, and the truncation error, which grows as h^2, is estimated from
+    h and 2h (|N(2h) - N(h)| / 3) and removed (Richardson: N(h) - (N(2h) - N(h)) / 3). The rounding
+    noise itself is measured, not guessed from |f| (f = log sum softmax(z) is 0 while its terms are
+    of size 1): the differences at a step 1.37 eps round differently, and their spread from those at
+    eps is that noise. A mistake in the closed form stays as it is. Needed once the tolerance is
+    relative to the gradient's own size (issue 9), where a fixed 1e-5 used to hide all three."""
     h = 100 * eps
     fine = numeric_gradient(f, symbol, values, sizes, h)
     coarse = numeric_gradient(f, symbol, values, sizes, 2 * h)
     extrapolated = fine - (coarse - fine) / 3
     truncation = np.abs(coarse - fine) / 3
+    noise = np.max(np.abs(numeric_gradient(f, symbol, values, sizes, 1.37 * eps) - numeric))
     return (extrapolated, np.abs(closed - extrapolated),
-            allowed + truncation + SECOND_LOOK_ULPS / ROUNDING_ULPS * rounding_noise(size, h))
+            allowed + truncation + noise / 10 + SECOND_LOOK_ULPS / ROUNDING_ULPS * rounding_noise(size, h))
 
 
 SECOND_LOOK_ULPS = 1600  # rounding in terms up to 100 times |f|, at the larger step
@@ -137,7 +140,7 @@ def check_gradients(
             error = np.abs(closed - numeric)
             allowed = tolerance(numeric, size, eps, atol, rtol)
             if not np.all(error <= allowed):
-                numeric, error, allowed = richardson(f, v, values, sizes, eps, closed, allowed, size)
+                numeric, error, allowed = richardson(f, v, values, sizes, eps, closed, numeric, allowed, size)
             ok &= bool(np.all(error <= allowed))
             index = np.unravel_index(np.argmax(error), error.shape)
             rel = float(np.max(error / np.maximum(np.abs(numeric), 1e-8)))
