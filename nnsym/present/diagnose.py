@@ -29,7 +29,7 @@ from nnsym.verify.evaluate import evaluate
 # order one; to be within 1e-8 it would have to differ by a coefficient below 1e-8. So 1e-8 leaves
 # four orders of margin on each side: a right claim is never failed, a wrong one never passed.
 RTOL = 1e-8
-FLOOR = 1e-12  # both sides (near) zero: equal
+FLOOR = 0.0  # scale-free (issue 9): only two exact zeros are equal without a relative match
 MAX_TERMS = 16  # additive terms tried when looking for a dropped term or a wrong order
 MAX_ORDERINGS = 64  # reorderings of one product tried
 

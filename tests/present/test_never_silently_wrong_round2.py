@@ -294,3 +294,11 @@ def test_check_function_is_scale_free_too():
     assert not ns.check_function(f, "x", lambda x: 0 * x, shapes).ok
     assert not ns.check_function(f, "x", lambda x: -2 * np.exp(-30) * x, shapes).ok
     assert ns.check_function(f, "x", lambda x: 2 * np.exp(-30) * x, shapes).ok
+
+
+def test_a_diagnosis_of_a_tiny_gradient_is_scale_free():
+    shapes = {"X": "3x3", "a": "3", "b": "3"}
+    verdict = check(r"e^{-40} a^\top X b", r"e^{-40} a a^\top", "X", shapes)
+    assert not verdict.ok and verdict.diagnosis is None  # was "transpose": 1e-18 differences fell under a floor
+    transposed = check(r"e^{-40} a^\top X b", r"e^{-40} b a^\top", "X", shapes)
+    assert transposed.diagnosis.startswith("transpose")
