@@ -1003,10 +1003,10 @@ class _Builder:
         if x.is_scalar:  # issue 9: |x| of a scalar, as ReLU(x) + ReLU(-x) (its derivative is the sign)
             with self.at(node.col):
                 return add(functions.relu(x), functions.relu(neg(x)))
-        if x.is_scalar or x.cols == 1:
-            what = "absolute value of a scalar" if x.is_scalar else "bars around a vector"
-            raise self.error(ParseError, node.col, f"|...| is read only as the determinant of a square matrix; "
-                                                   f"an {what} is not read (a norm is \\|x\\|)")
+        if x.cols == 1:
+            raise self.error(ParseError, node.col, "|...| is read only as the determinant of a square matrix "
+                                                   "or the absolute value of a scalar; bars around a vector are "
+                                                   "not read (a norm is \\|x\\|)")
         with self.at(node.col):
             return det(x)
 
