@@ -55,3 +55,27 @@ __all__ = [
     "ones", "outer", "relu", "scalar", "sigmoid", "softmax", "softmax_cross_entropy", "softplus", "sqrt",
     "squared_error", "sum_entries", "tanh", "trace", "transpose", "vector",
 ]
+
+# ----- probability and information theory (issue 16) -----
+from nnsym.declare.distributions import (  # noqa: E402
+    bayes_posterior,
+    bernoulli_log_likelihood,
+    bernoulli_nll,
+    categorical_log_likelihood,
+    categorical_nll,
+    cross_entropy,
+    entropy,
+    evidence,
+    gaussian_kl,
+    gaussian_log_density,
+    isotropic_nll,
+    kl_divergence,
+    mvn_log_density,
+    mvn_nll,
+)
+
+__all__ += [
+    "bayes_posterior", "bernoulli_log_likelihood", "bernoulli_nll", "categorical_log_likelihood", "categorical_nll",
+    "cross_entropy", "entropy", "evidence", "gaussian_kl", "gaussian_log_density", "isotropic_nll", "kl_divergence",
+    "mvn_log_density", "mvn_nll",
+]

@@ -31,6 +31,8 @@ Decisions a reader must make, made once:
 - As in TeX, ``\\frac`` and ``\\sqrt`` take a digit, a letter or a Greek letter without braces
   (``\\frac12``, ``\\frac1N``); ``\\tanh^2(z)`` is ``\\tanh(z)`` squared, entrywise; ``A^{-2}`` is
   ``(A^{-1})^2``; a norm's subscript may follow its square (``\\|x\\|^2_2``).
+- ``\\operatorname{KL}(p \\| q)`` and ``D_{\\mathrm{KL}}(p \\| q)`` are the KL divergence, ``H(p, q)`` the
+  cross-entropy, ``H(p)`` the entropy of a declared probability vector or a softmax (else the step).
 - Where the shape of the whole formula is known (a claimed gradient has its variable's shape), a bare
   ``I`` or ``\\mathbf{1}`` takes it, and a lone ``0`` or ``\\mathbf{0}`` is the zero of that shape.
 
@@ -52,9 +54,9 @@ import lark
 import sympy
 from lark import Token
 
-from nnsym.declare import functions
+from nnsym.declare import distributions, functions
 from nnsym.declare.expressions import (
-    Det, Expr, Norm, Zero, add, as_size, constant, det, diag, hadamard, hadamard_div, identity, inv, kronecker,
+    Det, Expr, Norm, Softmax, Symbol, Zero, add, as_size, constant, det, diag, hadamard, hadamard_div, identity, inv, kronecker,
     logdet, logsumexp, matmul, matrix, multiply, neg, norm, number, ones, power, scalar, scale, show_shape,
     softmax, trace, transpose, vector,
 )
@@ -118,14 +120,16 @@ _PUNCTUATION = {"+": "PLUS", "-": "MINUS", "*": "CDOT", "=": "EQUALS", ",": "_CO
                 "'": "PRIME"}
 _OPERAND_ENDS = frozenset({"NAME", "NUMBER", "ONES", "PI", "TRANSPOSE", "INVERSE", "INVTRANSPOSE"}) | _CLOSERS
 _OPERAND_STARTS = frozenset({"NAME", "NUMBER", "ONES", "PI", "FRAC", "SQRT", "FUNC", "LOG", "MAX", "INDICATOR",
-                             "LBAR", "LNORM", "_LPAR", "_LBRACK", "_LCURLY", "_LBRACE"})
+                             "DIVERGENCE", "LBAR", "LNORM", "_LPAR", "_LBRACK", "_LCURLY", "_LBRACE"})
 _CONTINUATIONS = frozenset({"PLUS", "MINUS", "CDOT", "TIMES", "ODOT", "OSLASH", "OTIMES", "TRANSPOSE", "INVERSE",
                             "INVTRANSPOSE", "CARET", "PRIME", "$END"})
 _SPELLED = {"_RPAR": "')'", "_RBRACK": "']'", "_RBRACE": "'}'", "_RCURLY": "'\\}'", "_RBAR": "'|'",
             "RNORM": "'\\|'", "_LPAR": "'('", "_LBRACK": "'['", "_LBRACE": "'{'", "_LCURLY": "'\\{'",
-            "_COMMA": "','", "_GT": "'>'", "PRIME": "a prime", "$END": "the end"}
+            "_COMMA": "','", "_GT": "'>'", "_DIVIDES": "'\\|'", "DIVERGENCE": "KL", "PRIME": "a prime", "$END": "the end"}
 _PRIMES = {"sigmoid": "sigmoid_prime", "tanh": "tanh_prime", "relu": "heaviside", "leaky_relu": "leaky_relu_prime",
            "elu": "elu_prime", "gelu": "gelu_prime"}
+# ----- information theory (issue 16): the subscripts of D_{KL}(p \| q) -----
+_KL_SUBSCRIPTS = frozenset({"_{KL}", "_{\\mathrm{KL}}", "_{\\text{KL}}", "_{\\operatorname{KL}}", "_{\\rm{KL}}"})
 _CALLS = {"softmax": softmax, "logsumexp": logsumexp, "diag": diag, "trace": trace, "det": det}
 _RESHAPING = frozenset({"logsumexp", "diag", "trace", "det"})  # the rest keep their argument's shape
 
@@ -180,6 +184,7 @@ class _Open:
     col: int
     spelling: str
     sized: bool  # opened by \left or \bigl: must be closed the same way
+    divergence: bool = False  # the parenthesis of KL(p \| q): its \| divides, it opens no norm
 
 
 class _Scanner:
@@ -249,6 +254,9 @@ class _Scanner:
         kind, own_role = _DELIMITERS[spelling]
         role = role or own_role
         top = self.open[-1] if self.open else None
+        if kind in ("norm", "bar") and top is not None and top.divergence:
+            self.divides(spelling, start)
+            return
         if role is None:  # a bar closes what it can close, right after an operand
             ends = self.tokens and self.tokens[-1].type in _OPERAND_ENDS
             role = "close" if top and top.kind == kind and ends else "open"
@@ -256,7 +264,8 @@ class _Scanner:
         if role == "open":
             if len(self.open) >= MAX_DEPTH:
                 raise self.error(start + 1, f"brackets nest more than {MAX_DEPTH} levels deep; simplify the formula")
-            self.open.append(_Open(kind, start + 1, self.text[start:self.i], sized))
+            divergence = bool(self.tokens) and self.tokens[-1].type == "DIVERGENCE"
+            self.open.append(_Open(kind, start + 1, self.text[start:self.i], sized, divergence))
             self.emit(opener, spelling, start)
             return
         if top is None:
@@ -290,6 +299,14 @@ class _Scanner:
         else:
             self.i = end
         return which
+
+    def divides(self, spelling, start):
+        """The bar between the arguments of KL(p \| q): \|, \Vert or ||."""
+        if spelling == "|":
+            if self.text[self.i:self.i + 1] != "|":
+                raise self.error(start + 1, "the arguments of KL are divided by \| (or ||): KL(p \| q)")
+            self.i += 1
+        self.emit("_DIVIDES", spelling, start)
 
     def matching(self, i, opening, closing):
         depth = 0
@@ -349,6 +366,10 @@ class _Scanner:
         if parts.base in _PRINTED_FUNCTIONS and not parts.scripts and parts.base not in self.declared \
                 and _CALL_AHEAD.match(self.text, self.i):  # issue 9: what GELU' and ELU' print reads back
             self.emit("FUNC", (_PRINTED_FUNCTIONS[parts.base], None), start)
+            return
+        if parts.base == "D" and parts.scripts.replace(" ", "") in _KL_SUBSCRIPTS and "D" not in self.declared \
+                and _CALL_AHEAD.match(self.text, self.i):
+            self.emit("DIVERGENCE", "KL", start)  # D_{KL}(p \| q)
             return
         self.emit("NAME", parts, start)
         if self.queued:
@@ -554,6 +575,8 @@ class _Scanner:
             self.emit("DIFF", content, start)
         elif content in ("log", "ln"):
             self.emit("LOG", content, start)
+        elif content == "KL":
+            self.emit("DIVERGENCE", content, start)
         elif content in _OPERATORS:
             function = _OPERATORS[content]
             self.emit("FUNC", (function, self.parameter(start) if function in _PARAMETRISED else None), start)
@@ -973,6 +996,10 @@ class _Builder:
             return self.apply(x, node.col, lambda z: spec.derivative(z, functions.Function(name, parameter)))
         if name in ("softmax", "logsumexp"):
             self.need_column(name, self.solid(x), node.col)
+        if name == "heaviside" and prime is None and self._probability_symbol(self.solid(x)):
+            # H(p) of a declared probability vector is its entropy (the step of a probability is 1).
+            with self.at(node.col):
+                return distributions.entropy(self.solid(x))
         if prime is not None:
             if name not in _PRIMES:
                 raise self.error(ParseError, prime.column, "a prime is read only after \\sigma, \\tanh, ReLU, "
@@ -1056,6 +1083,24 @@ class _Builder:
             raise self.error(ParseError, node.col, "\\mathbb{1}[...] is read only as \\mathbb{1}[z > 0], the step")
         return self.apply(x, node.col, functions.heaviside)
 
+    # ----- information theory (issue 16) -----
+    def _divergence(self, node, token, p, q):
+        p, q = self.concrete(p), self.concrete(q)
+        with self.at(node.col):
+            return distributions.kl_divergence(p, q)
+
+    def _call_pair(self, node, token, a, b):
+        name, _ = token.value
+        if name != "heaviside":
+            raise self.error(ParseError, node.col, "only H(p, q), the cross-entropy, takes two arguments here")
+        a, b = self.concrete(a), self.concrete(b)
+        with self.at(node.col):
+            return distributions.cross_entropy(a, b)
+
+    def _probability_symbol(self, x) -> bool:
+        """A declared probability vector or a softmax: what H(...) is the entropy of."""
+        return (isinstance(x, Symbol) and "probability" in x.assumptions) or (isinstance(x, Softmax) and x.cols == 1)
+
 
 # ----- the reader -------------------------------------------------------------------------------------------
 
@@ -1115,6 +1160,8 @@ class _Reader:
             message = "'=' is not part of a formula: use read_equations or read_claim"
         elif token.type in ("PARTIAL", "NABLA", "DIFF"):
             message = f"{raw}: derivative notation belongs on the left of '=' in a claim (read_claim)"
+        elif token.type == "_COMMA" and any(t.type == "DIVERGENCE" for t in tokens[:found]):
+            message = "the arguments of KL are divided by \\|, not a comma: KL(p \\| q)"
         elif token.type in ("SEP", "_COMMA", "NEWLINE"):
             message = f"'{raw}' separates equations (read_equations); a formula is one expression"
         elif before is not None and before.type == "FUNC" and token.type in ("INVERSE", "INVTRANSPOSE"):

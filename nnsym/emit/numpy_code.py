@@ -270,6 +270,17 @@ class NumPyPrinter(Printer):
             return f"{self.child(node, 0, PRODUCT)} * {self.child(node, 1, PRODUCT + 1)}"
         return f"{self.child(node, 0, PRODUCT)} * {self.child(node, 1, ATOM)}.T"
 
+    # ----- lowered linear algebra (issue 16) -----
+    def _print_CholeskyLogDet(self, node):
+        p = self.prefix
+        return self.scalar_array(f"2.0 * {p}.sum({p}.log({p}.diagonal({p}.linalg.cholesky({self.arg(node)}))))")
+
+    def _print_Solve(self, node):
+        return f"{self.prefix}.linalg.solve({self.arg(node, 0)}, {self.arg(node, 1)})"
+
+    def _print_TraceOfProduct(self, node):
+        return self.scalar_array(f"{self.prefix}.sum({self.child(node, 0, PRODUCT)} * {self.child(node, 1, PRODUCT + 1)})")
+
     def _print_Gram(self, node):
         return f"{self.child(node, 0, ATOM)}.T @ {self.child(node, 1, PRODUCT + 1)}"
 

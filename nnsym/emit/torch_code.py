@@ -6,6 +6,7 @@ float32. A scalar result stays a 0-d tensor.
 
 from __future__ import annotations
 
+from nnsym.declare.expressions import Constant
 from nnsym.emit import stable_torch
 from nnsym.emit.numpy_code import NumPyPrinter
 
@@ -34,3 +35,10 @@ class TorchPrinter(NumPyPrinter):
 
     def _print_Identity(self, node):
         return f"torch.eye({self.size(node.rows)}, dtype=torch.float64)"
+
+    # ----- an elementwise function of a number (the log 2 pi of a Gaussian; issue 16) -----
+    def _print_Apply(self, node):
+        # torch.log takes tensors only; a number's log, exp or square root is a Python float from math.
+        if isinstance(node.args[0], Constant) and node.function.name in ("log", "exp", "sqrt", "tanh"):
+            return f"math.{node.function.name}({self.arg(node)})"
+        return super()._print_Apply(node)

@@ -309,9 +309,25 @@ def wrong_order(sample: Sample) -> Optional[str]:
     return None
 
 
+# ----- symmetric-matrix gradients (issue 16: covariance matrices) ---------------------------------
+
+
+def symmetric_convention(sample: Sample) -> Optional[str]:
+    """For a symmetric (SPD) variable, the claim is the gradient constrained to symmetric matrices,
+    G + G^T - diag(G), where nnsym gives G, every entry an independent variable (the function as written)."""
+    if sample.wrt.kind != "matrix" or not sample.wrt.assumptions & {"symmetric", "spd"}:
+        return None
+    for c, t in zip(sample.claimed_values, sample.true_values):
+        if c.shape != t.shape or not close(c, t + t.T - np.diag(np.diag(t))):
+            return None
+    return ("symmetric-matrix convention: the claim is G + G^T - diag(G), the gradient over symmetric matrices "
+            "(entries ij and ji moved together); nnsym gives G, each entry independent as the function is "
+            "written (d log det S = S^{-1}); both vanish at the same points")
+
+
 # In order: the first that fits is reported. Transpose and scale are the commonest and cheapest.
 DIAGNOSES: Tuple[Callable[[Sample], Optional[str]], ...] = (
-    transposed, scaled, elementwise_factor, symmetric_only, dropped_term, extra_term, wrong_order,
+    transposed, scaled, elementwise_factor, symmetric_only, symmetric_convention, dropped_term, extra_term, wrong_order,
 )
 
 
