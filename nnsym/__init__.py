@@ -46,6 +46,11 @@ from nnsym.present.export import export
 from nnsym.present.claims import Verdict, check, check_function
 from nnsym.verify.evaluate import evaluate
 
+# ----- normalization, dropout, attention, optimizers (issue 14) -----
+from nnsym.declare.attention import attention, embedding, multi_head_attention, transformer_block
+from nnsym.declare.normalization import batch_norm, dropout, layer_norm
+from nnsym.declare.optimizers import update as optimizer_update
+
 __all__ = [
     "Verdict", "check", "check_function", "Backprop", "Dense", "LinearEquation", "LinearSystem", "Solution", "linear_equation", "solve_linear", "Expr", "Gradient", "InputError", "MissingRuleError", "Network", "NnsymError",
     "Notation", "ParseError", "ShapeError", "Symbol", "VerificationError", "backprop", "binary_cross_entropy",
@@ -54,6 +59,9 @@ __all__ = [
     "leaky_relu", "log", "log_softmax", "logdet", "logsumexp", "matrix", "mean_over_batch", "network", "norm",
     "ones", "outer", "relu", "scalar", "sigmoid", "softmax", "softmax_cross_entropy", "softplus", "sqrt",
     "squared_error", "sum_entries", "tanh", "trace", "transpose", "vector",
+    # issue 14
+    "attention", "batch_norm", "dropout", "embedding", "layer_norm", "multi_head_attention", "optimizer_update",
+    "transformer_block",
 ]
 
 # ----- probability and information theory (issue 16) -----

@@ -54,7 +54,9 @@ import lark
 import sympy
 from lark import Token
 
+from nnsym.declare import attention as attention_layers
 from nnsym.declare import distributions, functions
+from nnsym.declare import normalization
 from nnsym.declare.expressions import (
     Det, Expr, Norm, Softmax, Symbol, Zero, add, as_size, constant, det, diag, hadamard, hadamard_div, identity, inv, kronecker,
     logdet, logsumexp, matmul, matrix, multiply, neg, norm, number, ones, power, scalar, scale, show_shape,
@@ -132,6 +134,79 @@ _PRIMES = {"sigmoid": "sigmoid_prime", "tanh": "tanh_prime", "relu": "heaviside"
 _KL_SUBSCRIPTS = frozenset({"_{KL}", "_{\\mathrm{KL}}", "_{\\text{KL}}", "_{\\operatorname{KL}}", "_{\\rm{KL}}"})
 _CALLS = {"softmax": softmax, "logsumexp": logsumexp, "diag": diag, "trace": trace, "det": det}
 _RESHAPING = frozenset({"logsumexp", "diag", "trace", "det"})  # the rest keep their argument's shape
+
+# ----- normalization and attention (issue 14) ---------------------------------------------------------------
+# \operatorname{word} -> the function its FUNC token names; its subscript is read by _layer_parameter.
+_LAYER_WORDS = {"BN": "batch_norm", "LayerNorm": "layer_norm", "LN": "layer_norm", "std": "std",
+                "Attention": "attention", "MultiHead": "multi_head", "cols": "cols", "pad": "pad"}
+_TAG = re.compile(r"^\\(?:mathrm|text|textrm|mathsf|operatorname)\{(.*)\}$")
+_RANGE = re.compile(r"^([0-9]+):([0-9]+)$")
+
+
+def _tag(text):
+    text = text.strip()
+    match = _TAG.match(text)
+    return (match.group(1) if match else text).strip()
+
+
+def _eps(text):
+    if text is None:
+        return normalization.DEFAULT_EPS
+    text = text.replace(" ", "")
+    fraction = _FRACTION.fullmatch(text)
+    if fraction and not fraction.group(1):
+        return sympy.Rational(int(fraction.group(2)), int(fraction.group(3)))
+    if _NUMBER.fullmatch(text):
+        return sympy.Rational(text)
+    raise ValueError(f"epsilon is written as a number, e.g. _{{0.001}}, not {text!r}")
+
+
+def _layer_parameter(kind, content):
+    """The parameter in a layer operator's subscript: epsilon (BN_{0.001}), the statistic's layer
+    (std_{\\mathrm{BN}}), row or causal (softmax_{\\mathrm{row}}), heads (MultiHead_{4}), a column range
+    (cols_{1:4}, pad_{1:4, 8}). Raises ValueError saying what was expected."""
+    parts = [] if content is None else [p for p in (_tag(p) for p in content.split(",")) if p]
+    if kind in ("batch_norm", "layer_norm") and len(parts) <= 1:
+        return _eps(parts[0] if parts else None)
+    if kind == "std" and parts and parts[0] in ("BN", "LN", "LayerNorm") and len(parts) <= 2:
+        return ("batch" if parts[0] == "BN" else "features", _eps(parts[1] if len(parts) > 1 else None))
+    if kind == "row_softmax" and parts in (["row"], ["causal"]):
+        return parts[0] == "causal"
+    if kind == "attention" and parts in ([], ["causal"]):
+        return bool(parts)
+    if kind == "multi_head" and parts and parts[0].isdigit() and int(parts[0]) > 0 and parts[1:] in ([], ["causal"]):
+        return (int(parts[0]), len(parts) == 2)
+    if kind in ("cols", "pad") and parts and _RANGE.match(parts[0]) and len(parts) == (1 if kind == "cols" else 2):
+        first, last = (int(g) for g in _RANGE.match(parts[0]).groups())
+        if 1 <= first <= last and (kind == "cols" or (parts[1].isdigit() and last <= int(parts[1]))):
+            return (first - 1, last) if kind == "cols" else (first - 1, int(parts[1]))
+    expected = {"batch_norm": "_{epsilon} or nothing", "layer_norm": "_{epsilon} or nothing",
+                "std": "_{\\mathrm{BN}} or _{\\mathrm{LN}} (and , epsilon)",
+                "row_softmax": "_{\\mathrm{row}} or _{\\mathrm{causal}}",
+                "attention": "_{\\mathrm{causal}} or nothing", "multi_head": "_{heads} or _{heads, \\mathrm{causal}}",
+                "cols": "_{first:last}, 1-based", "pad": "_{first:last, total columns}"}[kind]
+    raise ValueError(f"the subscript must be {expected}, not {content!r}")
+
+
+def _normalized(over):
+    def build(eps, Z, gamma=None, beta=None):
+        if gamma is None:
+            return normalization.normalize(Z, over, eps)
+        return (normalization.batch_norm if over == "batch" else normalization.layer_norm)(Z, gamma, beta, eps)
+    return build
+
+
+# function -> (build(parameter, *inputs), the numbers of inputs it takes)
+_LAYER_CALLS = {
+    "batch_norm": (_normalized("batch"), (1, 3)),
+    "layer_norm": (_normalized("features"), (1, 3)),
+    "std": (lambda p, Z: normalization.std(Z, *p), (1,)),
+    "row_softmax": (lambda causal, S: attention_layers.row_softmax(S, causal), (1,)),
+    "attention": (lambda causal, Q, K, V: attention_layers.attention(Q, K, V, causal), (3,)),
+    "multi_head": (lambda p, X, WQ, WK, WV, WO: attention_layers.multi_head_attention(X, WQ, WK, WV, WO, *p), (5,)),
+    "cols": (lambda p, A: attention_layers.column_block(A, *p), (1,)),
+    "pad": (lambda p, G: attention_layers.pad_columns(G, p[0], p[1]), (1,)),
+}
 
 # ----- issue 9: vocabulary of the everyday spellings read ---------------------------------------------------
 _PRINTED_FUNCTIONS = {"\\varphi": "normal_pdf", "\\bar{H}": "step_nonpositive"}
@@ -575,6 +650,8 @@ class _Scanner:
             self.emit("DIFF", content, start)
         elif content in ("log", "ln"):
             self.emit("LOG", content, start)
+        elif content in _LAYER_WORDS or (content == "softmax" and self.subscript_follows()):
+            self.emit("FUNC", (_LAYER_WORDS.get(content, "row_softmax"), self.layer_parameter(content, start)), start)
         elif content == "KL":
             self.emit("DIVERGENCE", content, start)
         elif content in _OPERATORS:
@@ -582,6 +659,21 @@ class _Scanner:
             self.emit("FUNC", (function, self.parameter(start) if function in _PARAMETRISED else None), start)
         else:
             raise self.error(start + 1, f"unknown operator {content!r}; known: {', '.join(sorted(_OPERATORS))}")
+
+    # ----- normalization and attention (issue 14): BN, LayerNorm, std, softmax_row, Attention, ... -----
+    def subscript_follows(self) -> bool:
+        i = self.skip_spaces(self.i)
+        return i < len(self.text) and self.text[i] == "_"
+
+    def layer_parameter(self, word, start):
+        """The subscript of a layer operator, read into its parameter (`_layer_parameter`)."""
+        content = None
+        if self.subscript_follows():
+            content, _, _, self.i = self.argument(self.skip_spaces(self.i) + 1)
+        try:
+            return _layer_parameter(_LAYER_WORDS.get(word, "row_softmax"), content)
+        except ValueError as why:
+            raise self.error(start + 1, f"\\operatorname{{{word}}}: {why}") from None
 
     def parameter(self, start):
         i = self.skip_spaces(self.i)
@@ -991,6 +1083,8 @@ class _Builder:
 
     def _call(self, node, token, prime, x):
         name, parameter = token.value
+        if name in _LAYER_CALLS:
+            return self._call_many(node, token, x)
         if prime is not None and name in _SECOND_DERIVATIVES:  # issue 9: \sigma''(z) = (\sigma')'(z)
             spec = functions.ELEMENTWISE[name]
             return self.apply(x, node.col, lambda z: spec.derivative(z, functions.Function(name, parameter)))
@@ -1007,6 +1101,22 @@ class _Builder:
             name = _PRIMES[name]
         fn = _CALLS.get(name) or (lambda z: functions.apply(name, z, parameter))
         return self.apply(x, node.col, fn, keeps_shape=name not in _RESHAPING)
+
+    def _call_many(self, node, token, *xs):
+        """A layer operator with its inputs: BN(Z, \\gamma, \\beta), Attention(Q, K, V), MultiHead_{h}(X, ...)."""
+        name, parameter = token.value
+        if name not in _LAYER_CALLS and len(xs) == 2:
+            return self._call_pair(node, token, *xs)  # H(p, q)
+        if name not in _LAYER_CALLS:
+            raise self.error(ParseError, node.col, "only layers (BN, LayerNorm, Attention, MultiHead) and H(p, q) "
+                                                   "take more than one argument")
+        build, counts = _LAYER_CALLS[name]
+        if len(xs) not in counts:
+            raise self.error(ParseError, node.col, f"this operator takes {' or '.join(map(str, counts))} "
+                                                   f"argument(s), got {len(xs)}")
+        inputs = [self.concrete(x) for x in xs]
+        with self.at(node.col):
+            return build(parameter, *inputs)
 
     def _call_power(self, node, token, caret, exponent, x):
         """\\tanh^2(z): the function's value squared, entrywise (a positive integer power only:

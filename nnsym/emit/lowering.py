@@ -33,6 +33,7 @@ from nnsym.declare.expressions import (
     post_order,
 )
 from nnsym.declare.functions import apply
+from nnsym.emit import layer_lowering
 
 
 class Broadcast(Expr):
@@ -164,6 +165,10 @@ class _Lowering:
 
     def rewrite(self, node: Expr) -> Expr:
         args = tuple(self.memo[a] for a in node.args)
+        # Normalization, attention and named layers (issue 14): nnsym.emit.layer_lowering.
+        layer = layer_lowering.rewrite(node, args, self.memo, Broadcast)
+        if layer is not None:
+            return layer
         linear_algebra = self.rewrite_linear_algebra(node, args)
         if linear_algebra is not None:
             return linear_algebra

@@ -36,6 +36,12 @@ class TorchPrinter(NumPyPrinter):
     def _print_Identity(self, node):
         return f"torch.eye({self.size(node.rows)}, dtype=torch.float64)"
 
+    # ---- normalization and attention (issue 14) ----
+    axis_keywords = ("dim", "keepdim")
+
+    def _print_PadColumns(self, node):
+        return f"torch.nn.functional.pad({self.arg(node)}, ({node.start}, {node.total - node.stop}))"
+
     # ----- an elementwise function of a number (the log 2 pi of a Gaussian; issue 16) -----
     def _print_Apply(self, node):
         # torch.log takes tensors only; a number's log, exp or square root is a Python float from math.

@@ -22,6 +22,8 @@ TOPICS = [
     "05-cost-functions", "06-gradient-descent", "07-backpropagation", "08-xor-network",
     "09-logistic-regression", "10-softmax-regression",
     "11-probability-information",
+    # issue 14: the later layers
+    "12-regularization-dropout", "13-normalization", "14-optimizers", "15-attention-transformer",
 ]
 
 
