@@ -56,7 +56,7 @@ REFUSED = [
     "\\frac{1}", "\\frac", "\\frac{1}{}", "\\sqrt", "\\sqrt{}", "\\sigma", "\\sigma x", "\\sigma()", "\\log", "\\log()",
     "x = y", "x, y", "x; y", "x \\\\ y", "x'", "x''", "\\nabla x", "\\partial x",
     # unknown commands, names and notation not read
-    "\\foo", "\\foo{x}", "\\operatorname{foo}(x)", "\\mathrm{foo}(x)", "\\begin{matrix} x \\end{matrix}", "\\sum_i x_i",
+    "\\foo", "\\foo{x}", "\\operatorname{foo}(x)", "\\mathrm{foo}(x)", "\\begin{matrix} x \\end{matrix}", "\\sum x_i", "\\prod_i x_i",
     "x / y", "\\int x", "\\lim x", "x!", "x \\% y", "@x", "x # y", "x ~ y", "x ? y", "\"x\"", "`x`",
     "\\|x\\|_1", "x^{n}", "x^{y}", "W y",
     # shape errors
@@ -329,6 +329,10 @@ if _has("solve"):
             ["solve", "--equation", "a_1 x_1 + \\dots = 0"], ["solve", "--equation", "\\dots"],
             ["solve", "--equation", "Ax = b", "--shape", "A=3x3"], ["solve", "--equation", "x = 1", "--unknown", "q"],
             ["solve", "--equation", "Ax = b", "--shape", "A=nxn", "--shape", "x=n", "--shape", "b=n"]]
+if _has("lint"):  # issue 12
+    CLI += [["lint"], ["lint", "-"], ["lint", "/nonexistent/notes.tex"], ["lint", "{tmp}"], ["lint", "{tmp}/notes.docx"],
+            ["lint", "-", "--format", "pdf"], ["lint", "/nonexistent/notes.md", "--shape", "W=0x2"],
+            ["lint", "/nonexistent/notes.md", "--layout", "sideways"], ["lint", "\x00"], ["lint", "a\x00.tex"]]
 
 
 @pytest.mark.parametrize("argv", CLI, ids=[f"{i}-{a[0] if a else 'none'}" for i, a in enumerate(CLI)])

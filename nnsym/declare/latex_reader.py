@@ -55,7 +55,7 @@ import sympy
 from lark import Token
 
 from nnsym.declare import attention as attention_layers
-from nnsym.declare import distributions, functions
+from nnsym.declare import distributions, functions, index_notation
 from nnsym.declare import normalization
 from nnsym.declare.expressions import (
     Det, Expr, Norm, Softmax, Symbol, Zero, add, as_size, constant, det, diag, hadamard, hadamard_div, identity, inv, kronecker,
@@ -68,7 +68,7 @@ from nnsym.declare.spellings import respell
 from nnsym.errors import InputError, ParseError, ShapeError
 
 __all__ = ["parse_shape", "read_name", "read_latex", "read_claim", "read_claim_variable", "read_definition",
-           "read_equations", "MAX_LENGTH", "MAX_DEPTH"]
+           "read_equations", "MAX_LENGTH", "MAX_DEPTH", "read_claim_indices"]
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 200
@@ -123,8 +123,12 @@ _PUNCTUATION = {"+": "PLUS", "-": "MINUS", "*": "CDOT", "=": "EQUALS", ",": "_CO
 _OPERAND_ENDS = frozenset({"NAME", "NUMBER", "ONES", "PI", "TRANSPOSE", "INVERSE", "INVTRANSPOSE"}) | _CLOSERS
 _OPERAND_STARTS = frozenset({"NAME", "NUMBER", "ONES", "PI", "FRAC", "SQRT", "FUNC", "LOG", "MAX", "INDICATOR",
                              "DIVERGENCE", "LBAR", "LNORM", "_LPAR", "_LBRACK", "_LCURLY", "_LBRACE"})
+_OPERAND_STARTS |= {"SUM"}  # index notation: \sum_k starts an operand
+
 _CONTINUATIONS = frozenset({"PLUS", "MINUS", "CDOT", "TIMES", "ODOT", "OSLASH", "OTIMES", "TRANSPOSE", "INVERSE",
                             "INVTRANSPOSE", "CARET", "PRIME", "$END"})
+_CONTINUATIONS |= {"SUBSCRIPT"}  # index notation: (Wx)_i
+
 _SPELLED = {"_RPAR": "')'", "_RBRACK": "']'", "_RBRACE": "'}'", "_RCURLY": "'\\}'", "_RBAR": "'|'",
             "RNORM": "'\\|'", "_LPAR": "'('", "_LBRACK": "'['", "_LBRACE": "'{'", "_LCURLY": "'\\{'",
             "_COMMA": "','", "_GT": "'>'", "_DIVIDES": "'\\|'", "DIVERGENCE": "KL", "PRIME": "a prime", "$END": "the end"}
@@ -312,6 +316,9 @@ class _Scanner:
             elif ch in _PUNCTUATION:
                 self.i += 1
                 self.emit(_PUNCTUATION[ch], ch, start)
+            elif ch == "_" and self.tokens and self.tokens[-1].type in ("_RPAR", "_RBRACK"):
+                indices = index_notation.subscript_indices(self, start)  # (Wx)_i, [Wx]_i: index notation
+                self.emit("SUBSCRIPT", indices, start)
             elif ch == "_":
                 raise self.error(start + 1, "a subscript '_' must follow a name (x_1, I_n, \\|X\\|_F)")
             elif ch == "/":
@@ -376,10 +383,10 @@ class _Scanner:
         return which
 
     def divides(self, spelling, start):
-        """The bar between the arguments of KL(p \| q): \|, \Vert or ||."""
+        """The bar between the arguments of KL(p \\| q): \\|, \\Vert or ||."""
         if spelling == "|":
             if self.text[self.i:self.i + 1] != "|":
-                raise self.error(start + 1, "the arguments of KL are divided by \| (or ||): KL(p \| q)")
+                raise self.error(start + 1, "the arguments of KL are divided by \\| (or ||): KL(p \\| q)")
             self.i += 1
         self.emit("_DIVIDES", spelling, start)
 
@@ -571,6 +578,8 @@ class _Scanner:
             self.function_command(name, start)
         elif name == "nabla":
             self.nabla(start)
+        elif name == "sum":  # index notation: \sum_i, \sum_{i=1}^{n}, \sum_{i,j}
+            self.emit("SUM", index_notation.summation_indices(self, start), start)
         else:
             hint = _HINTS.get(name, "see docs/notation.md for what is read")
             raise self.error(start + 1, f"unknown command {word}: {hint}")
@@ -867,6 +876,10 @@ class _Builder:
     def leaf(self, name, col):
         if name in self.symbols:
             return self.symbols[name]
+        with self.at(col):
+            entry = index_notation.named_entry(name, self.symbols)  # W_{ij}, x_k, \delta_{ij}
+        if entry is not None:
+            return entry
         if name == "e":
             return constant(sympy.E)
         if name.startswith("e^{"):  # a layer index on Euler's number is surely a power in parentheses
@@ -1212,7 +1225,53 @@ class _Builder:
         return (isinstance(x, Symbol) and "probability" in x.assumptions) or (isinstance(x, Softmax) and x.cols == 1)
 
 
+# ----- index notation (nnsym.declare.index_notation makes the nodes and the matrix form) -----
+
+def _summation(self, node, *args):
+    """[factors] \\sum_k product: the sum covers the product after it; factors before it multiply it."""
+    k = next(n for n, arg in enumerate(args) if isinstance(arg, Token) and arg.type == "SUM")
+    token, body = args[k], args[k + 1]
+    with self.at(token.column):
+        total = index_notation.summation(self.concrete(body), token.value)
+    prefix = [a for a in args[:k] if not (isinstance(a, Token) and a.type in ("CDOT", "TIMES"))]
+    if not prefix:
+        return total
+    factor = self._product(_Node("product", node.children[:len(prefix)]), *prefix)
+    return self.multiply([self.solid(factor), total], [("JUXT", token.column)])
+
+
+def _entry(self, node, value, token):
+    with self.at(token.column):
+        return index_notation.bracket_entry(self.concrete(value), token.value)
+
+
+_Builder._summation = _summation
+_Builder._entry = _entry
+
+
 # ----- the reader -------------------------------------------------------------------------------------------
+
+def _symbol_table(shapes, assumptions) -> dict:
+    shapes = {read_name(k): _as_shape(v) for k, v in (shapes or {}).items()}
+    kinds = {read_name(k): v for k, v in (assumptions or {}).items()}
+    return {name: _declare(name, shapes.get(name, (1, 1)), kinds.get(name)) for name in shapes.keys() | kinds}
+
+
+_cached_symbol_table = functools.lru_cache(maxsize=256)(
+    lambda shapes, assumptions: _symbol_table(dict(shapes), dict(assumptions)))
+
+
+def _symbols(shapes, assumptions) -> dict:
+    """The declared symbols; the same declarations are declared once (`nnsym lint` reads many formulas
+    with one document's declarations). Symbols are immutable, so sharing them is safe."""
+    try:
+        key = (tuple((shapes or {}).items()), tuple((k, tuple(v) if isinstance(v, list) else v)
+                                                    for k, v in (assumptions or {}).items()))
+        hash(key)
+    except TypeError:  # an unhashable spec: declared afresh, with the same errors
+        return _symbol_table(shapes, assumptions)
+    return dict(_cached_symbol_table(*key))
+
 
 class _Reader:
     def __init__(self, text, shapes, assumptions):
@@ -1221,9 +1280,7 @@ class _Reader:
         if len(text) > MAX_LENGTH:
             raise ParseError(f"col {MAX_LENGTH + 1}: the formula is {len(text):,} characters long; "
                              f"at most {MAX_LENGTH:,} are read")
-        shapes = {read_name(k): _as_shape(v) for k, v in (shapes or {}).items()}
-        kinds = {read_name(k): v for k, v in (assumptions or {}).items()}
-        symbols = {name: _declare(name, shapes.get(name, (1, 1)), kinds.get(name)) for name in shapes.keys() | kinds}
+        symbols = _symbols(shapes, assumptions)
         text = respell(text)  # issue 9: log(x), 1e-3, x^12 refused; e^-x, .5x, \log_2 rewritten (spellings.py)
         self.text = text
         self.tokens = _Scanner(text, symbols.keys()).run()
@@ -1296,7 +1353,7 @@ class _Reader:
             message = f"unexpected '{raw}': expected {_expected(error.expected)}"
         return self.error(col, message)
 
-    def expression(self, tokens, after=None, shape=None) -> Expr:
+    def expression(self, tokens, after=None, shape=None, indices=None) -> Expr:
         """The formula's value; ``shape``, when given, sizes an I or 1 that nothing else sizes (the
         claim that d tr(X)/dX = I has the variable's shape), and a lone 0 or \\mathbf{0} is the zero of that shape."""
 
@@ -1305,6 +1362,12 @@ class _Reader:
             if shape is not None and isinstance(value, _Pending):
                 return value.make(*shape)
             value = self.builder.concrete(value)
+            if index_notation.has_indices(value):  # its matrix form; errors name the formula (col 1)
+                try:
+                    value = index_notation.to_matrix(value, indices or ())
+                except (ShapeError, ParseError) as error:
+                    raise self.error(1, str(error)) if isinstance(error, ParseError) else \
+                        _located(ShapeError, self.text, 1, str(error)) from None
             if shape is not None and value.is_scalar and number(value) == 0:  # "= 0": the zero gradient
                 return Zero(*shape)
             return value
@@ -1381,15 +1444,18 @@ def read_name(text: str) -> str:
 
 
 @_guarded
-def read_latex(text: str, shapes: dict | None = None, assumptions: dict | None = None, shape=None) -> Expr:
+def read_latex(text: str, shapes: dict | None = None, assumptions: dict | None = None, shape=None,
+               indices=None) -> Expr:
     """One formula, e.g. ``read_latex(r"W^\\top x", {"W": "3x2", "x": "3"})``.
 
     ``shapes`` maps a name (LaTeX, e.g. ``W^{(1)}``) to ``(rows, cols)`` or a spec (``'3x2'``, ``'n'``);
     ``assumptions`` maps a name to one or more of `expressions.ASSUMPTIONS`. ``shape``, when the
     formula's shape is known from elsewhere (a gradient has its variable's), sizes an I or 1 that
-    nothing in the formula sizes, and makes a lone 0 the zero of that shape."""
+    nothing in the formula sizes, and makes a lone 0 the zero of that shape. ``indices`` orders the
+    free indices of a formula in index notation (``("i", "j")``, or ``{"i": m, "j": n}`` with their
+    ranges), whose matrix form is returned (`index_notation.to_matrix`)."""
     reader = _Reader(text, shapes, assumptions)
-    return reader.expression(reader.tokens, shape=shape)
+    return reader.expression(reader.tokens, shape=shape, indices=indices)
 
 
 @_guarded
@@ -1399,7 +1465,10 @@ def read_claim(text: str, shapes: dict | None = None, assumptions: dict | None =
     size of an I or 1 that nothing else in the right side sizes (``\\nabla_x \\mathbf{1}^\\top x = \\mathbf{1}``)."""
     reader = _Reader(text, shapes, assumptions)
     function, variable, right, equals = _claim_sides(reader)
-    return function, variable, reader.expression(right, equals, shape)
+    variable, indices = index_notation.entry_variable(variable, reader.builder.symbols) if variable else (None, None)
+    if indices:  # the claim's free indices run over the variable's rows and columns
+        indices = index_notation.index_ranges(reader.builder.symbols[variable], indices)
+    return function, variable, reader.expression(right, equals, shape, indices)
 
 
 @_guarded
@@ -1425,7 +1494,19 @@ def read_definition(text: str, shapes: dict | None = None, assumptions: dict | N
 def read_claim_variable(text: str, shapes: dict | None = None, assumptions: dict | None = None):
     """The variable named on the left side of a claim (``W`` in ``\\nabla_W L = ...``), or None; the
     right side is not read."""
-    return _claim_sides(_Reader(text, shapes, assumptions))[1]
+    reader = _Reader(text, shapes, assumptions)
+    variable = _claim_sides(reader)[1]
+    # \frac{\partial L}{\partial W_{ij}}: a claim about the gradient by W, entry by entry
+    return index_notation.entry_variable(variable, reader.builder.symbols)[0] if variable else None
+
+
+@_guarded
+def read_claim_indices(text: str, shapes: dict | None = None, assumptions: dict | None = None):
+    """The free indices of an entry-wise claim (``("i", "j")`` for ``\\frac{\\partial L}{\\partial W_{ij}} = ...``),
+    or None for a claim about the whole gradient; the right side is not read."""
+    reader = _Reader(text, shapes, assumptions)
+    variable = _claim_sides(reader)[1]
+    return index_notation.entry_variable(variable, reader.builder.symbols)[1] if variable else None
 
 
 def _claim_sides(reader):

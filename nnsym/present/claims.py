@@ -20,8 +20,10 @@ from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-from nnsym.declare.expressions import Expr, Symbol, show_shape
-from nnsym.declare.latex_reader import read_claim, read_claim_variable, read_definition, read_latex, read_name
+from nnsym.declare.expressions import Expr, Symbol, show_shape, transpose
+from nnsym.declare.latex_reader import (
+    read_claim, read_claim_indices, read_claim_variable, read_definition, read_latex, read_name,
+)
 from nnsym.declare.names import canonical_name, identifier
 from nnsym.derive.reverse import cotangents
 from nnsym.emit.latex import latex
@@ -171,6 +173,7 @@ class Verdict:
     message: str = ""  # a wrong shape, a non-finite value: said in words
     method: str = "closed form evaluated at random points"
     expressions: Tuple = field(default=(), compare=False, repr=False)  # (truth, claim) when read
+    matrix_form: str = ""  # an entry-wise claim (dL/dW_{ij} = ...) in matrix form
     # Issue 9: neither right nor wrong -- the values are rounding noise at some point (nnsym.verify.agreement).
     undecided: bool = False
     note: str = ""  # how a claim was accepted when that needs saying (on every symmetric direction)
@@ -196,9 +199,10 @@ class Verdict:
 
     def __str__(self):
         if self.ok:
-            return (f"right: the claim equals the gradient with respect to {self.variable} at {self.points} "
-                    f"random points ({self.method}; max rel error {self.max_rel_error:.1e})"
-                    + (f"\nnote: {self.note}" if self.note else ""))
+            shown = (f"right: the claim equals the gradient with respect to {self.variable} at {self.points} "
+                     f"random points ({self.method}; max rel error {self.max_rel_error:.1e})"
+                     + (f"\nnote: {self.note}" if self.note else ""))
+            return shown + (f"\nyour claim in matrix form: {self.matrix_form}" if self.matrix_form else "")
         if self.undecided:
             return (f"undecided: at {self.points} random points the claim and the gradient with respect to "
                     f"{self.variable} differ by no more than the rounding noise of evaluating them (max abs "
@@ -214,6 +218,8 @@ class Verdict:
             lines.append(f"diagnosis: {self.diagnosis}")
         lines.append(f"gradient: {self.gradient}")
         lines.append(f"claimed:  {self.claimed}")
+        if self.matrix_form:
+            lines.append(f"your claim in matrix form: {self.matrix_form}")
         return "\n".join(lines)
 
     def _repr_latex_(self):
@@ -271,12 +277,29 @@ def _read_claimed(claimed, shapes, assumptions, shape):
 
 
 def check(function, claimed, wrt=None, shapes: Optional[Mapping] = None, assumptions: Optional[Mapping] = None,
-          points: int = POINTS, seed: int = 0) -> Verdict:
+          points: int = POINTS, seed: int = 0, layout: str = "denominator") -> Verdict:
     """Does ``claimed`` equal the gradient of ``function`` with respect to ``wrt``?
 
     ``function`` and ``claimed`` are LaTeX (shapes as for `read_latex`: ``{"W": "3x2"}``, assumptions
     ``{"A": "spd"}``) or expressions. ``claimed`` may carry its left side
-    (``\\frac{\\partial L}{\\partial W} = ...``), which then names the variable if ``wrt`` is None."""
+    (``\\frac{\\partial L}{\\partial W} = ...``), which then names the variable if ``wrt`` is None.
+    An entry-wise claim (``\\frac{\\partial L}{\\partial W_{ij}} = \\sum_k ...``) is read into matrix form
+    (``matrix_form`` of the verdict). ``layout="numerator"``: the claim is the gradient transposed
+    (row vectors, as in texts that use Jacobian layout)."""
+    verdict = _check(function, claimed, wrt, shapes, assumptions, points, seed, layout)
+    if isinstance(claimed, str) and verdict.expressions:
+        try:
+            indexed = read_claim_indices(claimed, shapes, assumptions)
+        except NnsymError:
+            indexed = None
+        if indexed:
+            verdict = replace(verdict, matrix_form=verdict.claimed)
+    return verdict
+
+
+def _check(function, claimed, wrt, shapes, assumptions, points, seed, layout) -> Verdict:
+    if layout not in ("denominator", "numerator"):
+        raise InputError(f"layout must be 'denominator' or 'numerator', not {layout!r}")
     if isinstance(function, Expr) and shapes is None and assumptions is None:
         shapes, assumptions = declarations(function)
     if wrt is None:
@@ -304,13 +327,25 @@ def check(function, claimed, wrt=None, shapes: Optional[Mapping] = None, assumpt
         return Verdict(False, shown_truth, str(claimed), None, None, None, None, None, None, 0, variable.name, message)
     _claim_symbols_known(claim, f, variable)
     shown_claim = latex(claim)
+    if layout == "numerator":  # compared as the denominator-layout gradient it is the transpose of
+        claim = transpose(claim)
+        shown_truth = latex(transpose(truth))
     if claim.shape != truth.shape:
         message = (f"the claim is {show_shape(claim.shape)}, but the gradient with respect to {variable.name} "
                    f"has its shape {show_shape(truth.shape)} (denominator layout)")
+        if layout == "numerator":
+            message = (f"the claim is {show_shape(claim.shape[::-1])}, but in numerator layout the gradient with "
+                       f"respect to {variable.name} is {show_shape(truth.shape[::-1])}, its shape transposed")
         if claim.shape != truth.shape[::-1]:  # a transposed claim is still evaluated: the diagnosis says so
             return Verdict(False, shown_truth, shown_claim, None, None, None, None, None, None, 0,
                            variable.name, message, expressions=(truth, claim))
-    return _judge(f, variable, truth, claim, shown_truth, shown_claim, message, points, seed)
+    verdict = _judge(f, variable, truth, claim, shown_truth, shown_claim, message, points, seed)
+    if verdict.diagnosis and verdict.diagnosis.startswith("transpose") and layout == "denominator":
+        verdict = replace(verdict, diagnosis=verdict.diagnosis + NUMERATOR_HINT)
+    return verdict
+
+
+NUMERATOR_HINT = " (if your text uses numerator layout, check with --layout numerator)"
 
 
 def _judge(f, variable, truth, claim, shown_truth, shown_claim, message, points, seed) -> Verdict:
@@ -401,7 +436,7 @@ def _verdict(f, variable, truth, sizes, drawn, true_values, claimed_values, clai
         k, index = worst
         worst_claimed, worst_true = float(comparable[k][index]), float(true_values[k][index])
     return Verdict(ok, shown_truth, shown_claim, max_abs, max_rel, worst[1] if worst else None, worst_claimed,
-                   worst_true, diagnosis, len(drawn), variable.name, message, method, expressions, undecided)
+                   worst_true, diagnosis, len(drawn), variable.name, message, method, expressions, undecided=undecided)
 
 
 def _check_options(gradient, points, eps, atol, rtol) -> None:
