@@ -229,8 +229,15 @@ class Verdict:
                 f"\\quad {relation} \\quad {self.claimed} \\qquad {verdict}$")
 
 
-def _compare(claimed_values: List[np.ndarray], true_values: List[np.ndarray], claim_at=None, truth_at=None,
-             points=None, typical_count: int = POINTS):
+def _compare(claimed_values: List[np.ndarray], true_values: List[np.ndarray]):
+    """(ok, max abs error, max rel error, (point, index) of the worst entry), decided relative to the
+    values' own size (`nnsym.verify.agreement`); for callers that need no "undecided" (nnsym lint)."""
+    decided, *rest = _decide(claimed_values, true_values)
+    return (decided == agreement.RIGHT, *rest)
+
+
+def _decide(claimed_values: List[np.ndarray], true_values: List[np.ndarray], claim_at=None, truth_at=None,
+            points=None, typical_count: int = POINTS):
     """(verdict, max abs error, max rel error, (point, index) of the worst entry); the verdict is
     agreement.RIGHT, WRONG or UNDECIDED, decided relative to the values' own size (no absolute floor)."""
     decisions, worst_abs, worst_rel, worst = [], 0.0, 0.0, None
@@ -394,7 +401,7 @@ def _on_symmetric_directions(verdict, truth, sizes, drawn, true_values, claimed_
             raise ValueError("the claim cannot be evaluated there")
         return [_symmetric_part(v) for v in values]
 
-    decided, max_abs, max_rel, _ = _compare([_symmetric_part(c) for c in claimed_values], [_symmetric_part(t) for t in true_values],
+    decided, max_abs, max_rel, _ = _decide([_symmetric_part(c) for c in claimed_values], [_symmetric_part(t) for t in true_values],
                            symmetric_claim_at, lambda p: _symmetric_part(evaluate(truth, p, sizes)), drawn,
                            typical_count)
     if decided != agreement.RIGHT:
@@ -418,7 +425,7 @@ def _verdict(f, variable, truth, sizes, drawn, true_values, claimed_values, clai
             raise ValueError("the claim cannot be evaluated there")
         return [v.T if transposed_shape else v for v in values]
 
-    decided, max_abs, max_rel, worst = _compare(comparable, true_values, comparable_at,
+    decided, max_abs, max_rel, worst = _decide(comparable, true_values, comparable_at,
                                                 lambda p: evaluate(truth, p, sizes), drawn, typical_count)
     ok = decided == agreement.RIGHT and not message
     undecided = decided == agreement.UNDECIDED and not message
