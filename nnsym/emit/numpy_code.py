@@ -550,7 +550,26 @@ def _argument_lines(symbols, arguments, size_names, printer_class) -> List[str]:
             axis, size = known[0]
             lines.append(f"assert {arg}.shape[{axis}] == {_size_text(size, size_names)}, "
                          f"f'{arg} should be {described}, got {{{arg}.shape}}'")
+        lines.extend(_columns_sum_to_one(s, arg, prefix))
     return lines
+
+
+# ----- issue 9: an assumption the formulas rely on, checked at run time ---------------------------------
+SUMS_TO_ONE = {
+    "np": "if not np.allclose({arg}.sum(axis=0), 1.0, rtol=0.0, atol=1e-9 * {arg}.shape[0]):",
+    "torch": "if not torch.allclose({arg}.sum(0), torch.ones_like({arg}.sum(0)), rtol=0.0, atol=1e-9 * {arg}.shape[0]):",
+}  # jax.numpy: values are traced under jit and cannot be tested; its module's docstring says so
+
+
+def _columns_sum_to_one(symbol, arg, prefix) -> List[str]:
+    """A target declared a probability or one-hot (softmax cross-entropy's y) gets the short gradient
+    softmax(z) - y, right only when each column sums to one: a masked (all-zero) or unnormalised column
+    is refused with a ValueError instead of a silently wrong gradient."""
+    if not symbol.assumptions & {"probability", "onehot"} or prefix not in SUMS_TO_ONE:
+        return []
+    return [SUMS_TO_ONE[prefix].format(arg=arg),
+            f"    raise ValueError('{arg}: every column must sum to one (it is declared a probability "
+            f"distribution; the gradient softmax(z) - y relies on it)')"]
 
 
 def _size_text(size, size_names) -> str:
