@@ -33,6 +33,10 @@ _EXPORTS = {
     "nnsym.verify.evaluate": ("evaluate",),
 }
 
+# ----- convolution, pooling and recurrent networks (issue 15) -----
+from nnsym.declare.convolution import avg_pool2d, conv1d, conv2d, max_pool2d
+from nnsym.declare.recurrent import Unrolled, gru, lstm, rnn
+from nnsym.present.recurrent import Bptt, bptt
 # ----- normalization, dropout, attention, optimizers (issue 14) -----
 from nnsym.declare.attention import attention, embedding, multi_head_attention, transformer_block
 from nnsym.declare.normalization import batch_norm, dropout, layer_norm
@@ -46,6 +50,8 @@ __all__ = [
     "leaky_relu", "log", "log_softmax", "logdet", "logsumexp", "matrix", "mean_over_batch", "network", "norm",
     "ones", "outer", "relu", "scalar", "sigmoid", "softmax", "softmax_cross_entropy", "softplus", "sqrt",
     "squared_error", "sum_entries", "tanh", "trace", "transpose", "vector",
+    # issue 15
+    "avg_pool2d", "conv1d", "conv2d", "max_pool2d", "Unrolled", "gru", "lstm", "rnn", "Bptt", "bptt",
     # issue 14
     "attention", "batch_norm", "dropout", "embedding", "layer_norm", "multi_head_attention", "optimizer_update",
     "transformer_block",

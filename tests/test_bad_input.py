@@ -69,6 +69,10 @@ REFUSED = [
     "x+" * (MAX_LENGTH // 2 + 1) + "x", "x" * (MAX_LENGTH + 1), "(" * (MAX_DEPTH + 1) + "x" + ")" * (MAX_DEPTH + 1),
     "(" * 100_000, "{" * 5_000, "\\sqrt{" * 1_000 + "x" + "}" * 1_000, "x^{" * 1_000 + "2" + "}" * 1_000,
     "-" * 5_000 + "x", "\\left(" * 300 + "x" + "\\right)" * 300, "x" * 65, "2^{100000000}", "W^{1000000}",
+    # issue 9: spellings TeX would read as something else, numbers that are no real numbers, a row's softmax
+    "log(x)", "exp(x)", "tanh(x)", "relu(x)", "ln(x) + 1", "1e-3 x^2", "2E5 x", "x^12", "e^-xy", "x^-12",
+    "\\log_2 x", "\\frac{x}{0}", "(-1)^{0.5} x", "x + 0^{-1}", "\\operatorname{softmax}(x^\\top)",
+    "\\frac{x^2}{2\\sigma^2}", "0^{-2} + x",
 ]
 
 
@@ -284,20 +288,26 @@ if _has("derive"):
             ["derive", "--function", "x" * (MAX_LENGTH + 1), "--wrt", "x"],
             ["derive", "--function", "(" * 300 + "x" + ")" * 300, "--wrt", "x"],
             ["derive", "--function", "x\x00", "--wrt", "x"], ["derive", "--function", "x\ud800", "--wrt", "x"],
-            ["derive", "--function", "x", "--wrt", "x\ud800"], ["derive", "--function", "2^{100000000} x", "--wrt", "x"]]
+            ["derive", "--function", "x", "--wrt", "x\ud800"], ["derive", "--function", "2^{100000000} x", "--wrt", "x"],
+            # issue 9: these crashed (exit 3) or were read as something else
+            ["derive", "--function", r"\frac{x}{0}", "--wrt", "x"], ["derive", "--function", r"(-1)^{0.5} x", "--wrt", "x"],
+            ["derive", "--function", r"x + 0^{-1}", "--wrt", "x"], ["derive", "--function", "log(x)", "--wrt", "x"],
+            ["derive", "--function", "1e-3 x^2", "--wrt", "x"], ["derive", "--function", "x^12", "--wrt", "x"]]
     CLI += [["derive", "--function", text, "--wrt", "W", *DECLARE] for text in corrupted(FUNCTION)
             if outcome(read_latex, text, SHAPES)[0] == "refused"]
 if _has("check"):
     CLI += [["check", "--function", FUNCTION, *DECLARE], ["check", "--function", FUNCTION, "--claimed", "(W x - y", *DECLARE],
             ["check", "--function", FUNCTION, "--claimed", "Q", "--wrt", "W", *DECLARE, "--shape", "Q=2x2"],
             ["check", "--function", FUNCTION, "--claimed", r"\frac{\partial L}{\partial Q} = W", *DECLARE],
-            ["check", "--function", FUNCTION, "--claimed", "", "--wrt", "W", *DECLARE]]
+            ["check", "--function", FUNCTION, "--claimed", "", "--wrt", "W", *DECLARE],
+            ["check", "--function", "x^2", "--wrt", "x", "--claimed", r"2x + 0^{-1}"]]
     # A claim that reads but has the wrong shape is a wrong claim (exit 1, with a diagnosis); one
     # that does not read is bad input.
     claim = r"(W x - y) x^\top"
     CLI += [["check", "--function", FUNCTION, "--claimed", text, "--wrt", "W", *DECLARE] for text in corrupted(claim)
             if isinstance(outcome(read_latex, text, SHAPES)[1], ns.ParseError)]
 if _has("export"):
+    CLI += [["export", "--function", r"x + 0^{-1}", "--wrt", "x"], ["export", "--function", r"\frac{x}{0}", "--wrt", "x"]]
     CLI += [["export", "--target", "fortran"], ["export", "--function", "x +", "--wrt", "x"], ["export", "--sizes", "2"],
             ["export", "-o", "/nonexistent/dir/f.py"], ["export", "--wrt", "x"],
             ["export", "--function", FUNCTION, "--wrt", "Q", *DECLARE], ["export", "--sizes", "2,\u00b2"],

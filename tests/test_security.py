@@ -48,9 +48,6 @@ ALLOWED = {
     ("nnsym/emit/numpy_code.py", "compile_function", "compile"): "the same generated text, compiled for that exec",
     ("nnsym/emit/standalone.py", "load", "exec"): "imports a module that module_source wrote (same sanitiser)",
     ("nnsym/emit/standalone.py", "load", "compile"): "the same generated module text",
-    ("nnsym/declare/expressions.py", "lift", "nsimplify"): "called only on a Python float (checked just before)",
-    ("nnsym/declare/functions.py", "apply", "nsimplify"):
-        "the parameter is checked to be an int, float or SymPy number first (a string is refused)",
     ("nnsym/declare/linear_equations.py", "_scalar", "nsimplify"):
         "called only on a SymPy expression (strings are refused at the top of _scalar)",
     ("nnsym/verify/elementwise.py", "_scalar_function", "lambdify"):

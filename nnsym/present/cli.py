@@ -169,7 +169,8 @@ def _derive(parser: argparse.ArgumentParser):
     return run
 
 
-@subcommand("check", "is a hand-derived gradient right? exit 0 right, 1 wrong (with a diagnosis), 2 bad input")
+@subcommand("check", "is a hand-derived gradient right? exit 0 right, 1 wrong (with a diagnosis), 2 bad input, "
+                     "4 undecided (the values are rounding noise)")
 def _check(parser: argparse.ArgumentParser):
     _gradient_arguments(parser, wrt_required=False)
     parser.add_argument("--claimed", required=True, metavar="LATEX",
@@ -184,7 +185,7 @@ def _check(parser: argparse.ArgumentParser):
         shapes, assumptions = _declarations(args)
         verdict = check(args.function, args.claimed, args.wrt, shapes, assumptions, layout=args.layout)
         print(json.dumps(verdict.to_json()) if args.json else verdict)
-        return 0 if verdict.ok else 1
+        return 0 if verdict.ok else 4 if verdict.undecided else 1
 
     return run
 

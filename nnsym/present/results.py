@@ -198,7 +198,20 @@ def grad(f: Expr, wrt: Symbol, verify: bool = True, oracle: bool = True) -> Grad
     f, wrt, originals = _nnsym_arguments(f, wrt)
     expression = cotangents(f, [wrt])[wrt]
     reports = _require(verify_gradients(f, {wrt: expression}, oracle=oracle), "the gradient") if verify else ()
-    return Gradient(f, wrt, expression, reports, sympy_symbols=originals)
+    return Gradient(f, wrt, expression, reports, layout_of(wrt), sympy_symbols=originals)
+
+
+# ----- issue 9: which gradient a symmetric variable gets ---------------------------------------------
+SYMMETRIC_CONVENTION = (
+    "{X} is symmetric: this is the gradient of the function as written, {X}'s entries taken as independent, "
+    "at symmetric {X}; every G with the same symmetric part (G + G^T)/2 (e.g. the symmetrised gradient) gives "
+    "the same derivative in every symmetric direction, and nnsym check accepts it")
+
+
+def layout_of(wrt: Symbol) -> str:
+    if wrt.assumptions & {"symmetric", "spd"}:
+        return LAYOUT_GRADIENT + "; " + SYMMETRIC_CONVENTION.format(X=wrt.name)
+    return LAYOUT_GRADIENT
 
 
 @refuse_deep_nesting
@@ -209,7 +222,7 @@ def gradients(f: Expr, wrt: Sequence[Symbol], verify: bool = True, oracle: bool 
     f, wrt, originals = _nnsym_arguments(f, list(wrt))
     found = cotangents(f, wrt, hook)
     reports = _require(verify_gradients(f, found, oracle=oracle), "a gradient") if verify else ()
-    return {v: Gradient(f, v, found[v], reports, sympy_symbols=originals) for v in wrt}
+    return {v: Gradient(f, v, found[v], reports, layout_of(v), sympy_symbols=originals) for v in wrt}
 
 
 def verify_jacobian(y: Expr, x: Symbol, jacobian: Expr, seed: int = 0) -> Tuple[Report, ...]:

@@ -21,6 +21,7 @@ from typing import Dict, List, Mapping, Sequence
 import numpy as np
 import sympy
 
+from nnsym.declare import convolution as C
 from nnsym.declare.expressions import Expr, Symbol, post_order
 from nnsym.declare.functions import scalar_definition
 from nnsym.errors import MissingRuleError
@@ -186,6 +187,90 @@ class ToSympy:
 
     def _Norm(self, node, a):
         return sympy.Matrix([[sympy.sqrt(sum(v ** 2 for v in a))]])
+
+
+    # ----- convolution and pooling (issue 15), by explicit loops over image positions -----
+    @staticmethod
+    def _images(a, channels, height, width):
+        """entry (c, b, y, x) of an image matrix: a[c, (b H + y) W + x]"""
+        return lambda c, b, y, x: a[c, (b * height + y) * width + x]
+
+    def _Im2col(self, node, a):
+        (kh, kw), (h, w), (ph, pw) = node.geometry.kernel, node.geometry.image, node.geometry.padding
+        ho, wo = node.geometry.output
+        pixel = self._images(a, a.rows, h, w)
+        out = sympy.zeros(*self.shape(node))
+        for c in range(a.rows):
+            for b in range(a.cols // (h * w)):
+                for oy in range(ho):
+                    for ox in range(wo):
+                        for i in range(kh):
+                            for j in range(kw):
+                                y, x = oy + i - ph, ox + j - pw
+                                if 0 <= y < h and 0 <= x < w:
+                                    out[(c * kh + i) * kw + j, (b * ho + oy) * wo + ox] = pixel(c, b, y, x)
+        return out
+
+    def _Col2im(self, node, a):
+        (kh, kw), (h, w), (ph, pw) = node.geometry.kernel, node.geometry.image, node.geometry.padding
+        ho, wo = node.geometry.output
+        out = sympy.zeros(*self.shape(node))
+        for c in range(out.rows):
+            for b in range(out.cols // (h * w)):
+                for oy in range(ho):
+                    for ox in range(wo):
+                        for i in range(kh):
+                            for j in range(kw):
+                                y, x = oy + i - ph, ox + j - pw
+                                if 0 <= y < h and 0 <= x < w:
+                                    out[c, (b * h + y) * w + x] += a[(c * kh + i) * kw + j, (b * ho + oy) * wo + ox]
+        return out
+
+    def _windows(self, node, a):
+        """(row, column) of each pooled entry, and the list of its window's entries in row-major order"""
+        (kh, kw), (h, w) = node.geometry.kernel, node.geometry.image
+        hp, wp = h // kh, w // kw
+        for c in range(a.rows):
+            for b in range(a.cols // (h * w) if not isinstance(node, C.Upsample) else a.cols // (hp * wp)):
+                for py in range(hp):
+                    for px in range(wp):
+                        window = [(c, (b * h + py * kh + i) * w + px * kw + j) for i in range(kh) for j in range(kw)]
+                        yield (c, (b * hp + py) * wp + px), window
+
+    @staticmethod
+    def _first_maximum(values, n):
+        """values[n] is the window's first maximum: above every earlier entry, not below any later one"""
+        return sympy.And(*[values[n] > v for v in values[:n]], *[values[n] >= v for v in values[n + 1:]])
+
+    def _MaxPool(self, node, a):
+        # A Piecewise, not sympy.Max: SymPy differentiates Max of Max-free but long entries very slowly.
+        out = sympy.zeros(*self.shape(node))
+        for target, window in self._windows(node, a):
+            values = [a[k] for k in window]
+            out[target] = sympy.Piecewise(*[(values[n], self._first_maximum(values, n)) for n in range(len(values) - 1)],
+                                          (values[-1], True))
+        return out
+
+    def _AvgPool(self, node, a):
+        out = sympy.zeros(*self.shape(node))
+        for target, window in self._windows(node, a):
+            out[target] = sum(a[k] for k in window) / len(window)
+        return out
+
+    def _MaxMask(self, node, a):
+        out = sympy.zeros(*self.shape(node))
+        for _, window in self._windows(node, a):
+            values = [a[k] for k in window]
+            for n, k in enumerate(window):
+                out[k] = sympy.Piecewise((1, self._first_maximum(values, n)), (0, True))
+        return out
+
+    def _Upsample(self, node, a):
+        out = sympy.zeros(*self.shape(node))
+        for target, window in self._windows(node, a):
+            for k in window:
+                out[k] = a[target]
+        return out
 
     # ----- normalization and attention (issue 14) -----
     def _Normalize(self, node, z):
@@ -393,7 +478,8 @@ def _heaviside(x, at_zero=0.0):
 
 
 def _dirac_delta(x, *order):
-    # The derivative of a step: zero away from the step; at it, no derivative (never a silent 0).
+    """d/dx of a step: 0 away from the step, where random points are (issue 9: it was a NameError); at
+    the step itself no derivative exists: nan, which fails the comparison (never a silent 0)."""
     return 0.0 if x != 0 else float("nan")
 
 

@@ -418,7 +418,6 @@ def test_linear_equations_read_as_pairs_of_sides():
     (r"\|X\|_2", 4, ParseError, r"spectral norm"),
     (r"|x|", 1, ParseError, r"read only as the determinant"),
     (r"\sum_i x", 1, ParseError, r"cannot tell the range of index i"),  # index notation (issue 12)
-    (r"\max(x, y)", 1, ParseError, r"\\max is read only as \\max\(0, z\)"),
     (r"\operatorname{foo}(x)", 1, ParseError, r"unknown operator 'foo'"),
     (r"\mathbb{R}", 1, ParseError, r"\\mathbb\{R\} is not read"),
     (r"\begin{pmatrix} 1 \end{pmatrix}", 1, ParseError, r"environment 'pmatrix' is not read"),
