@@ -32,6 +32,7 @@ from nnsym.verify.finite_differences import Report, check_gradients, check_jacob
 LAYOUT_GRADIENT = "denominator layout: the gradient has the variable's shape"
 LAYOUT_JACOBIAN = "numerator layout: rows follow the function, columns the variable"
 ORACLE_POINTS = 2
+ORACLE_METHOD = "elementwise SymPy derivation"
 
 
 def _docstring(expression: Expr) -> str:
@@ -162,7 +163,7 @@ def verify_gradients(f: Expr, gradients: Dict[Symbol, Expr], points: int = 3, se
             f, gradients, "the elementwise oracle", budget.oracle_seconds, budget.ORACLE_BUDGET, ORACLE_POINTS,
             lambda plan: check_elementwise(plan.f, plan.gradients, points=ORACLE_POINTS, seed=seed + 1,
                                            sizes=plan.sizes),
-            choices=ORACLE_SIZES))
+            choices=ORACLE_SIZES, method=ORACLE_METHOD))
     return tuple(reports)
 
 
@@ -234,7 +235,8 @@ def verify_jacobian(y: Expr, x: Symbol, jacobian: Expr, seed: int = 0) -> Tuple[
                                           seed=seed + 1, sizes=plan.sizes)
 
     oracle = budget.run_within_budget(y, {x: jacobian}, "the elementwise oracle", budget.jacobian_oracle_seconds,
-                                      budget.ORACLE_BUDGET, ORACLE_POINTS, run, choices=ORACLE_SIZES)
+                                      budget.ORACLE_BUDGET, ORACLE_POINTS, run, choices=ORACLE_SIZES,
+                                      method=ORACLE_METHOD)
     return check_jacobian(y, x, jacobian, seed=seed), oracle
 
 

@@ -20,6 +20,7 @@ import sympy
 from nnsym.declare.expressions import Constant, Det, Expr, Inverse, LogDet, MatMul, Symbol, post_order
 from nnsym.errors import InputError
 from nnsym.verify.evaluate import Evaluator, concrete_shape
+from nnsym.verify.finite_differences import Report
 from nnsym.verify.points import small_sizes, symbols_of
 
 # Estimated seconds a check may take before it shrinks the sizes (the goal: a verified result in
@@ -187,12 +188,19 @@ def plan(f: Expr, gradients: Mapping[Symbol, Expr], what: str, seconds: Callable
 
 
 def run_within_budget(f: Expr, gradients: Mapping[Symbol, Expr], what: str, seconds: Callable, budget: float,
-                      points: int, run: Callable, choices: Optional[Sequence[int]] = None):
+                      points: int, run: Callable, choices: Optional[Sequence[int]] = None, method: str = ""):
     """``run(plan)`` (a check, returning its `Report`) at the sizes `plan` chooses, the report saying
     which. A check that fails on a smaller copy runs again at the sizes given, unless that would take
     far too long (then the failure stands): a formula may hold a size as a number (batch norm's 1/B),
     which the copy does not shrink, so only the sizes given decide against it."""
-    chosen = plan(f, gradients, what, seconds, budget, points, choices)
+    try:
+        chosen = plan(f, gradients, what, seconds, budget, points, choices)
+    except InputError as error:
+        if not method:
+            raise
+        # A second check that can neither run at these sizes in bounds nor on a smaller copy (sizes
+        # computed from sizes: a convolution's output) is left out, and its report says so and why.
+        return Report(True, 0, 0.0, 0.0, None, None, method, detail=str(error).partition(": ")[2])
     report = replace(run(chosen), sizes=chosen.note)
     if report.ok or not chosen.shrunk:
         return report

@@ -31,6 +31,8 @@ class Report:
     detail: str = ""  # how the method went about it (the oracle: how many scalar steps)
 
     def __str__(self):
+        if self.points == 0:  # a second check that could not run within bounds, saying why
+            return f"not checked by {self.method}: {self.detail}"
         verdict = "verified" if self.ok else "FAILED"
         where = f" at {self.worst_variable}{list(self.worst_index)}" if self.worst_index is not None else ""
         sizes = f"; sizes {self.sizes}" if self.sizes else ""
