@@ -23,6 +23,7 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from nnsym.declare.expressions import Apply, Constant, Expr, Named, Power, Scale, Symbol, number
 from nnsym.declare.names import identifier
+from nnsym.derive.canonical import canonical
 from nnsym.emit import stable
 from nnsym.emit.lowering import lower
 from nnsym.errors import InputError, MissingRuleError
@@ -356,6 +357,9 @@ def write_function(name: str, outputs: Mapping[str, Expr], doc: str = "", *, pri
     for size in sorted({d for r in _sizes_used(roots) for d in r.free_symbols}, key=str):
         if size not in size_names:
             raise InputError(f"the size {size} is not fixed by any argument")
+    # Typed compositions as the stable primitives (issue 10): log(1^T e^z) is computed as logsumexp.
+    memo = {}
+    roots = [canonical(r, memo) for r in roots]
     if lowered:
         roots = lower(roots)
     out = printer_class(size_names)
