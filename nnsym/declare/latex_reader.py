@@ -734,6 +734,11 @@ class _Builder:
         identity_size = _IDENTITY.match(name)
         if identity_size:
             return self.placeholder("I", identity_size.group(1), col, identity, square=True)
+        # issue 10: the B of \frac{1}{B} with --shape X=4xB is that size, one quantity, not a new input.
+        for symbol in self.symbols.values():
+            for size in symbol.shape:
+                if isinstance(size, sympy.Symbol) and str(size) == name:
+                    return constant(size)
         return scalar(name)
 
     def _name(self, node, token):

@@ -135,6 +135,7 @@ def gradient_json(gradient: Gradient) -> dict:
         "layout": gradient.layout,
         "numpy": module_source([generated], "A gradient derived by `nnsym derive` (its LaTeX is the docstring)."),
         "arguments": dict(generated.arguments),
+        "assumptions_used": list(gradient.assumptions_used),
         "verified": {
             "points": sum(r.points for r in reports),
             "max_abs_error": max((r.max_abs_error for r in reports), default=None),

@@ -158,6 +158,8 @@ def _derive(parser: argparse.ArgumentParser):
             return 0
         print(gradient.equation())
         print(f"% {gradient.layout}")
+        for note in gradient.assumptions_used:  # issue 10: what makes a short form right
+            print(f"% {note}")
         for report in gradient.reports:
             print(f"% {report}")
         return 0
@@ -250,8 +252,27 @@ def _complain(message: str, code: int = 2) -> int:
     return code
 
 
+# Options whose value is a formula: a formula may start with "-" (-y^\top \log ...), which argparse
+# would take for an option. Joined to its flag (--function=-y...), it is read as the value (issue 10).
+FORMULA_OPTIONS = ("--function", "--claimed")
+
+
+def _join_formula_values(argv: List[str]) -> List[str]:
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] in FORMULA_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") \
+                and argv[i + 1] not in ("-h", "--help") and not argv[i + 1].startswith("--"):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     try:
+        argv = _join_formula_values(list(sys.argv[1:] if argv is None else argv))
         args = build_parser().parse_args(argv)
         return args.run(args)
     except NnsymError as error:

@@ -17,6 +17,7 @@ from nnsym.declare.layers import Network
 from nnsym.declare.limits import MAX_WRITTEN, measure
 from nnsym.derive import backprop as backprop_module
 from nnsym.derive import jacobian as jacobian_module
+from nnsym.derive.canonical import assumptions_relied_on
 from nnsym.derive.reverse import cotangents
 from nnsym.emit.latex import Notation, latex
 from nnsym.emit.numpy_code import compile_function, write_function
@@ -111,6 +112,11 @@ class Gradient:
 
     def to_numpy(self) -> _NumPyCallable:
         return _NumPyCallable(write_function("gradient", {"": self.expression}, doc=_docstring(self.expression)))
+
+    @property
+    def assumptions_used(self) -> Tuple[str, ...]:
+        """Declared facts the short form relies on (1^T y = 1 for softmax(z) - y), in words."""
+        return tuple(assumptions_relied_on(self.function))
 
     def verify(self, points: int = 3, seed: int = 0) -> Tuple[Report, ...]:
         return verify_gradients(self.function, {self.variable: self.expression}, points, seed)
