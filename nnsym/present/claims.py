@@ -126,15 +126,17 @@ def derive(function, wrt, shapes=None, assumptions=None, oracle: bool = True) ->
     return gradient
 
 
-def gradient_json(gradient: Gradient) -> dict:
-    """What `nnsym derive --json` prints."""
+def gradient_json(gradient: Gradient, spellings: Optional[Mapping[str, str]] = None) -> dict:
+    """What `nnsym derive --json` prints. ``spellings`` maps the names the user declared (``W_1``) to
+    themselves: the ``arguments`` keys are then the names as the user wrote them, not nnsym's W_{1}."""
     generated = write_function("gradient", {"": gradient.expression}, doc=gradient.latex())
+    as_written = {canonical_name(k): k for k in (spellings or {})}
     reports = gradient.reports
     return {
         "gradient": gradient.latex(),
         "layout": gradient.layout,
         "numpy": module_source([generated], "A gradient derived by `nnsym derive` (its LaTeX is the docstring)."),
-        "arguments": dict(generated.arguments),
+        "arguments": {as_written.get(k, k): v for k, v in generated.arguments.items()},
         "assumptions_used": list(gradient.assumptions_used),
         "verified": {
             "points": sum(r.points for r in reports),

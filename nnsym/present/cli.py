@@ -154,7 +154,8 @@ def _derive(parser: argparse.ArgumentParser):
         shapes, assumptions = _declarations(args)
         gradient = derive(args.function, args.wrt, shapes, assumptions, oracle=args.oracle)
         if args.json:
-            print(json.dumps(gradient_json(gradient)))
+            written = {item.partition("=")[0].strip(): None for item in args.shape + args.assume}
+            print(json.dumps(gradient_json(gradient, written)))
             return 0
         print(gradient.equation())
         print(f"% {gradient.layout}")
