@@ -144,8 +144,13 @@ class _Lowering:
         # sigma(z) and tanh(z) that the code computes anyway, by their argument.
         self.known: Dict[tuple, Expr] = {}
         for node in sorted(_all_nodes(roots), key=lambda n: isinstance(n, Named)):
-            # A named a^{(l)} = sigma(z^{(l)}) is preferred to its bare definition: it has a line.
-            inner = node.definition if isinstance(node, Named) else node
+            # Only a network's named a^{(l)} = sigma(z^{(l)}) (issue 10): s (1 - s) loses sigma'(z)'s
+            # relative accuracy for z > 37, which a saturated layer's gradient can afford (the weights'
+            # gradients are dominated by unsaturated units) but a typed formula's whole gradient may
+            # be that tiny value (the extreme-point fuzzer, tests/fuzz/extreme.py, found it).
+            if not isinstance(node, Named):
+                continue
+            inner = node.definition
             if isinstance(inner, Apply) and inner.function.name in ("sigmoid", "tanh") and inner.function.parameter is None:
                 self.known[(inner.function.name, inner.args[0])] = node
         self.memo: Dict[Expr, Expr] = {}
