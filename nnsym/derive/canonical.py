@@ -343,7 +343,8 @@ _REBUILD = {
 }
 
 
-def _rebuild(node: Expr, args) -> Expr:
+def rebuild(node: Expr, args) -> Expr:
+    """``node`` over new children, through the constructors (their simplifications apply)."""
     if tuple(args) == node.args:
         return node
     build = _REBUILD.get(type(node))
@@ -370,7 +371,7 @@ def canonical(expr: Expr, memo: Optional[Dict[Expr, Expr]] = None) -> Expr:
         if isinstance(node, (Symbol, Constant)) or not node.args:
             memo[node] = node
             continue
-        memo[node] = _settle(_rebuild(node, [memo[child] for child in node.args]), memo)
+        memo[node] = _settle(rebuild(node, [memo[child] for child in node.args]), memo)
     return memo[expr]
 
 

@@ -21,7 +21,9 @@ from typing import Callable, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 from nnsym.declare.expressions import Expr, Symbol, show_shape
-from nnsym.declare.latex_reader import read_claim, read_claim_variable, read_definition, read_latex, read_name
+from nnsym.declare.latex_reader import (
+    read_claim, read_claim_variable, read_definition, read_latex, read_name, transpose_repairs,
+)
 from nnsym.declare.names import canonical_name, identifier
 from nnsym.derive.reverse import cotangents
 from nnsym.emit.latex import latex
@@ -242,7 +244,13 @@ def _read_claimed(claimed, shapes, assumptions, shape):
         try:
             _, named, claim = read_claim(claimed, shapes, assumptions, shape)
         except ShapeError as error:  # the claim's own shapes do not fit: an answer, and a wrong one
-            return None, None, f"the claim's shapes do not fit together: {str(error).splitlines()[0]}"
+            message = f"the claim's shapes do not fit together: {str(error).splitlines()[0]}"
+            # issue 10: say which one transpose would make them fit (and give the gradient's shape)
+            repairs = [said for said, expr in transpose_repairs(claimed, shapes, assumptions, shape)
+                       if shape is None or expr.shape == tuple(shape)]
+            if repairs:
+                message += f"; they fit with {repairs[0]}"
+            return None, None, message
     return claim, named, ""
 
 
