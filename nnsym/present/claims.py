@@ -28,7 +28,7 @@ from nnsym.declare.names import canonical_name, identifier
 from nnsym.derive.reverse import cotangents
 from nnsym.emit.latex import latex
 from nnsym.emit.numpy_code import compile_function, module_source, write_function
-from nnsym.errors import InputError, NnsymError, ShapeError
+from nnsym.errors import InputError, NnsymError, ShapeError, spelled
 from nnsym.present import diagnose
 from nnsym.present.results import Gradient, grad
 from nnsym.verify.evaluate import concrete_shape, evaluate
@@ -79,7 +79,8 @@ def read_function(function, wrt, shapes: Optional[Mapping] = None, assumptions: 
         variable = wrt
     else:
         if not isinstance(wrt, str) or not wrt.strip():
-            raise InputError("--wrt needs the name of the variable, e.g. --wrt W")
+            raise InputError(f"{spelled('--wrt', 'wrt')} needs the name of the variable, e.g. "
+                             f"{spelled('--wrt W', repr('W'))}")
         with reading("wrt"):
             name = read_name(wrt)
         found = {s.name: s for s in f.free_symbols()}
@@ -91,10 +92,10 @@ def read_function(function, wrt, shapes: Optional[Mapping] = None, assumptions: 
                 variable = read_latex(name, shapes, assumptions)
         else:
             known = ", ".join(sorted(found)) or "none"
-            raise InputError(f"--wrt {wrt}: {name} does not appear in the function and is not declared "
+            raise InputError(f"{spelled('--wrt', 'wrt')} {wrt}: {name} does not appear in the function and is not declared "
                              f"(the function's symbols: {known})")
         if not isinstance(variable, Symbol):
-            raise InputError(f"--wrt {wrt}: not a symbol")
+            raise InputError(f"{spelled('--wrt', 'wrt')} {wrt}: not a symbol")
     return f, variable
 
 
@@ -269,7 +270,7 @@ def check(function, claimed, wrt=None, shapes: Optional[Mapping] = None, assumpt
         with reading("claimed"):
             wrt = read_claim_variable(claimed, shapes, assumptions)
         if wrt is None:
-            raise InputError("say which variable the gradient is with respect to: --wrt NAME, or a left side "
+            raise InputError(f"say which variable the gradient is with respect to: {spelled('--wrt NAME', 'wrt=NAME')}, or a left side "
                              "\\frac{\\partial L}{\\partial W} = ... in the claim")
     f, variable = read_function(function, wrt, shapes, assumptions)
     truth = derive(f, variable, oracle=False).expression  # verified by finite differences
@@ -282,7 +283,7 @@ def check(function, claimed, wrt=None, shapes: Optional[Mapping] = None, assumpt
         if again[0] is not None and again[0].shape == truth.shape[::-1]:
             claim, named, message = again
     if named is not None and canonical_name(named) != variable.name:
-        raise InputError(f"the claim is a derivative with respect to {named}, but --wrt is {variable.name}")
+        raise InputError(f"the claim is a derivative with respect to {named}, but {spelled('--wrt', 'wrt')} is {variable.name}")
     shown_truth = latex(truth)
     if claim is None:
         return Verdict(False, shown_truth, str(claimed), None, None, None, None, None, None, 0, variable.name, message)

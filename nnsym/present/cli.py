@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import Callable, Dict, List, Optional
 
-from nnsym.errors import InputError, NnsymError
+from nnsym.errors import InputError, NnsymError, command_line
 
 SUBCOMMANDS: Dict[str, Callable] = {}
 
@@ -275,7 +275,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         argv = _join_formula_values(list(sys.argv[1:] if argv is None else argv))
         args = build_parser().parse_args(argv)
-        return args.run(args)
+        with command_line():  # messages name options (--wrt W), not Python arguments
+            return args.run(args)
     except NnsymError as error:
         # One line: what and where. (A reader's caret picture, if any, is for the Python API.)
         return _complain(str(error).splitlines()[0] if str(error).strip() else type(error).__name__)

@@ -21,7 +21,7 @@ from nnsym.declare.expressions import Add, Apply, Expr, MatMul, Scale, SoftmaxCr
 from nnsym.derive.canonical import canonical, rebuild
 from nnsym.derive.reverse import cotangents
 from nnsym.emit.latex import latex
-from nnsym.errors import NnsymError
+from nnsym.errors import NnsymError, spelled
 from nnsym.verify.evaluate import evaluate
 
 # Two float64 evaluations of algebraically equal formulas at random O(1) points differ by a few ulp
@@ -222,7 +222,8 @@ def symmetric_only(sample: Sample) -> Optional[str]:
             names = ", ".join(s.name for s in subset)
             verb = "is" if len(subset) == 1 else "are"
             return (f"symmetric-only identity: the claim is right only if {names} {verb} symmetric; "
-                    "declare it (--assume NAME=symmetric) or use the general form")
+                    f"declare it ({spelled('--assume NAME=symmetric', f'assumptions={{{subset[0].name!r}: ' + repr('symmetric') + '}')}) "
+                    "or use the general form")
     return None
 
 
@@ -383,8 +384,7 @@ def assumption_only(sample: Sample) -> Optional[str]:
         claim = sample.claim_at(points)
         if truth is not None and claim is not None and all(close(c, t) for c, t in zip(claim, truth)):
             return (f"right only if \\mathbf{{1}}^\\top {y.name} = 1: declare {y.name} one-hot or a probability "
-                    f"vector (--assume {y.name}=onehot on the command line, assumptions={{'{y.name}': 'onehot'}} "
-                    "in Python)")
+                    f"vector: pass {spelled(f'--assume {y.name}=onehot', f'assumptions={{{y.name!r}: ' + repr('onehot') + '}')}")
     return None
 
 

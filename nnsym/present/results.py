@@ -21,7 +21,7 @@ from nnsym.derive.canonical import assumptions_relied_on
 from nnsym.derive.reverse import cotangents
 from nnsym.emit.latex import Notation, latex
 from nnsym.emit.numpy_code import compile_function, write_function
-from nnsym.errors import InputError, VerificationError, refuse_deep_nesting
+from nnsym.errors import InputError, ShapeError, VerificationError, refuse_deep_nesting
 from nnsym.verify.elementwise import MAX_ORACLE_ENTRIES, ORACLE_SIZES, check_elementwise
 from nnsym.verify.finite_differences import Report, check_gradients, check_jacobian
 from nnsym.verify.points import small_sizes, symbols_of
@@ -192,6 +192,13 @@ def jacobian(y: Expr, x: Symbol, verify: bool = True) -> Matrix2:
 
 @refuse_deep_nesting
 def hessian(f: Expr, x: Symbol, verify: bool = True) -> Matrix2:
+    """d^2 f / dx dx^T, an n x n matrix, for a scalar f of a vector (or scalar) x."""
+    if isinstance(x, Symbol) and x.kind == "matrix":
+        # issue 10: say what is returned and what is not, rather than a Jacobian's shape complaint
+        raise ShapeError(f"hessian: {x.name} is a {x.rows}x{x.cols} matrix; a Hessian here is the n x n matrix "
+                         f"d^2 f / dx dx^T of a vector (or scalar) x. With respect to a matrix it would be a "
+                         f"4-index array, which nnsym does not return: take the Hessian with respect to a "
+                         f"vector (a column of {x.name}, or the matrix declared as a vector of its entries)")
     first = cotangents(f, [x])[x]
     expression = jacobian_module.jacobian(first, x)
     reports = _require([check_jacobian(first, x, expression)], "the Hessian") if verify else ()

@@ -39,3 +39,25 @@ def test_expressions_and_networks_display_as_latex():
     assert (w.T @ x)._repr_latex_() == r"$\displaystyle w^\top x$"
     shown = ns.network([2, 2, 1])._repr_latex_()
     assert shown.startswith("$") and r"z^{(1)} &= W^{(1)} x + b^{(1)}" in shown and "L &=" in shown
+
+
+def test_python_errors_name_arguments_and_the_command_line_names_options(capsys):
+    import pytest
+
+    with pytest.raises(ns.InputError) as caught:
+        ns.check(r"x^\top x", "2x", " ", {"x": "3"})
+    assert "--" not in str(caught.value) and "wrt" in str(caught.value)
+    with pytest.raises(ns.InputError) as caught:
+        ns.check(r"x^\top x", "2x", "q", {"x": "3"})
+    assert "--" not in str(caught.value)
+    assert main(["check", "--function", r"x^\top x", "--wrt", " ", "--shape", "x=3", "--claimed", "2x"]) == 2
+    assert "--wrt" in capsys.readouterr().err
+
+
+def test_a_hessian_with_respect_to_a_matrix_says_what_it_returns():
+    import pytest
+
+    W, x = ns.matrix("W", 2, 2), ns.vector("x", 2)
+    with pytest.raises(ns.ShapeError, match=r"W is a 2x2 matrix; a Hessian here is the n x n matrix .* 4-index"):
+        ns.hessian(ns.norm(W @ x, squared=True), W)
+    assert ns.hessian(ns.norm(W @ x, squared=True), x).expression.shape == (2, 2)

@@ -30,7 +30,7 @@ def test_a_claim_right_only_under_an_assumption_says_so():
     verdict = ns.check(r"-y^\top\log\operatorname{softmax}(z)", r"\operatorname{softmax}(z) - y", "z", shapes)
     assert not verdict.ok
     assert verdict.diagnosis.startswith("right only if \\mathbf{1}^\\top y = 1")
-    assert "--assume y=onehot" in verdict.diagnosis
+    assert "pass assumptions={'y': 'onehot'}" in verdict.diagnosis  # Python: no CLI flag
     assert ns.check(r"-y^\top\log\operatorname{softmax}(z)", r"\operatorname{softmax}(z) - y", "z", shapes,
                     {"y": "onehot"}).ok
 
