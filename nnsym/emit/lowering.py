@@ -15,6 +15,7 @@ code printers know. The rewrites are exact identities; the value of every node i
 | sigma'(z), sigma(z) known  | SigmoidPrimeOf(s)     | s * (1 - s)         |
 | tanh'(z), tanh(z) known    | TanhPrimeOf(t)        | 1 - t * t           |
 | X^T diag(v) X,  v >= 0     | Gram(A), A = sqrt(v) X| A.T @ A             |
+| s o g - (s^T g) s, s = softmax(z) | SoftmaxVJP(s, g) | softmax_vjp(s, g) |
 
 The last one is the Gauss-Newton and logistic-regression Hessian: ``A.T @ A`` of one array is a
 symmetric rank-k update (BLAS syrk), half the multiplications of ``X.T @ (v * X)``. It applies only
@@ -25,7 +26,9 @@ from __future__ import annotations
 
 from typing import Dict, List, Sequence
 
-from nnsym.declare.expressions import Add, Apply, Diag, Expr, MatMul, Named, Ones, Transpose, post_order
+from nnsym.declare.expressions import (
+    Add, Apply, Constant, Diag, Expr, Hadamard, MatMul, Named, Ones, Scale, Softmax, Transpose, number, post_order, scale,
+)
 from nnsym.declare.functions import apply
 
 
@@ -101,6 +104,16 @@ class Gram(Expr):
 
     def __init__(self, operand):
         super().__init__((operand, operand), (), (operand.cols, operand.cols))
+
+
+class SoftmaxVJP(Expr):
+    """(diag(s) - s s^T) g column by column, s = softmax(z): the softmax rule's s o g - (s^T g) s, with
+    no 1 - s_i cancelling where s_i rounds to 1 (issue 10: the extreme-point fuzzer found it)."""
+
+    __slots__ = ()
+
+    def __init__(self, softmax, cotangent):
+        super().__init__((softmax, cotangent), (), softmax.shape)
 
 
 # Elementwise functions whose values are never negative, in floating point too.
@@ -184,7 +197,26 @@ class _Lowering:
                     return lowered(self(known))
         return node.rebuilt(args)
 
+    def fuse_softmax_products(self, node: Expr, args):
+        """s o g - (s^T g) s (and its batch form s o g - s o 1 1^T (s o g)) among a sum's terms, with
+        one coefficient, become one SoftmaxVJP term."""
+        parts = [_softmax_product(term) for term in node.args]
+        for i, first in enumerate(parts):
+            if first is None or first[0] != "first":
+                continue
+            for j, second in enumerate(parts):
+                if second is not None and second[0] == "second" and second[2:] == first[2:] and second[1] == -first[1]:
+                    _, c, S, G = first
+                    fused = SoftmaxVJP(self.memo[S], self.memo[G])
+                    fused = fused if c == 1 else scale(Constant(c), fused)
+                    rest = [a for k, a in enumerate(args) if k not in (i, j)]
+                    return tuple([fused] + rest)
+        return args
+
     def rewrite_sum(self, node: Expr, args) -> Expr:
+        fused = self.fuse_softmax_products(node, args)
+        if fused is not args:
+            return fused[0] if len(fused) == 1 else Add(*fused)
         # Broadcasting needs one full-shaped term to broadcast against.
         if any(not _is_broadcast_bias(a) for a in node.args) and any(_is_broadcast_bias(a) for a in node.args):
             args = tuple(
@@ -192,6 +224,40 @@ class _Lowering:
                 for a, lowered in zip(node.args, args)
             )
         return node.rebuilt(args)
+
+
+def _is_softmax(node: Expr) -> bool:
+    while isinstance(node, Named):
+        node = node.definition
+    return isinstance(node, Softmax)
+
+
+def _spread_of(node: Expr):
+    """X of 1 1^T X."""
+    if isinstance(node, MatMul) and _ones_column(node.args[0]) and isinstance(node.args[1], MatMul) \
+            and _ones_row(node.args[1].args[0]):
+        return node.args[1].args[1]
+    return None
+
+
+def _softmax_product(term: Expr):
+    """("first", c, S, G) for c (S o G); ("second", c, S, G) for c (S^T G) S or c S o 1 1^T (S o G)."""
+    c = 1
+    if isinstance(term, Scale) and number(term.args[0]) is not None:
+        c, term = number(term.args[0]), term.args[1]
+    if isinstance(term, Hadamard):
+        for S, G in (term.args, term.args[::-1]):
+            if not _is_softmax(S):
+                continue
+            inner = _spread_of(G)
+            if isinstance(inner, Hadamard) and S in inner.args and S.cols != 1:
+                return ("second", c, S, inner.args[1] if inner.args[0] == S else inner.args[0])
+            return ("first", c, S, G)
+    if isinstance(term, Scale) and isinstance(term.args[0], MatMul) and isinstance(term.args[0].args[0], Transpose):
+        S = term.args[1]
+        if term.args[0].args[0].args[0] == S and _is_softmax(S):
+            return ("second", c, S, term.args[0].args[1])
+    return None
 
 
 def lower(roots: Sequence[Expr]) -> List[Expr]:

@@ -33,6 +33,7 @@ HELPERS = {
     "step_nonpositive", "leaky_relu", "leaky_relu_prime", "elu", "elu_prime", "erf", "normal_pdf",
     "gelu", "gelu_prime", "logsumexp", "softmax", "log_softmax", "softmax_cross_entropy",
     "binary_cross_entropy", "logdet",
+    "softmax_vjp",  # issue 10
 }
 # Helpers that call other helpers.
 HELPER_NEEDS = {
@@ -277,6 +278,9 @@ class NumPyPrinter(Printer):
     def _print_SigmoidPrimeOf(self, node):
         s = self.child(node, 0, PRODUCT + 1)
         return f"{self.child(node, 0, PRODUCT)} * (1.0 - {s})"
+
+    def _print_SoftmaxVJP(self, node):
+        return f"{self.helper('softmax_vjp')}({self.arg(node, 0)}, {self.arg(node, 1)})"
 
     def _print_TanhPrimeOf(self, node):
         t = self.child(node, 0, PRODUCT + 1)

@@ -185,3 +185,15 @@ def binary_cross_entropy(z, y):
 def logdet(a):
     sign, value = np.linalg.slogdet(a)
     return value
+
+
+# ----- issue 10 -----
+
+def softmax_vjp(s, g):
+    # (diag(s) - s s^T) g by columns, as s * (g - s^T g). At a column's largest entry s_i ~ 1 that
+    # difference is g_i (1 - s_i) - (the rest), and 1 - s_i has cancelled to 0 when s_i rounds to 1;
+    # there it is written sum_{j != i} s_j (g_i - g_j) instead (sum_j s_j = 1), which has no 1 - s_i.
+    p = s * g
+    top = np.argmax(s, axis=0)[None, :]
+    at_top = np.sum(s * (np.take_along_axis(g, top, axis=0) - g), axis=0, keepdims=True)
+    return np.where(np.arange(s.shape[0])[:, None] == top, s * at_top, p - s * np.sum(p, axis=0, keepdims=True))

@@ -114,3 +114,15 @@ def binary_cross_entropy(z, y):
 def logdet(a):
     sign, value = torch.linalg.slogdet(a)
     return value
+
+
+# ----- issue 10 -----
+
+def softmax_vjp(s, g):
+    # As `stable.softmax_vjp`: at each column's largest s_i, sum_{j != i} s_j (g_i - g_j) replaces
+    # g_i - s^T g, whose 1 - s_i has cancelled.
+    p = s * g
+    top = torch.argmax(s, dim=0, keepdim=True)
+    at_top = torch.sum(s * (torch.gather(g, 0, top) - g), dim=0, keepdim=True)
+    rows = torch.arange(s.shape[0], device=s.device)[:, None]
+    return torch.where(rows == top, s * at_top, p - s * torch.sum(p, dim=0, keepdim=True))
