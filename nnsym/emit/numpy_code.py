@@ -33,7 +33,7 @@ HELPERS = {
     "step_nonpositive", "leaky_relu", "leaky_relu_prime", "elu", "elu_prime", "erf", "normal_pdf",
     "gelu", "gelu_prime", "logsumexp", "softmax", "log_softmax", "softmax_cross_entropy",
     "binary_cross_entropy", "logdet",
-    "softmax_vjp",  # issue 10
+    "softmax_vjp", "float_array", "float_dtype",  # issue 10
 }
 # Helpers that call other helpers.
 HELPER_NEEDS = {
@@ -64,10 +64,14 @@ class NumPyPrinter(Printer):
     imports = "import math\n\nimport numpy as np"
     library = "NumPy"
 
+    # issue 10: the caller's float type is kept (float32 in, float32 arithmetic and out); other input
+    # (ints, lists) becomes float64. `float_array` and `float_dtype` are helpers of the stable module.
+    argument_helper = "float_array"
+
     @classmethod
     def as_array(cls, text: str) -> str:
         """An argument converted to a float array of this library."""
-        return f"{cls.prefix}.asarray({text}, dtype=float)"
+        return f"float_array({text})"
 
     @staticmethod
     def scalar_output(text: str) -> str:
@@ -85,6 +89,8 @@ class NumPyPrinter(Printer):
         self.precedences: Dict[Expr, int] = {}
         self.sizes = sizes
         self.used_helpers: set = set()
+        self.dtype_name = ""  # the generated function's variable holding its arguments' float type
+        self.uses_dtype = False
         self._python = PythonCodePrinter({"fully_qualified_modules": False})
 
     def emptyPrinter(self, expr):
@@ -123,7 +129,12 @@ class NumPyPrinter(Printer):
         return repr(float(value)) if not value.is_Integer else f"{int(value)}.0"
 
     def array(self, function: str, node) -> str:
-        return f"{self.prefix}.{function}(({self.size(node.rows)}, {self.size(node.cols)}))"
+        return f"{self.prefix}.{function}(({self.size(node.rows)}, {self.size(node.cols)}){self.dtype()})"
+
+    def dtype(self) -> str:
+        """``, dtype=...`` for a constructed array: the arguments' float type (float64 without any)."""
+        self.uses_dtype = True
+        return f", dtype={self.dtype_name}" if self.dtype_name else ""
 
     def scalar_array(self, text: str) -> str:
         """A 0-d result as the 1 x 1 array every scalar is."""
@@ -137,7 +148,7 @@ class NumPyPrinter(Printer):
         return self.number_text(value)
 
     def _print_Identity(self, node):
-        return f"{self.prefix}.eye({self.size(node.rows)})"
+        return f"{self.prefix}.eye({self.size(node.rows)}{self.dtype()})"
 
     def _print_Ones(self, node):
         return self.array("ones", node)
@@ -367,6 +378,9 @@ def write_function(name: str, outputs: Mapping[str, Expr], doc: str = "", *, pri
     if lowered:
         roots = lower(roots)
     out = printer_class(size_names)
+    if symbols and printer_class.argument_helper:
+        out.used_helpers.add(printer_class.argument_helper)
+        out.dtype_name = _fresh("dtype", set(arguments.values()) | set(size_names.values()))
     order, uses = _parents(roots)
     for node in order:
         if _repeats_child(node):  # its text names the child twice: compute the child once, on a line
@@ -400,6 +414,11 @@ def write_function(name: str, outputs: Mapping[str, Expr], doc: str = "", *, pri
         else:
             out.names[node] = text
             out.precedences[node] = out.precedence(node)
+    if out.uses_dtype and out.dtype_name:
+        out.used_helpers.add("float_dtype")
+        first = next(i for i, line in enumerate(lines) if not _is_argument_line(line, arguments, size_names))\
+            if any(not _is_argument_line(line, arguments, size_names) for line in lines) else len(lines)
+        lines.insert(first, f"{out.dtype_name} = float_dtype({', '.join(arguments[s.name] for s in symbols)})")
     results = []
     for key, root in zip(outputs, roots):
         value = out.names[root]
@@ -416,6 +435,12 @@ def write_function(name: str, outputs: Mapping[str, Expr], doc: str = "", *, pri
     head = f"def {name}(*, {signature}):" if signature else f"def {name}():"  # a constant needs no argument
     source = "\n".join([head, *docstring_lines(doc), body]) + "\n"
     return GeneratedFunction(name, source, tuple(sorted(out.used_helpers)), arguments, tuple(outputs))
+
+
+def _is_argument_line(line: str, arguments, size_names) -> bool:
+    """A line of the argument conversion and shape checks (the float type is computed after them)."""
+    head = line.split(" ", 1)[0]
+    return line.startswith("assert ") or head in set(arguments.values()) | set(size_names.values())
 
 
 def _repeats_child(node) -> bool:
