@@ -320,6 +320,34 @@ def _tanh_prime(node):
 
 
 @rule
+def _ones_outer(node):
+    """1_n 1_m^T = 1_{n x m}"""
+    if isinstance(node, MatMul) and _ones_column(node.args[0]) and _ones_row(node.args[1]):
+        return Ones(node.rows, node.cols)
+    return None
+
+
+@rule
+def _log_softmax_from_logsumexp(node):
+    """z - 1 logsumexp(z) = log-softmax(z), column by column"""
+    if not (isinstance(node, Add) and len(node.args) == 2):
+        return None
+    for z, other in (node.args, node.args[::-1]):
+        if not (isinstance(other, Scale) and number(other.args[0]) == -1):
+            continue
+        spread = other.args[1]
+        if isinstance(spread, Scale) and _ones_column(spread.args[1]):
+            lse = spread.args[0]
+        elif isinstance(spread, MatMul) and _ones_column(spread.args[0]):
+            lse = spread.args[1]
+        else:
+            continue
+        if isinstance(lse, LogSumExp) and lse.args[0] == z:
+            return E.log_softmax(z)
+    return None
+
+
+@rule
 def _scalar_first(node):
     """A s = s A for a 1 x 1 s: a scalar factor is written first"""
     if isinstance(node, MatMul) and node.args[1].is_scalar and not node.args[0].is_scalar:

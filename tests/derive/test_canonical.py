@@ -51,6 +51,8 @@ CASES = {
     "_sigmoid_prime": (ns.hadamard(ns.sigmoid(z), one - ns.sigmoid(z)), "sigmoid_prime"),
     "_tanh_prime": (one - E.power(ns.tanh(z), 2), "tanh_prime"),
     "_scalar_first": (z @ ns.sigmoid(t), None),
+    "_ones_outer": (ns.hadamard(ns.ones(n) @ ns.ones(B).T, Z), None),
+    "_log_softmax_from_logsumexp": (z - ns.logsumexp(z) * one, E.LogSoftmax),
 }
 # Batch, mean and scalar forms of the same rules.
 MORE = [
@@ -66,6 +68,10 @@ MORE = [
     ("sum of entries", log(ns.sum_entries(exp(z))), E.LogSumExp),
     ("tanh' as a product", one - ns.hadamard(ns.tanh(z), ns.tanh(z)), "tanh_prime"),
     ("1 - sigma written 1 + (-sigma) on the left", log(-ns.sigmoid(z) + one), "log_sigmoid"),
+    ("batch log-softmax from logsumexp", Z - ns.ones(n) @ ns.logsumexp(Z), E.LogSoftmax),
+    ("batch binary cross-entropy with 1 1^T", -entry_sum(ns.hadamard(Y, log(ns.sigmoid(Z))) + ns.hadamard(
+        ns.ones(n) @ ns.ones(B).T - Y, log(ns.ones(n) @ ns.ones(B).T - ns.sigmoid(Z)))), E.BinaryCrossEntropy),
+    ("cross-entropy through logsumexp", -y.T @ (z - ns.logsumexp(z) * one), E.SoftmaxCrossEntropy),
 ]
 
 EXTREMES = (1000.0, -1000.0, 800.0, -800.0, 40.5, -40.5, 0.0, 1e-3)
