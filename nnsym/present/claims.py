@@ -25,6 +25,7 @@ from nnsym.declare.latex_reader import (
     read_claim, read_claim_variable, read_definition, read_latex, read_name, transpose_repairs,
 )
 from nnsym.declare.names import canonical_name, identifier
+from nnsym.derive.delta_form import delta_form
 from nnsym.derive.reverse import cotangents
 from nnsym.emit.latex import latex
 from nnsym.emit.numpy_code import compile_function, module_source, write_function
@@ -175,6 +176,9 @@ class Verdict:
     message: str = ""  # a wrong shape, a non-finite value: said in words
     method: str = "closed form evaluated at random points"
     expressions: Tuple = field(default=(), compare=False, repr=False)  # (truth, claim) when read
+    # issue 10: a typed network's gradient as a textbook writes it: z^{(l)} = ..., delta^{(l)} = ..., then
+    # the gradient in terms of the deltas (verified equal to `gradient`); empty for fewer than two layers
+    gradient_steps: Tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         return {
@@ -185,6 +189,7 @@ class Verdict:
             "worst_claimed": None if self.worst_claimed is None else _number(self.worst_claimed),
             "worst_true": None if self.worst_true is None else _number(self.worst_true),
             "diagnosis": self.diagnosis, "points": self.points, "message": self.message,
+            "gradient_steps": list(self.gradient_steps),
         }
 
     def __bool__(self):
@@ -202,7 +207,11 @@ class Verdict:
                          f"max rel error {self.max_rel_error:.3g}, {self.points} points)")
         if self.diagnosis:
             lines.append(f"diagnosis: {self.diagnosis}")
-        lines.append(f"gradient: {self.gradient}")
+        if self.gradient_steps:  # the delta form: the gradient last, the names it uses before it
+            lines.append(f"gradient: {self.gradient_steps[-1]}")
+            lines.extend(("  where " if k == 0 else "        ") + step for k, step in enumerate(self.gradient_steps[:-1]))
+        else:
+            lines.append(f"gradient: {self.gradient}")
         lines.append(f"claimed:  {self.claimed}")
         return "\n".join(lines)
 
@@ -295,7 +304,26 @@ def check(function, claimed, wrt=None, shapes: Optional[Mapping] = None, assumpt
         if claim.shape != truth.shape[::-1]:  # a transposed claim is still evaluated: the diagnosis says so
             return Verdict(False, shown_truth, shown_claim, None, None, None, None, None, None, 0,
                            variable.name, message, expressions=(truth, claim))
-    return _judge(f, variable, truth, claim, shown_truth, shown_claim, message, points, seed)
+    verdict = _judge(f, variable, truth, claim, shown_truth, shown_claim, message, points, seed)
+    return replace(verdict, gradient_steps=_delta_steps(f, variable, truth))
+
+
+def _delta_steps(f, variable, truth) -> Tuple[str, ...]:
+    """The delta form of a typed network's gradient (`nnsym.derive.delta_form`), as lines, when it has
+    two layers or more and equals the gradient at random points; else ()."""
+    form = delta_form(f, variable)
+    if form is None:
+        return ()
+    symbols = symbols_of(f, truth, variable)
+    sizes = small_sizes(symbols)
+    rng = np.random.default_rng(7)
+    for _ in range(2):
+        point = random_point([f, truth], symbols, sizes, rng)
+        if not diagnose.close(evaluate(form.gradient, point, sizes), evaluate(truth, point, sizes)):
+            return ()
+    lines = [f"{latex(z)} = {latex(z.definition)}" for z in form.pre_activations]
+    lines += [f"{latex(delta)} = {latex(definition)}" for delta, definition in form.deltas]
+    return tuple(lines + [latex(form.gradient)])
 
 
 def _judge(f, variable, truth, claim, shown_truth, shown_claim, message, points, seed) -> Verdict:

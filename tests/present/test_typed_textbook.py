@@ -137,3 +137,14 @@ def test_typed_two_layer_network_shows_a_short_gradient(capsys):
     verdict = json.loads(capsys.readouterr().out)
     assert code == 0 and verdict["ok"]
     assert len(verdict["gradient"]) < 250
+    # shown to a student in delta form, as backprop prints it
+    assert verdict["gradient_steps"] == [
+        r"z^{(1)} = W_{1} x", r"z^{(2)} = W_{2} \sigma\left(z^{(1)}\right)",
+        r"\delta^{(2)} = \operatorname{softmax}\left(z^{(2)}\right) - y",
+        r"\delta^{(1)} = \left(W_{2}^\top \delta^{(2)}\right) \odot \sigma'\left(z^{(1)}\right)",
+        r"\delta^{(1)} x^\top"]
+    assert main(["check", "--function", r"-y^\top\log\operatorname{softmax}(W_2\sigma(W_1x))", "--wrt", "W_1",
+                 "--shape", "W_1=4x3", "--shape", "W_2=2x4", "--shape", "x=3", "--shape", "y=2",
+                 "--assume", "y=onehot", "--claimed", r"(W_2^\top(\operatorname{softmax}(W_2\sigma(W_1x)) - y))x^\top"]) == 1
+    shown = capsys.readouterr().out
+    assert "gradient: \\delta^{(1)} x^\\top\n  where z^{(1)} = W_{1} x\n" in shown
