@@ -34,7 +34,7 @@ from nnsym.declare import expressions as E
 from nnsym.derive.reverse import cotangents
 from nnsym.emit.numpy_code import compile_function, write_function
 from nnsym.errors import NnsymError
-from nnsym.verify.elementwise import ToSympy, entry_symbols
+from nnsym.declare.functions import scalar_definition
 
 N = 3
 z, a = ns.vector("z", N), ns.vector("a", N)
@@ -113,45 +113,161 @@ def extreme_point(seed: int, symbols):
     return values
 
 
-def _digits(scalar, bound) -> int:
-    """Digits enough for this case: a first pass at 30 digits (mpmath's exponents do not overflow, so the
-    magnitudes are right) finds the largest |u| of any e^u; 1 - sigma(u) cancels 0.4343 |u| digits."""
-    largest = mpmath.mpf(1)
+class _Mp:
+    """Node -> object array of mpmath numbers, straight from each node's definition (the elementwise
+    functions by the SymPy scalar formulas of their table, evaluated by `mp_reference`); no rule of
+    nnsym's engine is involved. (SymPy's own matrices of entries, the elementwise oracle, cost twenty
+    times as much to build.) Records the largest |u| of any e^u, which fixes the digits needed."""
+
+    def __init__(self, values):
+        self.values = values
+        self.memo = {}
+        self.largest = mpmath.mpf(1)
+
+    def __call__(self, node):
+        if node not in self.memo:
+            args = [self(child) for child in node.args]
+            self.memo[node] = getattr(self, "_" + type(node).__name__)(node, *args)
+        return self.memo[node]
+
+    def _Symbol(self, node):
+        return self.values[node.name]
+
+    def _Constant(self, node):
+        return np.array([[mpmath.mpf(node.value.p) / node.value.q if node.value.is_Rational
+                          else mpmath.mpf(str(sympy.Float(node.value, 30)))]], dtype=object)
+
+    def _Ones(self, node):
+        return np.full((int(node.rows), int(node.cols)), mpmath.mpf(1), dtype=object)
+
+    def _Zero(self, node):
+        return np.full((int(node.rows), int(node.cols)), mpmath.mpf(0), dtype=object)
+
+    def _Identity(self, node):
+        n = int(node.rows)
+        return np.array([[mpmath.mpf(int(i == j)) for j in range(n)] for i in range(n)], dtype=object)
+
+    def _Named(self, node, a):
+        return a
+
+    def _MatMul(self, node, a, b):
+        return np.array([[mpmath.fsum(a[i, k] * b[k, j] for k in range(a.shape[1])) for j in range(b.shape[1])]
+                         for i in range(a.shape[0])], dtype=object)
+
+    def _Add(self, node, *terms):
+        out = terms[0]
+        for t in terms[1:]:
+            out = out + t
+        return out
+
+    def _Scale(self, node, c, a):
+        return c[0, 0] * a
+
+    def _Transpose(self, node, a):
+        return a.T
+
+    def _Hadamard(self, node, a, b):
+        return a * b
+
+    def _HadamardDiv(self, node, a, b):
+        return a / b
+
+    def _Power(self, node, a):
+        p = node.exponent
+        exponent = mpmath.mpf(p.p) / p.q
+        return np.vectorize(lambda v: mpmath.power(v, exponent), otypes=[object])(a)
+
+    def _exp(self, v):
+        self.largest = max(self.largest, abs(mpmath.re(v)))
+        return mpmath.exp(v)
+
+    def _Apply(self, node, a):
+        x = sympy.Symbol("x")
+        formula = scalar_definition(node.function, x)
+        return np.vectorize(lambda v: _scalar(formula, x, v, self), otypes=[object])(a)
+
+    def _Softmax(self, node, z):
+        e = np.vectorize(self._exp, otypes=[object])(z)
+        return e / np.array([mpmath.fsum(e[:, j]) for j in range(e.shape[1])], dtype=object)[None, :]
+
+    def _LogSoftmax(self, node, z):
+        return np.vectorize(mpmath.log, otypes=[object])(self._Softmax(node, z))
+
+    def _LogSumExp(self, node, z):
+        e = np.vectorize(self._exp, otypes=[object])(z)
+        return np.array([[mpmath.log(mpmath.fsum(e[:, j])) for j in range(e.shape[1])]], dtype=object)
+
+    def _SoftmaxCrossEntropy(self, node, z, y):
+        return np.array([[-mpmath.fsum((y * self._LogSoftmax(node, z)).ravel())]], dtype=object)
+
+    def _BinaryCrossEntropy(self, node, z, y):
+        p = np.vectorize(lambda v: 1 / (1 + self._exp(-v)), otypes=[object])(z)
+        terms = [yk * mpmath.log(pk) + (1 - yk) * mpmath.log(1 - pk) for yk, pk in zip(y.ravel(), p.ravel())]
+        return np.array([[-mpmath.fsum(terms)]], dtype=object)
+
+    def _Sum(self, node, a):
+        return np.array([[mpmath.fsum(a.ravel())]], dtype=object)
+
+
+def _scalar(formula, x, v, recorder):
+    """A SymPy scalar formula in x at the mpmath number v (exp arguments recorded)."""
     memo = {}
-    with mpmath.workdps(30):
-        for expr in sympy.preorder_traversal(scalar):
-            if expr.func is sympy.exp:
-                try:
-                    largest = max(largest, abs(mpmath.re(mp._mp(expr.args[0], bound, memo))))
-                except (ZeroDivisionError, ValueError):
-                    continue
-    return int(80 + 0.4343 * 2 * float(largest))
+
+    def walk(e):
+        if e in memo:
+            return memo[e]
+        if e == x:
+            out = v
+        elif e.func is sympy.exp:
+            out = recorder._exp(walk(e.args[0]))
+        elif e.args and not e.is_Number:
+            parts = [walk(a) for a in e.args]
+            if e.is_Add:
+                out = mpmath.fsum(parts)
+            elif e.is_Mul:
+                out = mpmath.fprod(parts)
+            elif e.is_Pow:
+                out = mpmath.power(parts[0], parts[1])
+            else:
+                out = mp._FUNCTIONS[e.func](*parts)
+        else:
+            out = mp._mp(e, {}, {})
+        memo[e] = out
+        return out
+
+    return walk(formula)
 
 
 def _reference(f, symbols, values, wrt, gradients: bool):
-    """(loss, {v: gradient} or None), from the loss written out entry by entry, at the digits the case
-    needs (`_digits`); each gradient entry by the complex step Im f(x + i h e_k) / h, h = 10^-(digits/2):
-    every function here is analytic where it is finite, so the step has no cancellation."""
-    entries = {s: entry_symbols(s, {}, f"v{k}") for k, s in enumerate(symbols)}
-    scalar = ToSympy({}, entries)(f)[0, 0]
-    bound = {entries[s][i, j]: mpmath.mpf(float(values[s.name][i, j]))
-             for s in symbols for i in range(entries[s].rows) for j in range(entries[s].cols)}
-    digits = _digits(scalar, bound)
+    """(loss, {v: gradient} or None) at the digits the case needs (a first pass at 30 digits finds the
+    largest |u| of any e^u; 1 - sigma(u) cancels 0.4343 |u| digits); each gradient entry by the complex
+    step Im f(x + i h e_k) / h, h = 10^-(digits/2): every function here is analytic where it is
+    finite, so the step has no cancellation."""
+    def bound():
+        return {s.name: np.vectorize(mpmath.mpf, otypes=[object])(values[s.name]) for s in symbols}
+
+    with mpmath.workdps(30):
+        first = _Mp(bound())
+        try:
+            first(f)
+        except (ZeroDivisionError, ValueError):
+            pass
+        digits = int(80 + 0.4343 * 2 * float(first.largest))
     if digits > MAX_DIGITS:
         raise ZeroDivisionError(f"{digits} digits needed")
     with mpmath.workdps(digits):
-        loss = mp._mp(scalar, bound, {})
+        loss = _Mp(bound())(f)[0, 0]
         if not gradients:
             return loss, None
         step = mpmath.mpf(10) ** (-digits // 2)
         grads = {}
         for v in wrt:
             column = []
-            for e in entries[v]:
-                nudged = dict(bound)
-                nudged[e] = mpmath.mpc(bound[e], step)
-                column.append(mpmath.im(mp._mp(scalar, nudged, {})) / step)
-            grads[v] = np.array(column, dtype=object).reshape(entries[v].shape)
+            for index in np.ndindex(*values[v.name].shape):
+                nudged = bound()
+                nudged[v.name][index] = mpmath.mpc(nudged[v.name][index], step)
+                column.append(mpmath.im(_Mp(nudged)(f)[0, 0]) / step)
+            grads[v] = np.array(column, dtype=object).reshape(values[v.name].shape)
     return loss, grads
 
 
