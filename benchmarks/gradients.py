@@ -5,11 +5,12 @@ cross-entropy, mean over a batch of 64) and the XOR net 2-2-1 (sigmoid, binary c
 the forward pass and the full gradient of (a) nnsym's exported NumPy module, (b) a hand-written NumPy
 backprop, (c) PyTorch autograd, (d) JAX jit of jax.grad, (e) nnsym's exported JAX module under jit; and
 the logistic-regression Hessian X^T diag(sigma'(Xw)) X / N (d = 500, N = 1000) exported, by hand,
-with torch.func.hessian and jitted jax.hessian. Every implementation's gradients are checked against
-the exported NumPy module's before anything is timed. What is not installed is skipped with a note.
+with torch.func.hessian and jitted jax.hessian; the gradients of a Gaussian NLL (d = 256, N = 512) and
+of the KL divergence of two Gaussians (d = 256) exported against autograd of torch.distributions. Every
+implementation's gradients are checked against the exported NumPy module's before anything is timed. What is not installed is skipped with a note.
 The last line is
 
-    RESULT mlp.exported/hand=R mlp.exported/torch=R ... hess.exported/jax=R mlp32.exported/torch=R
+    RESULT mlp.exported/hand=R mlp.exported/torch=R ... hess.exported/jax=R gauss.exported/torch=R kl.exported/torch=R mlp32.exported/torch=R
 
 (mlp32: the same MLP in float32, the exported module against PyTorch autograd, issue 10)
 
@@ -316,6 +317,59 @@ def bench_mlp32(seconds):
     return median_seconds({"exported": lambda: exported.gradients(**args), "torch": torch_gradients}, seconds)
 
 
+# ----- Gaussian NLL and Gaussian KL against torch.distributions (issue 16) -------------------------
+
+def spd_matrix(rng, d):
+    A = rng.standard_normal((d, d))
+    return A @ A.T / d + np.eye(d)
+
+
+def bench_gaussian(d, N, seconds):
+    """Gradients of the NLL of N examples under N(mu, Sigma) and of KL(N(mu_0, Sigma_0) || N(mu_1, Sigma_1)):
+    nnsym's exported NumPy module against PyTorch autograd through torch.distributions."""
+    X_, mu_ = ns.matrix("X", "d", "N"), ns.vector(r"\mu", "d")
+    S_ = ns.matrix(r"\Sigma", "d", "d", assume="spd")
+    m0_, m1_ = ns.vector(r"\mu_0", "d"), ns.vector(r"\mu_1", "d")
+    S0_, S1_ = ns.matrix(r"\Sigma_0", "d", "d", assume="spd"), ns.matrix(r"\Sigma_1", "d", "d", assume="spd")
+    gauss = load(ns.export(ns.mvn_nll(X_, mu_, S_), [mu_, S_]), "gauss_numpy")
+    kl = load(ns.export(ns.gaussian_kl(m0_, S0_, m1_, S1_), [m0_, S0_, m1_, S1_]), "kl_numpy")
+    rng = np.random.default_rng(2)
+    g_args = {"X": rng.standard_normal((d, N)), "mu": rng.standard_normal((d, 1)), "Sigma": spd_matrix(rng, d)}
+    k_args = {"mu_0": rng.standard_normal((d, 1)), "Sigma_0": spd_matrix(rng, d),
+              "mu_1": rng.standard_normal((d, 1)), "Sigma_1": spd_matrix(rng, d)}
+    out = {}
+    for label, module, args in (("gauss", gauss, g_args), ("kl", kl, k_args)):
+        calls = {"exported": lambda module=module, args=args: module.gradients(**args)}
+        if torch is not None:
+            leaves = {k: torch.tensor(v[:, 0] if v.shape[1] == 1 else v, requires_grad=k != "X")
+                      for k, v in args.items()}
+            dist = torch.distributions
+
+            def torch_gradients(label=label, leaves=leaves):
+                for leaf in leaves.values():
+                    leaf.grad = None
+                if label == "gauss":
+                    normal = dist.MultivariateNormal(leaves["mu"], covariance_matrix=leaves["Sigma"])
+                    loss = -normal.log_prob(leaves["X"].T).sum()
+                else:
+                    loss = dist.kl_divergence(dist.MultivariateNormal(leaves["mu_0"], covariance_matrix=leaves["Sigma_0"]),
+                                              dist.MultivariateNormal(leaves["mu_1"], covariance_matrix=leaves["Sigma_1"]))
+                loss.backward()
+                return {k: leaf.grad for k, leaf in leaves.items() if leaf.requires_grad}
+
+            reference = module.gradients(**args)
+            for key, grad in torch_gradients().items():
+                mine = np.asarray(reference[key])
+                if not np.allclose(mine.reshape(grad.shape), grad.numpy(), rtol=1e-7, atol=1e-10 * np.max(np.abs(mine))):
+                    raise SystemExit(f"{label}: PyTorch's gradient {key} disagrees with the exported module")
+            calls["torch"] = torch_gradients
+        if "torch" in calls:
+            times = median_seconds(calls, seconds)
+            out[label] = {"exported": times["exported"], "exported@torch": times["exported"], "torch": times["torch"]}
+        else:
+            out[label] = {}
+    return out
+
 # ----- report -------------------------------------------------------------------------------------
 
 def ratio(times, a, b, index=1):
@@ -339,6 +393,7 @@ def main():
     xor = bench_network("xor", (2, 2, 1), "sigmoid", "binary_cross_entropy", 4, seconds)
     hess = bench_hessian(500, 1000, seconds)
     mlp32 = bench_mlp32(seconds)  # issue 10
+    gaussian = bench_gaussian(256, 512, seconds)
 
     print(f"\n{'median µs':<22}{'forward':>12}{'gradient':>12}{'grad/fwd':>10}")
     for label, times in (("MLP 784-256-10, B=64", mlp), ("XOR 2-2-1, B=4", xor)):
@@ -354,6 +409,12 @@ def main():
         if key in hess:
             print(f"  {name:<20}{hess[key] * 1e6:>24.1f}")
 
+    print("Gradients, Gaussian d=256 (NLL of N=512 examples; KL of two Gaussians)")
+    for label, name in (("gauss", "NLL"), ("kl", "KL")):
+        for key, who in (("exported", "nnsym NumPy"), ("torch", "torch.distributions")):
+            if key in gaussian[label]:
+                print(f"  {name + ' ' + who:<30}{gaussian[label][key] * 1e6:>16.1f}")
+
     result = {
         "mlp.exported/hand": ratio(mlp, "exported", "hand"),
         "mlp.exported/torch": ratio(mlp, "exported", "torch"),
@@ -365,6 +426,9 @@ def main():
         "hess.exported/hand": ratio(hess, "exported", "hand"),
         "hess.exported/torch": ratio(hess, "exported", "torch"),
         "hess.exported/jax": ratio(hess, "exported", "jax"),
+        # Gaussian NLL / KL gradients against torch.distributions autograd (issue 16)
+        "gauss.exported/torch": ratio(gaussian["gauss"], "exported", "torch"),
+        "kl.exported/torch": ratio(gaussian["kl"], "exported", "torch"),
     }
     # ----- issue 10: float32 -----
     if mlp32 is not None:

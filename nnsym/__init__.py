@@ -46,6 +46,11 @@ from nnsym.present.export import export
 from nnsym.present.claims import Verdict, check, check_function
 from nnsym.verify.evaluate import evaluate
 
+# ----- normalization, dropout, attention, optimizers (issue 14) -----
+from nnsym.declare.attention import attention, embedding, multi_head_attention, transformer_block
+from nnsym.declare.normalization import batch_norm, dropout, layer_norm
+from nnsym.declare.optimizers import update as optimizer_update
+
 __all__ = [
     "Verdict", "check", "check_function", "Backprop", "Dense", "LinearEquation", "LinearSystem", "Solution", "linear_equation", "solve_linear", "Expr", "Gradient", "InputError", "MissingRuleError", "Network", "NnsymError",
     "Notation", "ParseError", "ShapeError", "Symbol", "VerificationError", "backprop", "binary_cross_entropy",
@@ -54,4 +59,31 @@ __all__ = [
     "leaky_relu", "log", "log_softmax", "logdet", "logsumexp", "matrix", "mean_over_batch", "network", "norm",
     "ones", "outer", "relu", "scalar", "sigmoid", "softmax", "softmax_cross_entropy", "softplus", "sqrt",
     "squared_error", "sum_entries", "tanh", "trace", "transpose", "vector",
+    # issue 14
+    "attention", "batch_norm", "dropout", "embedding", "layer_norm", "multi_head_attention", "optimizer_update",
+    "transformer_block",
+]
+
+# ----- probability and information theory (issue 16) -----
+from nnsym.declare.distributions import (  # noqa: E402
+    bayes_posterior,
+    bernoulli_log_likelihood,
+    bernoulli_nll,
+    categorical_log_likelihood,
+    categorical_nll,
+    cross_entropy,
+    entropy,
+    evidence,
+    gaussian_kl,
+    gaussian_log_density,
+    isotropic_nll,
+    kl_divergence,
+    mvn_log_density,
+    mvn_nll,
+)
+
+__all__ += [
+    "bayes_posterior", "bernoulli_log_likelihood", "bernoulli_nll", "categorical_log_likelihood", "categorical_nll",
+    "cross_entropy", "entropy", "evidence", "gaussian_kl", "gaussian_log_density", "isotropic_nll", "kl_divergence",
+    "mvn_log_density", "mvn_nll",
 ]

@@ -643,6 +643,9 @@ def matmul(a: Expr, b: Expr) -> Expr:
         return b
     if isinstance(b, Identity):
         return a
+    # 1^T softmax(z) = 1: each column of a softmax sums to one (issue 16: entropy of a softmax).
+    if isinstance(a, Ones) and a.rows == 1 and isinstance(b, Softmax):
+        return ONE if b.cols == 1 else Ones(1, b.cols)
     # A number is a scalar multiple, whatever side it stands on.
     if number(a) is not None:
         return scale(a, b)
@@ -748,6 +751,9 @@ def hadamard(a: Expr, b: Expr) -> Expr:
         return scale(a.args[0], hadamard(a.args[1], b))
     if isinstance(b, Scale):
         return scale(b.args[0], hadamard(a, b.args[1]))
+    # a o a^{o-1} = 1 wherever a^{o-1} is defined: the -log p - 1 of an entropy's gradient (issue 16).
+    if any(isinstance(u, Power) and u.exponent == -1 and u.args[0] == v for u, v in ((a, b), (b, a))):
+        return Ones(*a.shape)
     return Hadamard(a, b)
 
 

@@ -31,6 +31,8 @@ Decisions a reader must make, made once:
 - As in TeX, ``\\frac`` and ``\\sqrt`` take a digit, a letter or a Greek letter without braces
   (``\\frac12``, ``\\frac1N``); ``\\tanh^2(z)`` is ``\\tanh(z)`` squared, entrywise; ``A^{-2}`` is
   ``(A^{-1})^2``; a norm's subscript may follow its square (``\\|x\\|^2_2``).
+- ``\\operatorname{KL}(p \\| q)`` and ``D_{\\mathrm{KL}}(p \\| q)`` are the KL divergence, ``H(p, q)`` the
+  cross-entropy, ``H(p)`` the entropy of a declared probability vector or a softmax (else the step).
 - Where the shape of the whole formula is known (a claimed gradient has its variable's shape), a bare
   ``I`` or ``\\mathbf{1}`` takes it, and a lone ``0`` or ``\\mathbf{0}`` is the zero of that shape.
 
@@ -52,9 +54,11 @@ import lark
 import sympy
 from lark import Token
 
-from nnsym.declare import functions
+from nnsym.declare import attention as attention_layers
+from nnsym.declare import distributions, functions
+from nnsym.declare import normalization
 from nnsym.declare.expressions import (
-    Det, Expr, Norm, Zero, add, as_size, constant, det, diag, hadamard, hadamard_div, identity, inv, kronecker,
+    Det, Expr, Norm, Softmax, Symbol, Zero, add, as_size, constant, det, diag, hadamard, hadamard_div, identity, inv, kronecker,
     logdet, logsumexp, matmul, matrix, multiply, neg, norm, number, ones, power, scalar, scale, show_shape,
     softmax, trace, transpose, vector,
 )
@@ -117,16 +121,91 @@ _PUNCTUATION = {"+": "PLUS", "-": "MINUS", "*": "CDOT", "=": "EQUALS", ",": "_CO
                 "'": "PRIME"}
 _OPERAND_ENDS = frozenset({"NAME", "NUMBER", "ONES", "PI", "TRANSPOSE", "INVERSE", "INVTRANSPOSE"}) | _CLOSERS
 _OPERAND_STARTS = frozenset({"NAME", "NUMBER", "ONES", "PI", "FRAC", "SQRT", "FUNC", "LOG", "MAX", "INDICATOR",
-                             "LBAR", "LNORM", "_LPAR", "_LBRACK", "_LCURLY", "_LBRACE"})
+                             "DIVERGENCE", "LBAR", "LNORM", "_LPAR", "_LBRACK", "_LCURLY", "_LBRACE"})
 _CONTINUATIONS = frozenset({"PLUS", "MINUS", "CDOT", "TIMES", "ODOT", "OSLASH", "OTIMES", "TRANSPOSE", "INVERSE",
                             "INVTRANSPOSE", "CARET", "PRIME", "$END"})
 _SPELLED = {"_RPAR": "')'", "_RBRACK": "']'", "_RBRACE": "'}'", "_RCURLY": "'\\}'", "_RBAR": "'|'",
             "RNORM": "'\\|'", "_LPAR": "'('", "_LBRACK": "'['", "_LBRACE": "'{'", "_LCURLY": "'\\{'",
-            "_COMMA": "','", "_GT": "'>'", "PRIME": "a prime", "$END": "the end"}
+            "_COMMA": "','", "_GT": "'>'", "_DIVIDES": "'\\|'", "DIVERGENCE": "KL", "PRIME": "a prime", "$END": "the end"}
 _PRIMES = {"sigmoid": "sigmoid_prime", "tanh": "tanh_prime", "relu": "heaviside", "leaky_relu": "leaky_relu_prime",
            "elu": "elu_prime", "gelu": "gelu_prime"}
+# ----- information theory (issue 16): the subscripts of D_{KL}(p \| q) -----
+_KL_SUBSCRIPTS = frozenset({"_{KL}", "_{\\mathrm{KL}}", "_{\\text{KL}}", "_{\\operatorname{KL}}", "_{\\rm{KL}}"})
 _CALLS = {"softmax": softmax, "logsumexp": logsumexp, "diag": diag, "trace": trace, "det": det}
 _RESHAPING = frozenset({"logsumexp", "diag", "trace", "det"})  # the rest keep their argument's shape
+
+# ----- normalization and attention (issue 14) ---------------------------------------------------------------
+# \operatorname{word} -> the function its FUNC token names; its subscript is read by _layer_parameter.
+_LAYER_WORDS = {"BN": "batch_norm", "LayerNorm": "layer_norm", "LN": "layer_norm", "std": "std",
+                "Attention": "attention", "MultiHead": "multi_head", "cols": "cols", "pad": "pad"}
+_TAG = re.compile(r"^\\(?:mathrm|text|textrm|mathsf|operatorname)\{(.*)\}$")
+_RANGE = re.compile(r"^([0-9]+):([0-9]+)$")
+
+
+def _tag(text):
+    text = text.strip()
+    match = _TAG.match(text)
+    return (match.group(1) if match else text).strip()
+
+
+def _eps(text):
+    if text is None:
+        return normalization.DEFAULT_EPS
+    text = text.replace(" ", "")
+    fraction = _FRACTION.fullmatch(text)
+    if fraction and not fraction.group(1):
+        return sympy.Rational(int(fraction.group(2)), int(fraction.group(3)))
+    if _NUMBER.fullmatch(text):
+        return sympy.Rational(text)
+    raise ValueError(f"epsilon is written as a number, e.g. _{{0.001}}, not {text!r}")
+
+
+def _layer_parameter(kind, content):
+    """The parameter in a layer operator's subscript: epsilon (BN_{0.001}), the statistic's layer
+    (std_{\\mathrm{BN}}), row or causal (softmax_{\\mathrm{row}}), heads (MultiHead_{4}), a column range
+    (cols_{1:4}, pad_{1:4, 8}). Raises ValueError saying what was expected."""
+    parts = [] if content is None else [p for p in (_tag(p) for p in content.split(",")) if p]
+    if kind in ("batch_norm", "layer_norm") and len(parts) <= 1:
+        return _eps(parts[0] if parts else None)
+    if kind == "std" and parts and parts[0] in ("BN", "LN", "LayerNorm") and len(parts) <= 2:
+        return ("batch" if parts[0] == "BN" else "features", _eps(parts[1] if len(parts) > 1 else None))
+    if kind == "row_softmax" and parts in (["row"], ["causal"]):
+        return parts[0] == "causal"
+    if kind == "attention" and parts in ([], ["causal"]):
+        return bool(parts)
+    if kind == "multi_head" and parts and parts[0].isdigit() and int(parts[0]) > 0 and parts[1:] in ([], ["causal"]):
+        return (int(parts[0]), len(parts) == 2)
+    if kind in ("cols", "pad") and parts and _RANGE.match(parts[0]) and len(parts) == (1 if kind == "cols" else 2):
+        first, last = (int(g) for g in _RANGE.match(parts[0]).groups())
+        if 1 <= first <= last and (kind == "cols" or (parts[1].isdigit() and last <= int(parts[1]))):
+            return (first - 1, last) if kind == "cols" else (first - 1, int(parts[1]))
+    expected = {"batch_norm": "_{epsilon} or nothing", "layer_norm": "_{epsilon} or nothing",
+                "std": "_{\\mathrm{BN}} or _{\\mathrm{LN}} (and , epsilon)",
+                "row_softmax": "_{\\mathrm{row}} or _{\\mathrm{causal}}",
+                "attention": "_{\\mathrm{causal}} or nothing", "multi_head": "_{heads} or _{heads, \\mathrm{causal}}",
+                "cols": "_{first:last}, 1-based", "pad": "_{first:last, total columns}"}[kind]
+    raise ValueError(f"the subscript must be {expected}, not {content!r}")
+
+
+def _normalized(over):
+    def build(eps, Z, gamma=None, beta=None):
+        if gamma is None:
+            return normalization.normalize(Z, over, eps)
+        return (normalization.batch_norm if over == "batch" else normalization.layer_norm)(Z, gamma, beta, eps)
+    return build
+
+
+# function -> (build(parameter, *inputs), the numbers of inputs it takes)
+_LAYER_CALLS = {
+    "batch_norm": (_normalized("batch"), (1, 3)),
+    "layer_norm": (_normalized("features"), (1, 3)),
+    "std": (lambda p, Z: normalization.std(Z, *p), (1,)),
+    "row_softmax": (lambda causal, S: attention_layers.row_softmax(S, causal), (1,)),
+    "attention": (lambda causal, Q, K, V: attention_layers.attention(Q, K, V, causal), (3,)),
+    "multi_head": (lambda p, X, WQ, WK, WV, WO: attention_layers.multi_head_attention(X, WQ, WK, WV, WO, *p), (5,)),
+    "cols": (lambda p, A: attention_layers.column_block(A, *p), (1,)),
+    "pad": (lambda p, G: attention_layers.pad_columns(G, p[0], p[1]), (1,)),
+}
 
 _LETTERS = re.compile(r"[A-Za-z]+")
 _ONE_TOKEN = re.compile(r"[0-9A-Za-z]|\\pi|\\(?:" + "|".join(sorted(_GREEK)) + ")")  # \frac12, \frac\lambda2
@@ -174,6 +253,7 @@ class _Open:
     col: int
     spelling: str
     sized: bool  # opened by \left or \bigl: must be closed the same way
+    divergence: bool = False  # the parenthesis of KL(p \| q): its \| divides, it opens no norm
 
 
 class _Scanner:
@@ -243,6 +323,9 @@ class _Scanner:
         kind, own_role = _DELIMITERS[spelling]
         role = role or own_role
         top = self.open[-1] if self.open else None
+        if kind in ("norm", "bar") and top is not None and top.divergence:
+            self.divides(spelling, start)
+            return
         if role is None:  # a bar closes what it can close, right after an operand
             ends = self.tokens and self.tokens[-1].type in _OPERAND_ENDS
             role = "close" if top and top.kind == kind and ends else "open"
@@ -250,7 +333,8 @@ class _Scanner:
         if role == "open":
             if len(self.open) >= MAX_DEPTH:
                 raise self.error(start + 1, f"brackets nest more than {MAX_DEPTH} levels deep; simplify the formula")
-            self.open.append(_Open(kind, start + 1, self.text[start:self.i], sized))
+            divergence = bool(self.tokens) and self.tokens[-1].type == "DIVERGENCE"
+            self.open.append(_Open(kind, start + 1, self.text[start:self.i], sized, divergence))
             self.emit(opener, spelling, start)
             return
         if top is None:
@@ -284,6 +368,14 @@ class _Scanner:
         else:
             self.i = end
         return which
+
+    def divides(self, spelling, start):
+        """The bar between the arguments of KL(p \| q): \|, \Vert or ||."""
+        if spelling == "|":
+            if self.text[self.i:self.i + 1] != "|":
+                raise self.error(start + 1, "the arguments of KL are divided by \| (or ||): KL(p \| q)")
+            self.i += 1
+        self.emit("_DIVIDES", spelling, start)
 
     def matching(self, i, opening, closing):
         depth = 0
@@ -339,6 +431,10 @@ class _Scanner:
         if parts.base == "H" and not parts.scripts and "H" not in self.declared \
                 and _CALL_AHEAD.match(self.text, self.i):
             self.emit("FUNC", ("heaviside", None), start)  # H(z): the step function, never H times z
+            return
+        if parts.base == "D" and parts.scripts.replace(" ", "") in _KL_SUBSCRIPTS and "D" not in self.declared \
+                and _CALL_AHEAD.match(self.text, self.i):
+            self.emit("DIVERGENCE", "KL", start)  # D_{KL}(p \| q)
             return
         self.emit("NAME", parts, start)
         if self.queued:
@@ -528,11 +624,30 @@ class _Scanner:
             self.emit("DIFF", content, start)
         elif content in ("log", "ln"):
             self.emit("LOG", content, start)
+        elif content in _LAYER_WORDS or (content == "softmax" and self.subscript_follows()):
+            self.emit("FUNC", (_LAYER_WORDS.get(content, "row_softmax"), self.layer_parameter(content, start)), start)
+        elif content == "KL":
+            self.emit("DIVERGENCE", content, start)
         elif content in _OPERATORS:
             function = _OPERATORS[content]
             self.emit("FUNC", (function, self.parameter(start) if function in _PARAMETRISED else None), start)
         else:
             raise self.error(start + 1, f"unknown operator {content!r}; known: {', '.join(sorted(_OPERATORS))}")
+
+    # ----- normalization and attention (issue 14): BN, LayerNorm, std, softmax_row, Attention, ... -----
+    def subscript_follows(self) -> bool:
+        i = self.skip_spaces(self.i)
+        return i < len(self.text) and self.text[i] == "_"
+
+    def layer_parameter(self, word, start):
+        """The subscript of a layer operator, read into its parameter (`_layer_parameter`)."""
+        content = None
+        if self.subscript_follows():
+            content, _, _, self.i = self.argument(self.skip_spaces(self.i) + 1)
+        try:
+            return _layer_parameter(_LAYER_WORDS.get(word, "row_softmax"), content)
+        except ValueError as why:
+            raise self.error(start + 1, f"\\operatorname{{{word}}}: {why}") from None
 
     def parameter(self, start):
         i = self.skip_spaces(self.i)
@@ -939,6 +1054,12 @@ class _Builder:
 
     def _call(self, node, token, prime, x):
         name, parameter = token.value
+        if name in _LAYER_CALLS:
+            return self._call_many(node, token, x)
+        if name == "heaviside" and prime is None and self._probability_symbol(self.solid(x)):
+            # H(p) of a declared probability vector is its entropy (the step of a probability is 1).
+            with self.at(node.col):
+                return distributions.entropy(self.solid(x))
         if prime is not None:
             if name not in _PRIMES:
                 raise self.error(ParseError, prime.column, "a prime is read only after \\sigma, \\tanh, ReLU, "
@@ -946,6 +1067,22 @@ class _Builder:
             name = _PRIMES[name]
         fn = _CALLS.get(name) or (lambda z: functions.apply(name, z, parameter))
         return self.apply(x, node.col, fn, keeps_shape=name not in _RESHAPING)
+
+    def _call_many(self, node, token, *xs):
+        """A layer operator with its inputs: BN(Z, \\gamma, \\beta), Attention(Q, K, V), MultiHead_{h}(X, ...)."""
+        name, parameter = token.value
+        if name not in _LAYER_CALLS and len(xs) == 2:
+            return self._call_pair(node, token, *xs)  # H(p, q)
+        if name not in _LAYER_CALLS:
+            raise self.error(ParseError, node.col, "only layers (BN, LayerNorm, Attention, MultiHead) and H(p, q) "
+                                                   "take more than one argument")
+        build, counts = _LAYER_CALLS[name]
+        if len(xs) not in counts:
+            raise self.error(ParseError, node.col, f"this operator takes {' or '.join(map(str, counts))} "
+                                                   f"argument(s), got {len(xs)}")
+        inputs = [self.concrete(x) for x in xs]
+        with self.at(node.col):
+            return build(parameter, *inputs)
 
     def _call_power(self, node, token, caret, exponent, x):
         """\\tanh^2(z): the function's value squared, entrywise (a positive integer power only:
@@ -991,6 +1128,24 @@ class _Builder:
         if number(self.concrete(bound)) != 0:
             raise self.error(ParseError, node.col, "\\mathbb{1}[...] is read only as \\mathbb{1}[z > 0], the step")
         return self.apply(x, node.col, functions.heaviside)
+
+    # ----- information theory (issue 16) -----
+    def _divergence(self, node, token, p, q):
+        p, q = self.concrete(p), self.concrete(q)
+        with self.at(node.col):
+            return distributions.kl_divergence(p, q)
+
+    def _call_pair(self, node, token, a, b):
+        name, _ = token.value
+        if name != "heaviside":
+            raise self.error(ParseError, node.col, "only H(p, q), the cross-entropy, takes two arguments here")
+        a, b = self.concrete(a), self.concrete(b)
+        with self.at(node.col):
+            return distributions.cross_entropy(a, b)
+
+    def _probability_symbol(self, x) -> bool:
+        """A declared probability vector or a softmax: what H(...) is the entropy of."""
+        return (isinstance(x, Symbol) and "probability" in x.assumptions) or (isinstance(x, Softmax) and x.cols == 1)
 
 
 # ----- the reader -------------------------------------------------------------------------------------------
@@ -1050,6 +1205,8 @@ class _Reader:
             message = "'=' is not part of a formula: use read_equations or read_claim"
         elif token.type in ("PARTIAL", "NABLA", "DIFF"):
             message = f"{raw}: derivative notation belongs on the left of '=' in a claim (read_claim)"
+        elif token.type == "_COMMA" and any(t.type == "DIVERGENCE" for t in tokens[:found]):
+            message = "the arguments of KL are divided by \\|, not a comma: KL(p \\| q)"
         elif token.type in ("SEP", "_COMMA", "NEWLINE"):
             message = f"'{raw}' separates equations (read_equations); a formula is one expression"
         elif before is not None and before.type == "FUNC" and token.type in ("INVERSE", "INVTRANSPOSE"):

@@ -16,6 +16,7 @@ import sympy
 from nnsym.declare import expressions as E
 from nnsym.declare.expressions import Expr, Named, Symbol, as_size
 from nnsym.declare.functions import ACTIVATIONS, apply
+from nnsym.declare.normalization import batch_norm, dropout, layer_norm
 from nnsym.errors import InputError
 
 LOSSES = ("squared_error", "binary_cross_entropy", "softmax_cross_entropy")
@@ -91,10 +92,12 @@ class Forward:
     pre_activations: Tuple[Named, ...]
     activations: Tuple[Expr, ...]
     penalty: Optional[Symbol] = None
+    scales: Tuple[Symbol, ...] = ()  # gamma^{(l)} of normalised layers (their beta^{(l)} are the biases)
+    masks: Tuple[Symbol, ...] = ()  # M^{(l)}, the fixed dropout masks (inputs, not parameters)
 
     @property
     def parameters(self) -> Tuple[Symbol, ...]:
-        return tuple(p for pair in zip(self.weights, self.biases) for p in pair)
+        return tuple(p for pair in zip(self.weights, self.biases) for p in pair) + self.scales
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,9 @@ class Network:
     ``loss`` is one of LOSSES. The last layer's activation follows the loss: softmax for
     softmax cross-entropy, the sigmoid for binary cross-entropy (both computed from the logits
     z^{(L)}, stably). With ``batch`` (an int or a name), examples are columns; ``mean`` divides the
-    loss by the batch size; ``weight_decay`` adds lambda/2 sum ||W||_F^2.
+    loss by the batch size; ``weight_decay`` adds lambda/2 sum ||W||_F^2. ``norm`` ("batch" or "layer")
+    normalises every hidden layer, z^{(l)} = BN(W^{(l)} a^{(l-1)}, gamma^{(l)}, beta^{(l)}) (beta takes the
+    bias's place); ``dropout_keep`` applies dropout with fixed masks M^{(l)} to the hidden activations.
     """
 
     layers: Tuple[Dense, ...]
@@ -113,6 +118,8 @@ class Network:
     mean: bool = False
     weight_decay: bool = False
     names: Dict[str, str] = field(default_factory=lambda: {"input": "x", "target": "y"})
+    norm: Optional[str] = None  # "batch" or "layer": the hidden layers' z = BN(W a, gamma, beta) (issue 14)
+    dropout_keep: object = None  # keep probability of dropout on the hidden activations (issue 14)
 
     def __post_init__(self):
         if not self.layers:
@@ -124,6 +131,13 @@ class Network:
             raise InputError(f"unknown loss {self.loss!r}; known: {', '.join(LOSSES)}")
         if self.batch is not None:
             as_size(self.batch)
+        # ----- normalization and dropout (issue 14) -----
+        if self.norm not in (None, "batch", "layer"):
+            raise InputError(f"norm is 'batch', 'layer' or None, not {self.norm!r}")
+        if self.norm == "batch" and (self.batch is None or as_size(self.batch) == 1):
+            raise InputError("batch norm needs a batch of more than one example (batch=B)")
+        if self.dropout_keep is not None:
+            dropout(E.Zero(1, 1), E.Zero(1, 1), self.dropout_keep)  # refuses a keep outside (0, 1]
         for i, (before, after) in enumerate(zip(self.layers, self.layers[1:]), start=1):
             if as_size(before.outputs) != as_size(after.inputs):
                 raise InputError(
@@ -149,18 +163,30 @@ class Network:
             y = E.vector(target_name, n_out, assume=target_assume) if n_out != 1 else E.matrix(target_name, 1, 1)
         a: Expr = x
         weights, biases, zs, activations = [], [], [], [x]
+        scales, masks = [], []
         for l, layer in enumerate(self.layers, start=1):
             W = E.matrix(f"W^{{({l})}}", as_size(layer.outputs), as_size(layer.inputs))
             b = E.vector(f"b^{{({l})}}", as_size(layer.outputs))
             bias = b if batch is None else E.matmul(b, E.transpose(E.Ones(columns, 1)))
-            z = E.name(f"z^{{({l})}}", E.add(E.matmul(W, a), bias))
             last = l == self.depth
+            if self.norm is not None and not last:
+                # A normalised layer's shift beta^{(l)} takes the place of its bias.
+                gamma, b = E.vector(f"\\gamma^{{({l})}}", as_size(layer.outputs)), E.vector(f"\\beta^{{({l})}}", as_size(layer.outputs))
+                normalised = batch_norm if self.norm == "batch" else layer_norm
+                z = E.name(f"z^{{({l})}}", normalised(E.matmul(W, a), gamma, b))
+                scales.append(gamma)
+            else:
+                z = E.name(f"z^{{({l})}}", E.add(E.matmul(W, a), bias))
             if last and self.loss == "softmax_cross_entropy":
                 a = E.name(f"a^{{({l})}}", E.softmax(z))
             elif last and self.loss == "binary_cross_entropy":
                 a = E.name(f"a^{{({l})}}", apply("sigmoid", z))
             elif layer.activation is None:
                 a = z
+            elif self.dropout_keep is not None:
+                M = E.matrix(f"M^{{({l})}}", as_size(layer.outputs), columns)
+                a = E.name(f"a^{{({l})}}", dropout(apply(layer.activation, z), M, self.dropout_keep))
+                masks.append(M)
             else:
                 a = E.name(f"a^{{({l})}}", apply(layer.activation, z))
             weights.append(W)
@@ -180,11 +206,13 @@ class Network:
         if self.weight_decay:
             penalty = E.scalar(r"\lambda")
             loss = E.add(loss, l2_penalty(weights, penalty))
-        return Forward(loss, a, x, y, tuple(weights), tuple(biases), tuple(zs), tuple(activations), penalty)
+        return Forward(loss, a, x, y, tuple(weights), tuple(biases), tuple(zs), tuple(activations), penalty,
+                       tuple(scales), tuple(masks))
 
 
 def network(sizes: Sequence, activation: str = "sigmoid", loss: str = "squared_error", batch=None,
-            mean: bool = False, weight_decay: bool = False, activations: Sequence | None = None) -> Network:
+            mean: bool = False, weight_decay: bool = False, activations: Sequence | None = None,
+            norm: Optional[str] = None, dropout_keep=None) -> Network:
     """``network([2, 2, 1])``: layer sizes from input to output, one activation for every layer (or
     a list in ``activations``)."""
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
@@ -195,4 +223,4 @@ def network(sizes: Sequence, activation: str = "sigmoid", loss: str = "squared_e
     if len(acts) != len(sizes) - 1:
         raise InputError(f"{len(sizes) - 1} layers but {len(acts)} activations")
     layers = tuple(Dense(n_in, n_out, act) for n_in, n_out, act in zip(sizes, sizes[1:], acts))
-    return Network(layers, loss, batch, mean, weight_decay)
+    return Network(layers, loss, batch, mean, weight_decay, norm=norm, dropout_keep=dropout_keep)

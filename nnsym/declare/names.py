@@ -30,6 +30,7 @@ _RESERVED = frozenset(dir(builtins)) | {"np", "numpy", "jnp", "jax", "torch", "m
     "sigmoid", "sigmoid_prime", "log_sigmoid", "softplus", "tanh_prime", "relu", "heaviside", "step_nonpositive",
     "leaky_relu", "leaky_relu_prime", "elu", "elu_prime", "erf", "normal_pdf", "gelu", "gelu_prime", "logsumexp",
     "softmax", "log_softmax", "softmax_cross_entropy", "binary_cross_entropy", "logdet"}
+_RESERVED |= {"row_softmax", "causal_row_softmax", "standardize", "std_dev"}  # normalization, attention (issue 14)
 
 _ACCENTS = {"hat": "hat", "bar": "bar", "tilde": "tilde", "dot": "dot", "widehat": "hat", "overline": "bar"}
 

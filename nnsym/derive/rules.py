@@ -40,6 +40,9 @@ from nnsym.declare.expressions import (
     Zero,
 )
 from nnsym.declare.functions import sigmoid
+from nnsym.declare.attention import ColumnBlock, PadColumns, RowSoftmax, column_block, pad_columns
+from nnsym.declare.composite import Composite
+from nnsym.declare.normalization import Normalize, StdDev, std
 
 VJP = {}
 
@@ -287,3 +290,83 @@ def describe_missing(node) -> str:
         name = f"the elementwise function {node.function!r}"
     return name
 
+
+
+# ==================================================================================================
+# Normalization and attention (issue 14): the statistics of batch/layer norm, the row-wise softmax,
+# column blocks of multi-head attention, and named layers (which differentiate as their definition).
+# ==================================================================================================
+
+
+
+def _spread(A, over):
+    """A 1 1^T (each row's sum, across the row) over the batch; 1 1^T A over the features."""
+    if over == "batch":
+        return E.matmul(E.matmul(A, ones_column(A.cols)), E.transpose(ones_column(A.cols)))
+    return E.matmul(ones_column(A.rows), E.matmul(E.transpose(ones_column(A.rows)), A))
+
+
+def _broadcast(v, like, over):
+    """v 1^T (a column per row) over the batch, 1 v (a row per column) over the features."""
+    if over == "batch":
+        return E.matmul(v, E.transpose(ones_column(like.cols)))
+    return E.matmul(ones_column(like.rows), v)
+
+
+def _per_statistic_factor(G, over):
+    """G = (gamma 1^T) o G' with gamma constant along the normalised axis: (gamma, G'), else (None, G).
+    gamma commutes with the rule's sums, so it is taken out as the textbooks write it."""
+    if isinstance(G, Hadamard):
+        for i, side in enumerate(G.args):
+            if isinstance(side, MatMul) and isinstance(side.args[1 if over == "batch" else 0], Ones):
+                v = side.args[0 if over == "batch" else 1]
+                if (over == "batch" and v.cols == 1) or (over == "features" and v.rows == 1):
+                    return v, G.args[1 - i]
+    return None, G
+
+
+@vjp(Normalize)
+def _normalize(node, G):
+    """d x-hat: dZ = (1/N) (1/sigma) o (N dX - dX 1 1^T - x-hat o ((dX o x-hat) 1 1^T)), sums over the N normalised values"""
+    (Z,) = node.args
+    N = E.Constant(node.count)
+    sigma = std(Z, node.over, node.eps)
+    gamma, G = _per_statistic_factor(G, node.over)
+    factor = E.power(sigma, -1) if gamma is None else E.hadamard_div(gamma, sigma)
+    inner = E.add(E.scale(N, G), E.neg(_spread(G, node.over)),
+                  E.neg(E.hadamard(node, _spread(E.hadamard(G, node), node.over))))
+    return [E.scale(E.power(N, -1), E.hadamard(_broadcast(factor, Z, node.over), inner))]
+
+
+@vjp(StdDev)
+def _std_dev(node, G):
+    """d sqrt(var + eps) = (1/N) x-hat o dZ summed over the N normalised values"""
+    (Z,) = node.args
+    N = E.Constant(Z.cols if node.over == "batch" else Z.rows)
+    return [E.scale(E.power(N, -1), E.hadamard(_broadcast(G, Z, node.over), Normalize(Z, node.over, node.eps)))]
+
+
+@vjp(RowSoftmax)
+def _row_softmax(node, G):
+    """d softmax_row(S) = P o (dP - ((dP o P) 1) 1^T), P = softmax_row(S) (0 where masked, so dS is too)"""
+    P = node
+    return [E.hadamard(P, E.add(G, E.neg(_spread(E.hadamard(G, P), "batch"))))]
+
+
+@vjp(ColumnBlock)
+def _column_block(node, G):
+    """d A[:, s:e] = the block dA[:, s:e] (the rest of A takes no cotangent)"""
+    (A,) = node.args
+    return [pad_columns(G, node.start, int(A.cols))]
+
+
+@vjp(PadColumns)
+def _pad_columns(node, G):
+    """d pad(A) = pad(dA): A's columns of the cotangent"""
+    return [column_block(G, node.start, node.stop)]
+
+
+@vjp(Composite)
+def _composite(node, G):
+    """A named layer is its definition."""
+    return [G] + [None] * len(node.inputs)

@@ -83,7 +83,8 @@ def collect_common_factors(expr: Expr) -> Expr:
             elif children == list(node.args):
                 result = node
             else:
-                result = type(node)(*children)
+                # The node's own data (an epsilon, a column range) stays; only its children change.
+                result = node.rebuilt(children)
             if isinstance(result, Add):
                 terms = _collect(list(result.args), side=1)
                 terms = _collect(terms, side=0)

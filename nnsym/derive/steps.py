@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from nnsym.declare import expressions as E
+from nnsym.declare.attention import ColumnBlock, PadColumns, RowSoftmax
+from nnsym.declare.composite import Composite
 from nnsym.declare.expressions import Expr, Named, Symbol
+from nnsym.declare.normalization import Normalize, StdDev
 from nnsym.derive.reverse import CotangentHook, cotangents
 from nnsym.derive.rules import rule_for
 from nnsym.errors import InputError
@@ -95,6 +98,17 @@ RULE_NAMES = {
     E.BinaryCrossEntropy: (SIGMOID_CE, _named("linear in the targets")),
     E.Named: _named("definition"),
 }
+
+# Normalization and attention (issue 14).
+RULE_NAMES.update({
+    Normalize: lambda node: _named("batch-norm rule" if node.over == "batch" else "layer-norm rule"),
+    StdDev: _named("standard-deviation rule"),
+    RowSoftmax: _named("row-softmax Jacobian"),
+    ColumnBlock: _named("column block"),
+    PadColumns: _named("column block"),
+    Composite: _named("definition"),
+})
+ROUTINE = ROUTINE + (Composite,)  # BN(Z, gamma, beta) is opened up without a line of its own
 
 
 def rule_name(node: Expr, position: int) -> RuleName:

@@ -513,6 +513,50 @@ class LatexPrinter(Printer):
         return rf"\left\|{self._print(operand)}\right\|{sub}"
 
 
+    # ----- normalization and attention (issue 14): operator names the reader reads back -----
+    def layer_subscript(self, *parts) -> str:
+        parts = [p for p in parts if p]
+        return f"_{{{', '.join(parts)}}}" if parts else ""
+
+    def epsilon(self, eps) -> str:
+        """epsilon is written only where it is not PyTorch's default 1e-5."""
+        return "" if eps == sympy.Rational(1, 100000) else self.parameter(eps)
+
+    def _print_Normalize(self, node):
+        head = "BN" if node.over == "batch" else "LayerNorm"
+        return (rf"\operatorname{{{head}}}{self.layer_subscript(self.epsilon(node.eps))}"
+                rf"\left({self._print(node.args[0])}\right)")
+
+    def _print_StdDev(self, node):
+        tag = r"\mathrm{BN}" if node.over == "batch" else r"\mathrm{LN}"
+        return (rf"\operatorname{{std}}{self.layer_subscript(tag, self.epsilon(node.eps))}"
+                rf"\left({self._print(node.args[0])}\right)")
+
+    def _print_RowSoftmax(self, node):
+        tag = r"\mathrm{causal}" if node.causal else r"\mathrm{row}"
+        return rf"\operatorname{{softmax}}_{{{tag}}}\left({self._print(node.args[0])}\right)"
+
+    def _print_ColumnBlock(self, node):
+        # 1-based and inclusive, as a lecturer numbers columns: columns 1 to 4 of A
+        return rf"\operatorname{{cols}}_{{{node.start + 1}:{node.stop}}}\left({self._print(node.args[0])}\right)"
+
+    def _print_PadColumns(self, node):
+        return (rf"\operatorname{{pad}}_{{{node.start + 1}:{node.stop}, {node.total}}}"
+                rf"\left({self._print(node.args[0])}\right)")
+
+    def _print_Composite(self, node):
+        operator, parameter = node.operator, node.parameter
+        if operator in ("BN", "LayerNorm"):
+            sub = self.layer_subscript(self.epsilon(parameter))
+        elif operator == "Attention":
+            sub = self.layer_subscript(r"\mathrm{causal}" if parameter else "")
+        else:  # MultiHead: the number of heads
+            heads, causal = parameter
+            sub = self.layer_subscript(str(heads), r"\mathrm{causal}" if causal else "")
+        inputs = ", ".join(self._print(a) for a in node.inputs)
+        return rf"\operatorname{{{operator}}}{sub}\left({inputs}\right)"
+
+
 @refuse_deep_nesting
 def latex(expr: Expr, notation: Notation = Notation()) -> str:
     if not isinstance(expr, Expr) or not isinstance(notation, Notation):

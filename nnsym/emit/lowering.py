@@ -16,6 +16,9 @@ code printers know. The rewrites are exact identities; the value of every node i
 | tanh'(z), tanh(z) known    | TanhPrimeOf(t)        | 1 - t * t           |
 | X^T diag(v) X,  v >= 0     | Gram(A), A = sqrt(v) X| A.T @ A             |
 | s o g - (s^T g) s, s = softmax(z) | SoftmaxVJP(s, g) | softmax_vjp(s, g) |
+| log det S,  S spd          | CholeskyLogDet(S)     | 2 sum log diag chol |
+| A^{-1} B (A^{-1} not kept) | Solve(A, B)           | linalg.solve(A, B)  |
+| tr(A^T B)                  | TraceOfProduct(A, B)  | sum(A * B)          |
 
 The last one is the Gauss-Newton and logistic-regression Hessian: ``A.T @ A`` of one array is a
 symmetric rank-k update (BLAS syrk), half the multiplications of ``X.T @ (v * X)``. It applies only
@@ -27,9 +30,11 @@ from __future__ import annotations
 from typing import Dict, List, Sequence
 
 from nnsym.declare.expressions import (
-    Add, Apply, Constant, Diag, Expr, Hadamard, MatMul, Named, Ones, Scale, Softmax, Transpose, number, post_order, scale,
+    Add, Apply, Constant, Diag, Expr, Hadamard, Inverse, LogDet, MatMul, Named, Ones, Scale, Softmax, Symbol, Trace,
+    Transpose, number, post_order, scale,
 )
 from nnsym.declare.functions import apply
+from nnsym.emit import layer_lowering
 
 
 class Broadcast(Expr):
@@ -167,6 +172,7 @@ class _Lowering:
             if isinstance(inner, Apply) and inner.function.name in ("sigmoid", "tanh") and inner.function.parameter is None:
                 self.known[(inner.function.name, inner.args[0])] = node
         self.memo: Dict[Expr, Expr] = {}
+        self.kept_inverses = _kept_inverses(roots)
 
     def __call__(self, node: Expr) -> Expr:
         for current in post_order([node], seen=self.memo):
@@ -175,6 +181,13 @@ class _Lowering:
 
     def rewrite(self, node: Expr) -> Expr:
         args = tuple(self.memo[a] for a in node.args)
+        # Normalization, attention and named layers (issue 14): nnsym.emit.layer_lowering.
+        layer = layer_lowering.rewrite(node, args, self.memo, Broadcast)
+        if layer is not None:
+            return layer
+        linear_algebra = self.rewrite_linear_algebra(node, args)
+        if linear_algebra is not None:
+            return linear_algebra
         if isinstance(node, Add):
             return self.rewrite_sum(node, args)
         if isinstance(node, MatMul):
@@ -258,6 +271,123 @@ def _softmax_product(term: Expr):
         if term.args[0].args[0].args[0] == S and _is_softmax(S):
             return ("second", c, S, term.args[0].args[1])
     return None
+
+
+# ----- log-determinants, solves and traces of products (issue 16: Gaussian likelihoods) -----------
+
+
+class CholeskyLogDet(Expr):
+    """log det S of an SPD S as 2 sum log diag L, S = L L^T: half the work of an LU, and an error
+    (not the log |det| of some other matrix) when S is not positive definite."""
+
+    __slots__ = ()
+
+    def __init__(self, operand):
+        super().__init__((operand,), (), (1, 1))
+
+
+class Solve(Expr):
+    """A^{-1} B computed by solving A X = B, where A^{-1} itself is needed nowhere else."""
+
+    __slots__ = ()
+
+    def __init__(self, matrix, right):
+        super().__init__((matrix, right), (), (matrix.rows, right.cols))
+
+
+class TraceOfProduct(Expr):
+    """tr(A^T B) = sum(A o B): no product matrix (N x N for tr(R^T S^{-1} R)) is formed."""
+
+    __slots__ = ()
+
+    def __init__(self, left, right):
+        super().__init__((left, right), (), (1, 1))
+
+
+def _is_spd(node: Expr) -> bool:
+    return isinstance(node, Symbol) and "spd" in node.assumptions
+
+
+def _kept_inverses(roots: Sequence[Expr]) -> set:
+    """The inverses some formula needs as matrices. An inverse is solved for instead only where every
+    use is a left factor, A^{-1} B, or the right factor of a product P A^{-1} that is itself only ever
+    a left factor, (P A^{-1}) B = P (A^{-1} B)."""
+    nodes = _all_nodes(roots)
+    parents: Dict[Expr, list] = {}
+    for node in nodes:
+        for index, child in enumerate(node.args):
+            parents.setdefault(child, []).append((node, index))
+    rooted = set(roots)
+
+    def left_factor_only(node):
+        return node not in rooted and all(isinstance(p, MatMul) and i == 0 for p, i in parents.get(node, ()))
+
+    kept = set()
+    for node in nodes:
+        if not isinstance(node, Inverse) or node in rooted:
+            kept.update([node] if isinstance(node, Inverse) else [])
+            continue
+        for parent, index in parents.get(node, ()):
+            if not isinstance(parent, MatMul) or (index == 1 and not left_factor_only(parent)):
+                kept.add(node)
+    return kept
+
+
+def _gram_of_solved(self, node: Expr):
+    """S^{-1} R R^T S^{-1} (S symmetric) as W W^T with W = S^{-1} R: one product of d x N matrices
+    instead of two d x d x d ones."""
+    left, right = node.args
+    if not (isinstance(right, Inverse) and _is_spd(right.args[0]) and isinstance(left, MatMul)
+            and left.args[0] == right and isinstance(left.args[1], MatMul)):
+        return None
+    R, RT = left.args[1].args
+    if not (isinstance(RT, Transpose) and RT.args[0] == R):
+        return None
+    return Gram(Transpose(MatMul(self.memo[right], self.memo[R])))
+
+
+def _negated_bias(node: Expr):
+    """c (b 1^T), the mean subtracted from every example (X - mu 1^T): its column b, or None."""
+    if isinstance(node, Scale) and number(node.args[0]) is not None and _is_broadcast_bias(node.args[1]):
+        return node.args[1].args[0]
+    return None
+
+
+def _rewrite_linear_algebra(self, node: Expr, args) -> Expr:
+    if isinstance(node, Add) and any(_negated_bias(a) is not None for a in node.args) and any(
+            _negated_bias(a) is None and not _is_broadcast_bias(a) for a in node.args):
+        args = tuple(Scale(term.args[0], Broadcast(self.memo[_negated_bias(term)], term.shape))
+                     if _negated_bias(term) is not None else lowered for term, lowered in zip(node.args, args))
+        return self.rewrite_sum(node, args)
+    if isinstance(node, LogDet) and _is_spd(args[0]):
+        return CholeskyLogDet(args[0])
+    if isinstance(node, Trace) and isinstance(node.args[0], MatMul):
+        # tr(A^T S^{-1} B) = sum(A o S^{-1} B), S^{-1} B shared with the gradient's S^{-1} (X - mu 1^T).
+        left, right = node.args[0].args
+        if (isinstance(left, MatMul) and isinstance(left.args[0], Transpose) and isinstance(left.args[1], Inverse)
+                and _is_spd(left.args[1].args[0])):
+            inverse = left.args[1]
+            solved = (MatMul(self.memo[inverse], self.memo[right]) if inverse in self.kept_inverses
+                      else Solve(self.memo[inverse.args[0]], self.memo[right]))
+            return TraceOfProduct(self.memo[left.args[0].args[0]], solved)
+    if isinstance(node, Trace) and isinstance(args[0], MatMul):
+        left, right = args[0].args
+        return TraceOfProduct(left.args[0] if isinstance(left, Transpose) else Transpose(left), right)
+    if isinstance(node, MatMul):
+        left, right = node.args
+        gram = _gram_of_solved(self, node)
+        if gram is not None:
+            return gram
+        if isinstance(left, Inverse) and left not in self.kept_inverses:
+            return Solve(self.memo[left.args[0]], args[1])
+        # (P A^{-1}) B = P (A^{-1} B): the solve is the inner product.
+        if isinstance(left, MatMul) and isinstance(left.args[1], Inverse) and left.args[1] not in self.kept_inverses:
+            inverse = left.args[1]
+            return MatMul(self.memo[left.args[0]], Solve(self.memo[inverse.args[0]], args[1]))
+    return None
+
+
+_Lowering.rewrite_linear_algebra = _rewrite_linear_algebra
 
 
 def lower(roots: Sequence[Expr]) -> List[Expr]:

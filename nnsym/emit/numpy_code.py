@@ -91,7 +91,8 @@ class NumPyPrinter(Printer):
         self.used_helpers: set = set()
         self.dtype_name = ""  # the generated function's variable holding its arguments' float type
         self.uses_dtype = False
-        self._python = PythonCodePrinter({"fully_qualified_modules": False})
+        # math.sqrt: a size may sit under a root (the 1/sqrt(d) of attention); generated modules import math
+        self._python = PythonCodePrinter({"fully_qualified_modules": True})
 
     def emptyPrinter(self, expr):
         raise MissingRuleError(f"no NumPy rule for {type(expr).__name__}")
@@ -283,6 +284,17 @@ class NumPyPrinter(Printer):
             return f"{self.child(node, 0, PRODUCT)} * {self.child(node, 1, PRODUCT + 1)}"
         return f"{self.child(node, 0, PRODUCT)} * {self.child(node, 1, ATOM)}.T"
 
+    # ----- lowered linear algebra (issue 16) -----
+    def _print_CholeskyLogDet(self, node):
+        p = self.prefix
+        return self.scalar_array(f"2.0 * {p}.sum({p}.log({p}.diagonal({p}.linalg.cholesky({self.arg(node)}))))")
+
+    def _print_Solve(self, node):
+        return f"{self.prefix}.linalg.solve({self.arg(node, 0)}, {self.arg(node, 1)})"
+
+    def _print_TraceOfProduct(self, node):
+        return self.scalar_array(f"{self.prefix}.sum({self.child(node, 0, PRODUCT)} * {self.child(node, 1, PRODUCT + 1)})")
+
     def _print_Gram(self, node):
         return f"{self.child(node, 0, ATOM)}.T @ {self.child(node, 1, PRODUCT + 1)}"
 
@@ -298,11 +310,52 @@ class NumPyPrinter(Printer):
         return f"1.0 - {self.child(node, 0, PRODUCT)} * {t}"
 
 
+    # ---- normalization and attention (issue 14); lowered forms in nnsym.emit.layer_lowering ----
+    axis_keywords = ("axis", "keepdims")  # PyTorch: dim, keepdim
+
+    def axis_text(self, axis: int) -> str:
+        return f"{self.axis_keywords[0]}={axis}, {self.axis_keywords[1]}=True"
+
+    def _print_Mean(self, node):
+        return f"{self.child(node, 0, ATOM)}.mean({self.axis_text(node.axis)})"
+
+    def _print_BroadcastMul(self, node):
+        return f"{self.child(node, 0, PRODUCT)} * {self.child(node, 1, PRODUCT + 1)}"
+
+    def _print_RowSoftmax(self, node):
+        return f"{self.helper('causal_row_softmax' if node.causal else 'row_softmax')}({self.arg(node)})"
+
+    def _print_ColumnBlock(self, node):
+        return f"{self.child(node, 0, ATOM)}[:, {node.start}:{node.stop}]"
+
+    def _print_PadColumns(self, node):
+        return f"{self.prefix}.pad({self.arg(node)}, ((0, 0), ({node.start}, {node.total - node.stop})))"
+
+    def _print_Concatenate(self, node):
+        blocks = ", ".join(self.names[a] for a in node.args)
+        return f"{self.prefix}.concatenate([{blocks}], {self.axis_keywords[0]}=1)"
+
+    # Unlowered (write_function(lowered=False)): the helpers compute them directly.
+    def _print_Normalize(self, node):
+        return f"{self.helper('standardize')}({self.arg(node)}, {1 if node.over == 'batch' else 0}, {float(node.eps)!r})"
+
+    def _print_StdDev(self, node):
+        return f"{self.helper('std_dev')}({self.arg(node)}, {1 if node.over == 'batch' else 0}, {float(node.eps)!r})"
+
+    def _print_Composite(self, node):
+        return self.arg(node)
+
+
 PRECEDENCE = {
     "Add": SUM, "TanhPrimeOf": SUM,
     "MatMul": PRODUCT, "Hadamard": PRODUCT, "HadamardDiv": PRODUCT, "ScaleRows": PRODUCT,
     "ScaleColumns": PRODUCT, "SigmoidPrimeOf": PRODUCT, "Gram": PRODUCT,
 }
+
+
+# Normalization and attention (issue 14).
+HELPERS |= {"row_softmax", "causal_row_softmax", "standardize", "std_dev"}
+PRECEDENCE["BroadcastMul"] = PRODUCT
 
 
 def _parents(roots: Sequence[Expr]) -> tuple:

@@ -212,3 +212,32 @@ def float_array(x):
 
 def float_dtype(*arrays):
     return np.result_type(*arrays)
+
+
+# ----- normalization and attention (issue 14) -----
+
+
+def row_softmax(s):
+    # Each row shifted by its maximum: softmax of a row of [1000, 1000, 0] is [0.5, 0.5, 0], not nan.
+    e = np.exp(s - np.max(s, axis=1, keepdims=True))
+    return e / np.sum(e, axis=1, keepdims=True)
+
+
+def causal_row_softmax(s):
+    # Entries right of the diagonal are -inf before the shift (exp gives exactly 0); the diagonal is
+    # never masked, so every row's maximum is finite.
+    masked = np.where(np.tri(s.shape[0], s.shape[1], dtype=bool), s, -np.inf)
+    e = np.exp(masked - np.max(masked, axis=1, keepdims=True))
+    return e / np.sum(e, axis=1, keepdims=True)
+
+
+def std_dev(z, axis, eps):
+    # Two passes (centre, then the mean square): E[z^2] - E[z]^2 cancels to nothing, or below 0,
+    # when the spread is small against the mean (1e8 + 1e-3 noise).
+    c = z - np.mean(z, axis=axis, keepdims=True)
+    return np.sqrt(np.mean(c * c, axis=axis, keepdims=True) + eps)
+
+
+def standardize(z, axis, eps):
+    c = z - np.mean(z, axis=axis, keepdims=True)
+    return c / np.sqrt(np.mean(c * c, axis=axis, keepdims=True) + eps)

@@ -124,3 +124,28 @@ def softmax_vjp(s, g):
     top = jnp.argmax(s, axis=0)[None, :]
     at_top = jnp.sum(s * (jnp.take_along_axis(g, top, axis=0) - g), axis=0, keepdims=True)
     return jnp.where(jnp.arange(s.shape[0])[:, None] == top, s * at_top, p - s * jnp.sum(p, axis=0, keepdims=True))
+
+
+# ----- normalization and attention (issue 14) -----
+
+
+def row_softmax(s):
+    e = jnp.exp(s - jnp.max(s, axis=1, keepdims=True))
+    return e / jnp.sum(e, axis=1, keepdims=True)
+
+
+def causal_row_softmax(s):
+    # Right of the diagonal: -inf, so exp gives exactly 0; the diagonal keeps each row's maximum finite.
+    masked = jnp.where(jnp.tri(s.shape[0], s.shape[1], dtype=bool), s, -jnp.inf)
+    e = jnp.exp(masked - jnp.max(masked, axis=1, keepdims=True))
+    return e / jnp.sum(e, axis=1, keepdims=True)
+
+
+def std_dev(z, axis, eps):
+    c = z - jnp.mean(z, axis=axis, keepdims=True)
+    return jnp.sqrt(jnp.mean(c * c, axis=axis, keepdims=True) + eps)
+
+
+def standardize(z, axis, eps):
+    c = z - jnp.mean(z, axis=axis, keepdims=True)
+    return c / jnp.sqrt(jnp.mean(c * c, axis=axis, keepdims=True) + eps)

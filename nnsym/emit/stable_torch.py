@@ -144,3 +144,26 @@ def float_dtype(*tensors):
     for t in tensors[1:]:
         dtype = torch.promote_types(dtype, t.dtype)
     return dtype
+
+
+# ----- normalization and attention (issue 14) -----
+
+
+def row_softmax(s):
+    return torch.softmax(s, dim=1)
+
+
+def causal_row_softmax(s):
+    # Right of the diagonal: -inf, so the softmax gives exactly 0 there; the diagonal is never masked.
+    mask = torch.ones(s.shape, dtype=torch.bool).tril()
+    return torch.softmax(torch.where(mask, s, torch.full_like(s, -math.inf)), dim=1)
+
+
+def std_dev(z, axis, eps):
+    c = z - torch.mean(z, dim=axis, keepdim=True)
+    return torch.sqrt(torch.mean(c * c, dim=axis, keepdim=True) + eps)
+
+
+def standardize(z, axis, eps):
+    c = z - torch.mean(z, dim=axis, keepdim=True)
+    return c / torch.sqrt(torch.mean(c * c, dim=axis, keepdim=True) + eps)

@@ -7,6 +7,7 @@ default); constructors name the dtype because PyTorch's default is float32. A sc
 
 from __future__ import annotations
 
+from nnsym.declare.expressions import Constant
 from nnsym.emit import stable_torch
 from nnsym.emit.numpy_code import NumPyPrinter
 
@@ -29,3 +30,16 @@ class TorchPrinter(NumPyPrinter):
 
     def dtype(self) -> str:
         return super().dtype() or ", dtype=torch.float64"
+
+    # ---- normalization and attention (issue 14) ----
+    axis_keywords = ("dim", "keepdim")
+
+    def _print_PadColumns(self, node):
+        return f"torch.nn.functional.pad({self.arg(node)}, ({node.start}, {node.total - node.stop}))"
+
+    # ----- an elementwise function of a number (the log 2 pi of a Gaussian; issue 16) -----
+    def _print_Apply(self, node):
+        # torch.log takes tensors only; a number's log, exp or square root is a Python float from math.
+        if isinstance(node.args[0], Constant) and node.function.name in ("log", "exp", "sqrt", "tanh"):
+            return f"math.{node.function.name}({self.arg(node)})"
+        return super()._print_Apply(node)

@@ -18,8 +18,11 @@ import numpy as np
 
 from nnsym.declare import expressions as E
 from nnsym.declare.expressions import Add, Apply, Expr, MatMul, Scale, SoftmaxCrossEntropy, Symbol, Transpose, post_order
+from nnsym.declare.attention import RowSoftmax
+from nnsym.declare.normalization import Normalize, std
 from nnsym.derive.canonical import canonical, rebuild
 from nnsym.derive.reverse import cotangents
+from nnsym.derive.rules import rule_for
 from nnsym.emit.latex import latex
 from nnsym.errors import NnsymError, spelled
 from nnsym.verify.evaluate import evaluate
@@ -388,9 +391,103 @@ def assumption_only(sample: Sample) -> Optional[str]:
     return None
 
 
-# In order: the first that fits is reported. Transpose and scale are the commonest and cheapest.
+# ----- normalization, attention and dropout (issue 14): the classic slips of FINDINGS.md -----
+
+def _nodes_on_path(sample: Sample, kind) -> List[Expr]:
+    return [n for n in E.post_order([sample.function]) if isinstance(n, kind) and n.depends_on(sample.wrt)]
+
+
+def _gradient_with_rule(sample: Sample, node: Expr, wrong_rule) -> Optional[Expr]:
+    """The gradient as if ``node``'s rule had been ``wrong_rule(node, G)`` (the child's cotangent)
+    instead of the true one; None when it cannot be formed."""
+    upstream = {}
+    operand = node.args[0]
+
+    def hook(current, G):
+        if current == node:
+            upstream["G"] = G
+        elif current == operand and "G" in upstream:
+            true = rule_for(node)(node, upstream["G"])[0]
+            return E.add(G, E.neg(true), wrong_rule(node, upstream["G"]))
+        return G
+
+    try:
+        return cotangents(sample.function, [sample.wrt], hook)[sample.wrt]
+    except (NnsymError, AssertionError):
+        return None
+
+
+def normalization_constants(sample: Sample) -> Optional[str]:
+    """Batch or layer norm differentiated with the mean and variance held constant: dZ = dX o 1/sigma."""
+    for node in _nodes_on_path(sample, Normalize):
+        sigma = std(node.args[0], node.over, node.eps)
+        spread = E.matmul(sigma, E.Ones(1, node.cols)) if node.over == "batch" else E.matmul(E.Ones(node.rows, 1), sigma)
+        candidate = _gradient_with_rule(sample, node, lambda n, G: E.hadamard_div(G, spread))
+        if candidate is not None and sample.claim_equals(candidate):
+            layer = "batch norm" if node.over == "batch" else "layer norm"
+            return (f"{layer} with its statistics held constant: the claim treats the mean and the variance as "
+                    f"constants (dZ = dX-hat / sigma); they depend on Z, which adds -(1/N)(dX-hat 1 1^T + "
+                    f"x-hat o ((dX-hat o x-hat) 1 1^T)) / sigma (sums over the normalised values)")
+    return None
+
+
+def attention_slips(sample: Sample) -> Optional[str]:
+    """Attention without its 1/sqrt(d), or with the row softmax differentiated entry by entry."""
+    for node in _nodes_on_path(sample, RowSoftmax):
+        scores = node.args[0]
+        c = E.number(scores.args[0]) if isinstance(scores, Scale) else None
+        if c is not None and c != 0 and sample.claim_equals(E.scale(E.Constant(1 / c), sample.truth)):
+            return (f"missing 1/sqrt(d): the claim is {_show(E.Constant(1 / c))} times the gradient, the factor "
+                    f"{_show(E.Constant(c))} of the scores S = Q K^T / sqrt(d) left out of dQ and dK")
+        elementwise = {
+            "P o dP (the softmax's row Jacobian dropped: no -((dP o P) 1) 1^T term)": lambda n, G: E.hadamard(n, G),
+            "P o (1 - P) o dP (the softmax differentiated entry by entry, like a sigmoid)":
+                lambda n, G: E.hadamard(E.hadamard(n, E.add(E.Ones(*n.shape), E.neg(n))), G),
+        }
+        for description, wrong in elementwise.items():
+            candidate = _gradient_with_rule(sample, node, wrong)
+            if candidate is not None and sample.claim_equals(candidate):
+                return (f"softmax taken elementwise: the claim uses dS = {description}; the row-wise softmax "
+                        f"has dS = P o (dP - ((dP o P) 1) 1^T)")
+    return None
+
+
+def dropout_scale(sample: Sample) -> Optional[str]:
+    """Dropout (A o M) / keep differentiated without the 1/keep."""
+    for node in _nodes_on_path(sample, Scale):
+        c = E.number(node.args[0])
+        operand = node.args[1]
+        if (c is not None and c > 1 and isinstance(operand, E.Hadamard)
+                and any(isinstance(a, Symbol) and not a.depends_on(sample.wrt) for a in operand.args)
+                and sample.claim_equals(E.scale(E.Constant(1 / c), sample.truth))):
+            return (f"dropout without the 1/keep: the claim is {_show(E.Constant(1 / c))} times the gradient; "
+                    f"(A o M) / keep has dA = dY o M / keep")
+    return None
+
+
+LAYER_DIAGNOSES = (normalization_constants, attention_slips, dropout_scale)
+
+# ----- symmetric-matrix gradients (issue 16: covariance matrices) ---------------------------------
+
+
+def symmetric_convention(sample: Sample) -> Optional[str]:
+    """For a symmetric (SPD) variable, the claim is the gradient constrained to symmetric matrices,
+    G + G^T - diag(G), where nnsym gives G, every entry an independent variable (the function as written)."""
+    if sample.wrt.kind != "matrix" or not sample.wrt.assumptions & {"symmetric", "spd"}:
+        return None
+    for c, t in zip(sample.claimed_values, sample.true_values):
+        if c.shape != t.shape or not close(c, t + t.T - np.diag(np.diag(t))):
+            return None
+    return ("symmetric-matrix convention: the claim is G + G^T - diag(G), the gradient over symmetric matrices "
+            "(entries ij and ji moved together); nnsym gives G, each entry independent as the function is "
+            "written (d log det S = S^{-1}); both vanish at the same points")
+
+
+# In order: the first that fits is reported. Transpose and scale are the commonest and cheapest; the
+# layers' named slips come before the plain "scaled by" they would otherwise be reported as.
 DIAGNOSES: Tuple[Callable[[Sample], Optional[str]], ...] = (
-    transposed, scaled, missing_transpose, assumption_only, elementwise_factor, symmetric_only, dropped_term,
+    transposed, *LAYER_DIAGNOSES, scaled, missing_transpose, assumption_only,
+    elementwise_factor, symmetric_only, symmetric_convention, dropped_term,
     extra_term, wrong_order,
 )
 

@@ -12,10 +12,12 @@ from typing import Mapping, Optional, Sequence, Union
 
 import sympy
 
+from nnsym.declare.attention import ColumnBlock, PadColumns
 from nnsym.declare.expressions import Expr, Symbol, post_order
 from nnsym.declare.latex_reader import parse_shape, read_definition
 from nnsym.declare.layers import Network
 from nnsym.declare.names import canonical_name
+from nnsym.derive.adjoints import adjoint_hook
 from nnsym.emit.jax_code import JaxPrinter
 from nnsym.emit.latex import latex
 from nnsym.emit.numpy_code import NumPyPrinter
@@ -125,7 +127,15 @@ def export(source: Union[Network, Expr, str], wrt: Union[str, Symbol, Sequence, 
     # Sizes too large for finite differences (an export needs no numeric check at full size): the
     # formulas are checked on a small twin, as for networks, and must be the full-size ones resized.
     small = _small_sizes(source, variables) if verify else None
-    found = gradients(source, variables, verify=verify and not small)
+    if small and any(isinstance(node, (ColumnBlock, PadColumns)) for node in post_order([source])):
+        # Heads split fixed column ranges, which a copy with every size shrunk cannot keep (issue 14).
+        raise InputError("multi-head attention splits fixed columns into heads, so at these sizes it cannot be "
+                         "checked on a shrunk copy: export it at sizes small enough to check (d_model <= 8), or "
+                         "with verify=False after checking it against another implementation")
+    # Named intermediates (a transformer block's) name their adjoints, as a network names its deltas.
+    adjoints = []
+    found = gradients(source, variables, verify=verify and not small,
+                      hook=adjoint_hook(source, lambda name, definition: adjoints.append((name, definition))))
     hessian_results = {v: hessian(source, v, verify=verify and not small) for v in variables} if hessians else {}
     if small:
         _check_on_twin(source, variables, small, {v: found[v].expression for v in variables},
@@ -139,7 +149,8 @@ def export(source: Union[Network, Expr, str], wrt: Union[str, Symbol, Sequence, 
         test_shapes=_test_shapes(symbols),
         kinds={s.name: _kind(s) for s in symbols},
         forward_formulas=[("f", latex(source))],
-        gradient_formulas=[(rf"\frac{{\partial f}}{{\partial {v.name}}}", found[v].latex()) for v in variables],
+        gradient_formulas=[(a.name, latex(definition)) for a, definition in adjoints]
+        + [(rf"\frac{{\partial f}}{{\partial {v.name}}}", found[v].latex()) for v in variables],
         hessian_formulas=[(rf"\frac{{\partial^2 f}}{{\partial {v.name} \partial {v.name}^\top}}", h.latex())
                           for v, h in hessian_results.items()],
     )
@@ -180,7 +191,7 @@ def _check_on_twin(f: Expr, variables, small: Mapping, found: Mapping, hessians:
     if entries(twin_variables, small_sizes(symbols_of(twin, *twin_variables))) > MAX_ENTRIES:
         raise InputError(f"sizes too large to check numerically (more than {MAX_ENTRIES} entries), "
                          "even with each size made small")
-    checked = gradients(twin, twin_variables)
+    checked = gradients(twin, twin_variables, hook=adjoint_hook(twin))
     for v, tv in zip(variables, twin_variables):
         if _resized(found[v], small) != checked[tv].expression:
             raise VerificationError(f"the gradient with respect to {v.name} at full size is not the one "

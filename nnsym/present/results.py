@@ -176,9 +176,11 @@ def grad(f: Expr, wrt: Symbol, verify: bool = True, oracle: bool = True) -> Grad
 
 
 @refuse_deep_nesting
-def gradients(f: Expr, wrt: Sequence[Symbol], verify: bool = True, oracle: bool = True) -> Dict[Symbol, Gradient]:
-    """Gradients with respect to several symbols in one reverse pass."""
-    found = cotangents(f, wrt)
+def gradients(f: Expr, wrt: Sequence[Symbol], verify: bool = True, oracle: bool = True,
+              hook=None) -> Dict[Symbol, Gradient]:
+    """Gradients with respect to several symbols in one reverse pass (``hook`` may name cotangents
+    as reverse mode forms them: `nnsym.derive.adjoints.adjoint_hook`)."""
+    found = cotangents(f, wrt, hook)
     reports = _require(verify_gradients(f, found, oracle=oracle), "a gradient") if verify else ()
     return {v: Gradient(f, v, found[v], reports) for v in wrt}
 

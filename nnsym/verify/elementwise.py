@@ -37,6 +37,21 @@ def _softmax_column(column):
     return exps / sum(exps)
 
 
+def _standardized(z, over, eps):
+    """(x-hat, sigma) written out: each row (over the batch) or column (over the features) centred and
+    divided by sqrt(biased variance + eps)."""
+    lines = [z[i, :] for i in range(z.rows)] if over == "batch" else [z[:, j] for j in range(z.cols)]
+    hats, sigmas = [], []
+    for line in lines:
+        mean = sum(line) / len(line)
+        sigma = sympy.sqrt(sum((v - mean) ** 2 for v in line) / len(line) + eps)
+        hats.append(line.applyfunc(lambda v: (v - mean) / sigma))
+        sigmas.append(sigma)
+    if over == "batch":
+        return sympy.Matrix.vstack(*hats), sympy.Matrix(sigmas)
+    return sympy.Matrix.hstack(*hats), sympy.Matrix([sigmas])
+
+
 class ToSympy:
     """Expression -> explicit `sympy.Matrix` of entries."""
 
@@ -148,6 +163,32 @@ class ToSympy:
 
     def _Norm(self, node, a):
         return sympy.Matrix([[sympy.sqrt(sum(v ** 2 for v in a))]])
+
+
+    # ----- normalization and attention (issue 14) -----
+    def _Normalize(self, node, z):
+        return _standardized(z, node.over, node.eps)[0]
+
+    def _StdDev(self, node, z):
+        return _standardized(z, node.over, node.eps)[1]
+
+    def _RowSoftmax(self, node, s):
+        rows = []
+        for i in range(s.rows):
+            kept = range(min(i + 1, s.cols)) if node.causal else range(s.cols)
+            exps = [sympy.exp(s[i, j]) for j in kept]
+            total = sum(exps)
+            rows.append([exps[j] / total if j < len(exps) else sympy.Integer(0) for j in range(s.cols)])
+        return sympy.Matrix(rows)
+
+    def _ColumnBlock(self, node, a):
+        return a[:, node.start:node.stop]
+
+    def _PadColumns(self, node, g):
+        return sympy.Matrix.hstack(sympy.zeros(g.rows, node.start), g, sympy.zeros(g.rows, node.total - node.stop))
+
+    def _Composite(self, node, value, *inputs):
+        return value
 
 
 def elementwise_gradient(f: Expr, symbol: Symbol, sizes: Mapping, entries: Dict) -> sympy.Matrix:

@@ -198,6 +198,26 @@ class Evaluator:
         return np.sqrt(np.sum(a * a))
 
 
+    # ----- normalization and attention (issue 14) -----
+    def _Normalize(self, node, z):
+        return stable.standardize(z, 1 if node.over == "batch" else 0, float(node.eps))
+
+    def _StdDev(self, node, z):
+        return stable.std_dev(z, 1 if node.over == "batch" else 0, float(node.eps))
+
+    def _RowSoftmax(self, node, s):
+        return stable.causal_row_softmax(s) if node.causal else stable.row_softmax(s)
+
+    def _ColumnBlock(self, node, a):
+        return a[:, node.start:node.stop]
+
+    def _PadColumns(self, node, g):
+        return np.pad(g, ((0, 0), (node.start, node.total - node.stop)))
+
+    def _Composite(self, node, value, *inputs):
+        return value
+
+
 def evaluate(expr: Expr, values: Mapping, sizes: Mapping | None = None) -> np.ndarray:
     """The value of ``expr`` as a 2-D array (a scalar as 1 x 1)."""
     return Evaluator(values, sizes)(expr)

@@ -71,12 +71,14 @@ def _named_nodes(expr: Expr):
 
 
 def _constant_sizes(exprs) -> set:
-    """Sizes that appear only in numbers (the 1/(2B) of a mean), not in any symbol's shape."""
+    """Sizes that appear only in numbers (the 1/(2B) of a mean) or in the shape of a symbol-free node
+    (the I_N of a cotangent), not in any symbol's shape."""
     found, stack = set(), list(exprs)
     while stack:
         node = stack.pop()
         if isinstance(node, E.Constant):
             found |= node.value.free_symbols
+        found |= node.shape[0].free_symbols | node.shape[1].free_symbols
         stack.extend(node.args)
     return found
 

@@ -21,6 +21,9 @@ TOPICS = [
     "01-linear-equations", "02-vectors-and-matrices", "03-derivatives-and-chain-rule", "04-activation-functions",
     "05-cost-functions", "06-gradient-descent", "07-backpropagation", "08-xor-network",
     "09-logistic-regression", "10-softmax-regression",
+    "11-probability-information",
+    # issue 14: the later layers
+    "12-regularization-dropout", "13-normalization", "14-optimizers", "15-attention-transformer",
 ]
 
 
