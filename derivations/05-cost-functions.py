@@ -3,7 +3,43 @@
 import sympy
 
 import nnsym as ns
-from nnsym.present.notes import Formula, Note, Text, script_main, steps
+from nnsym.present.notes import Display, Formula, Note, Text, script_main, steps, worked
+
+_z, _y = sympy.symbols("z y", real=True)
+_s = 1 / (1 + sympy.exp(-_z))
+
+
+def _binary_derivation() -> Display:
+    """dL/dz = sigma(z) - y for one entry, by the chain rule and sigma' = sigma (1 - sigma)."""
+    loss = -(_y * sympy.log(_s) + (1 - _y) * sympy.log(1 - _s))
+    ds = _s * (1 - _s)
+    return worked(r"\frac{\partial L}{\partial z_i}", [
+        (r"-\frac{\partial}{\partial z_i} \left[y_i \log \sigma(z_i) + (1 - y_i) \log\left(1 - \sigma(z_i)\right)\right]",
+         sympy.Derivative(loss, _z), "one term of the sum depends on $z_i$"),
+        (r"-\left[y_i \frac{\sigma'(z_i)}{\sigma(z_i)} - (1 - y_i) \frac{\sigma'(z_i)}{1 - \sigma(z_i)}\right]",
+         -(_y * ds / _s - (1 - _y) * ds / (1 - _s)), "chain rule: $(\\log u)' = u'/u$"),
+        (r"-\left[y_i \left(1 - \sigma(z_i)\right) - (1 - y_i)\, \sigma(z_i)\right]",
+         -(_y * (1 - _s) - (1 - _y) * _s), "$\\sigma' = \\sigma (1 - \\sigma)$"),
+        (r"\sigma(z_i) - y_i", _s - _y, "multiply out: $y_i \\sigma(z_i)$ cancels"),
+    ], loss, _z, [{_z: t, _y: v} for t, v in ((-1.3, 0.0), (0.4, 1.0), (2.1, 0.3))])
+
+
+def _categorical_derivation() -> Display:
+    """dL/dz_k = softmax(z)_k - y_k, checked at K = 3, k = 1 with y summing to one."""
+    z, y = sympy.symbols("z_1:4", real=True), (sympy.Rational(1, 5), sympy.Rational(1, 2), sympy.Rational(3, 10))
+    total = sum(sympy.exp(v) for v in z)
+    loss = -sum(y_i * (z_i - sympy.log(total)) for y_i, z_i in zip(y, z))
+    k = 0
+    return worked(r"\frac{\partial L}{\partial z_k}", [
+        (r"-\frac{\partial}{\partial z_k} \sum_i y_i \left(z_i - \log \sum_j e^{z_j}\right)",
+         sympy.Derivative(loss, z[k]), "$\\log \\operatorname{softmax}(z)_i = z_i - \\log \\sum_j e^{z_j}$"),
+        (r"-\sum_i y_i \left(\delta_{ik} - \frac{e^{z_k}}{\sum_j e^{z_j}}\right)",
+         -sum(y_i * ((1 if i == k else 0) - sympy.exp(z[k]) / total) for i, y_i in enumerate(y)),
+         "chain rule; $\\partial z_i / \\partial z_k = \\delta_{ik}$"),
+        (r"-y_k + \operatorname{softmax}(z)_k \sum_i y_i",
+         -y[k] + sympy.exp(z[k]) / total * sum(y), "the sum over $i$ picks $y_k$"),
+        (r"\operatorname{softmax}(z)_k - y_k", sympy.exp(z[k]) / total - y[k], "$\\sum_i y_i = 1$"),
+    ], loss, z[k], [dict(zip(z, values)) for values in ((0.3, -1.2, 2.0), (-0.5, 0.1, 0.7))])
 
 
 def note() -> Note:
@@ -48,9 +84,11 @@ def note() -> Note:
              "$\\hat{y}_i = \\sigma(z_i)$ computed from the logits $z$, the Bernoulli likelihood is "
              "$\\prod_i \\hat{y}_i^{y_i} (1 - \\hat{y}_i)^{1 - y_i}$ and its negative log is the binary cross-entropy:"),
         Formula(bce, "L", reference=bernoulli),
-        Text("Differentiated with respect to the logits, the sigmoid's derivative cancels against the logarithms "
-             "and the gradient is simply prediction minus target (checked against differences of the "
-             "written-out likelihood):"),
+        Text("Differentiated with respect to one logit $z_i$, the sigmoid's derivative cancels against the "
+             "logarithms:"),
+        _binary_derivation(),
+        Text("So the gradient is prediction minus target. In matrix form, step by step (checked against "
+             "differences of the written-out likelihood):"),
         steps(bce, [z], "L"),
         Formula(ns.grad(bce, z).expression, r"\nabla_z L", derivative_of=(bernoulli, z)),
         Text("**Categorical cross-entropy.** For $K$ classes with target probabilities $y$ (one-hot, or any "
@@ -60,8 +98,10 @@ def note() -> Note:
         Formula(sce, "L", reference=ns.logsumexp(z) - ns.transpose(p) @ z),
         Text("Derived through the general rule for $\\log \\operatorname{softmax}$, the gradient first reads"),
         Formula(ns.grad(unfused, z).expression, r"\nabla_z L", derivative_of=(categorical, z)),
-        Text("and since $\\mathbf{1}^\\top y = 1$ it is $\\operatorname{softmax}(z) - y$. nnsym applies that "
-             "simplification as a rule of its own for the fused loss:"),
+        Text("and since $\\mathbf{1}^\\top y = 1$ it is $\\operatorname{softmax}(z) - y$. Entry by entry, with "
+             "$\\delta_{ik}$ the Kronecker delta:"),
+        _categorical_derivation(),
+        Text("nnsym applies that simplification as a rule of its own for the fused loss:"),
         steps(sce, [z], "L"),
         Formula(ns.grad(sce, z).expression, r"\nabla_z L", reference=ns.softmax(z) - p,
                 derivative_of=(categorical, z)),

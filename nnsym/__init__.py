@@ -27,6 +27,7 @@ from nnsym.declare.expressions import (
     vector,
 )
 from nnsym.declare.functions import elu, exp, gelu, heaviside, leaky_relu, log, relu, sigmoid, softplus, sqrt, tanh
+from nnsym.declare.from_sympy import from_sympy
 from nnsym.declare.linear_equations import LinearEquation, LinearSystem, Solution, linear_equation, solve_linear
 from nnsym.declare.layers import (
     Dense,
@@ -40,6 +41,7 @@ from nnsym.declare.layers import (
     squared_error,
 )
 from nnsym.emit.latex import Notation, latex
+from nnsym.emit.sympy_printer import to_sympy
 from nnsym.errors import InputError, MissingRuleError, NnsymError, ParseError, ShapeError, VerificationError
 from nnsym.present.results import Backprop, Gradient, backprop, grad, gradients, hessian, jacobian
 from nnsym.present.export import export
@@ -52,7 +54,7 @@ from nnsym.declare.normalization import batch_norm, dropout, layer_norm
 from nnsym.declare.optimizers import update as optimizer_update
 
 __all__ = [
-    "Verdict", "check", "check_function", "Backprop", "Dense", "LinearEquation", "LinearSystem", "Solution", "linear_equation", "solve_linear", "Expr", "Gradient", "InputError", "MissingRuleError", "Network", "NnsymError",
+    "from_sympy", "to_sympy", "Verdict", "check", "check_function", "Backprop", "Dense", "LinearEquation", "LinearSystem", "Solution", "linear_equation", "solve_linear", "Expr", "Gradient", "InputError", "MissingRuleError", "Network", "NnsymError",
     "Notation", "ParseError", "ShapeError", "Symbol", "VerificationError", "backprop", "binary_cross_entropy",
     "dense", "det", "diag", "dot", "elu", "evaluate", "exp", "export", "gelu", "grad", "gradients", "hadamard",
     "hadamard_div", "heaviside", "hessian", "identity", "inv", "jacobian", "kronecker", "l2_penalty", "latex",

@@ -312,6 +312,14 @@ if _has("notes"):
             ["notes", "1", "-o", ""], ["notes", "1", "-o", "{tmp}", "--format", ""], ["notes", "1", "-o", "{tmp}", "--format", " , "],
             ["notes", "1", "-o", "{tmp}/out", "--derivations", "{tmp}"]]
 
+# ---- nnsym solve (issue 13) ----
+if _has("solve"):
+    CLI += [["solve"], ["solve", "--equation", ""], ["solve", "--equation", "x ="], ["solve", "--equation", "x = 1 = 2"],
+            ["solve", "--equation", "x^2 = 1"], ["solve", "--equation", "xy = 1"], ["solve", "--equation", "\\sin(x) = 1"],
+            ["solve", "--equation", "a_1 x_1 + \\dots = 0"], ["solve", "--equation", "\\dots"],
+            ["solve", "--equation", "Ax = b", "--shape", "A=3x3"], ["solve", "--equation", "x = 1", "--unknown", "q"],
+            ["solve", "--equation", "Ax = b", "--shape", "A=nxn", "--shape", "x=n", "--shape", "b=n"]]
+
 
 @pytest.mark.parametrize("argv", CLI, ids=[f"{i}-{a[0] if a else 'none'}" for i, a in enumerate(CLI)])
 def test_the_command_line_exits_2_with_one_line(argv, tmp_path):

@@ -19,8 +19,9 @@ from __future__ import annotations
 import sympy
 
 from nnsym.declare import expressions as E
-from nnsym.declare.expressions import Expr, Softmax
+from nnsym.declare.expressions import Apply, Expr, Softmax
 from nnsym.declare.functions import log
+from nnsym.declare.layers import binary_cross_entropy
 from nnsym.errors import ShapeError
 
 
@@ -57,8 +58,12 @@ def _inner(a: Expr, b: Expr) -> Expr:
 
 
 def bernoulli_log_likelihood(y: Expr, p: Expr) -> Expr:
-    """log prod_i p_i^{y_i} (1 - p_i)^{1 - y_i} = y^T log p + (1 - y)^T log(1 - p), y in {0, 1}."""
+    """log prod_i p_i^{y_i} (1 - p_i)^{1 - y_i} = y^T log p + (1 - y)^T log(1 - p), y in {0, 1}.
+    For p = sigma(z) it is minus the binary cross-entropy from the logits, finite at z = +-800, where
+    log(1 - sigma(z)) would be log 0."""
     _need_same("Bernoulli log-likelihood", y, p)
+    if isinstance(p, Apply) and p.function.name == "sigmoid":
+        return E.neg(binary_cross_entropy(p.args[0], y))
     return E.add(_inner(y, log(p)), _inner(E.add(1, E.neg(y)), log(E.add(1, E.neg(p)))))
 
 

@@ -370,10 +370,10 @@ class _Scanner:
         return which
 
     def divides(self, spelling, start):
-        """The bar between the arguments of KL(p \| q): \|, \Vert or ||."""
+        """The bar between the arguments of KL(p \\| q): \\|, \\Vert or ||."""
         if spelling == "|":
             if self.text[self.i:self.i + 1] != "|":
-                raise self.error(start + 1, "the arguments of KL are divided by \| (or ||): KL(p \| q)")
+                raise self.error(start + 1, "the arguments of KL are divided by \\| (or ||): KL(p \\| q)")
             self.i += 1
         self.emit("_DIVIDES", spelling, start)
 

@@ -236,6 +236,36 @@ def _export(parser: argparse.ArgumentParser):
     return run
 
 
+# ---- nnsym solve: linear equations in LaTeX (issue 13) ----
+
+
+@subcommand("solve", "linear equations in LaTeX, solved exactly: one solution, none, or infinitely many")
+def _solve(parser: argparse.ArgumentParser):
+    parser.add_argument("--equation", action="append", default=[], required=True,
+                        help="an equation, e.g. '2x + y = 3' or 'Ax = b' (repeat for a system)")
+    parser.add_argument("--shape", action="append", default=[], help="NAME=SPEC, e.g. A=3x3 or x=3")
+    parser.add_argument("--unknown", action="append", default=[],
+                        help="an unknown (default: every scalar symbol, or the vector x)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+    def run(args) -> int:
+        # Imported here, not at the top: start-up time is part of every call's budget.
+        import json
+
+        from nnsym.present.solve import solve
+
+        args.assume = []
+        shapes, _ = _declarations(args)
+        solved = solve(args.equation, shapes, args.unknown)
+        print(json.dumps(solved.as_json()) if args.json else solved.latex())
+        return 0
+
+    return run
+
+
+# ---- end of nnsym solve ----
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="nnsym", description="Neural-network maths, derived symbolically and verified numerically.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)

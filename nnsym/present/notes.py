@@ -16,12 +16,14 @@ import importlib.util
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field, replace
 from html import escape
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+import sympy
 
 from nnsym.declare.expressions import Expr, Symbol
 from nnsym.declare.layers import Forward
@@ -30,11 +32,17 @@ from nnsym.derive.steps import DETAILS, Derivation, derive_steps
 from nnsym.emit.latex import latex
 from nnsym.emit.steps_latex import rows as step_rows, shown_cotangent, sides, text_escape
 from nnsym.errors import InputError, NnsymError, VerificationError, spelled
+from nnsym.present.markdown_text import html_paragraphs, tex_paragraphs
 from nnsym.verify.finite_differences import check_gradients
 from nnsym.verify.formulas import EXACT_TOLERANCE, Check, check_formula, check_latex, check_step, read_back
 
 FORMATS = ("md", "tex", "pdf", "html")
-DERIVATIONS = Path(__file__).resolve().parents[2] / "derivations"
+PLOTS_LEFT_OUT = "plots left out: matplotlib is not installed (pip install 'nnsym[plot]' to draw them)"
+# The chapter's topics: derivations/ in a source checkout (the folder users read and extend), shipped
+# in an installed package as nnsym/derivations (pyproject.toml maps the one onto the other).
+_CHECKOUT_DERIVATIONS = Path(__file__).resolve().parents[2] / "derivations"
+_PACKAGED_DERIVATIONS = Path(__file__).resolve().parents[1] / "derivations"
+DERIVATIONS = _PACKAGED_DERIVATIONS if _PACKAGED_DERIVATIONS.is_dir() else _CHECKOUT_DERIVATIONS
 TEX_HINT = ("no TeX engine found (pdflatex, latexmk or tectonic): install one, e.g. "
             "`apt-get install texlive-latex-base texlive-latex-recommended` or `brew install tectonic`, "
             "then build again")
@@ -71,6 +79,7 @@ class Display:
 
     latex: str
     check: Callable[[], Tuple[str, float]]
+    summary: Optional[str] = None  # what the verification table shows for a long display (its result)
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,35 @@ def array_latex(values, digits: int = 4) -> str:
         return number(array[0, 0])
     body = r" \\ ".join(" & ".join(number(v) for v in row) for row in array)
     return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
+
+
+# ----- a derivation written out by hand, checked line by line -----
+
+
+def worked(start: str, lines: Sequence[Tuple[str, object, str]], function, variable, points) -> Display:
+    """A lecturer's derivation: ``start = line_1 = line_2 = ...``, each line (LaTeX, its value as a
+    SymPy expression, the rule used: words with maths between $...$). The check evaluates every line (``Derivative`` in a line is
+    carried out by SymPy) at each of ``points`` ({symbol: value}) and compares it with SymPy's own
+    derivative of ``function`` by ``variable`` there: a line that does not follow fails the build."""
+    def reason(rule):  # words, with maths between $...$
+        return " ".join(part if i % 2 else rf"\text{{{text_escape(part)}}}"
+                        for i, part in enumerate(rule.split("$")) if part)
+
+    rows = [(rf"{start} " if i == 0 else "") + rf"&= {text}" + (rf" && {reason(rule)}" if rule else "")
+            for i, (text, _, rule) in enumerate(lines)]
+    body = r"\begin{aligned}" + " \\\\\n".join(rows) + r"\end{aligned}"
+    expected = sympy.diff(function, variable)
+
+    def check():
+        worst = 0.0
+        for point in points:
+            target = complex(expected.subs(point).evalf())
+            for _, value, _ in lines:
+                got = complex(sympy.sympify(value, strict=True).doit().subs(point).evalf())
+                worst = max(worst, abs(got - target) / max(abs(target), 1e-12))
+        return (f"every line equals SymPy's derivative at {len(points)} points", worst)
+
+    return Display(body, check, f"{start} = {lines[-1][0]}")
 
 
 def steps(f: Expr, variables: Sequence[Symbol], function_name: str = "f", hook=None) -> Steps:
@@ -184,7 +222,7 @@ def verify_note(note: Note, detail: str = "key") -> Verified:
                 checks.append(replace(check, latex=_equation(block)))
             elif isinstance(block, Display):
                 method, error = block.check()
-                checks.append(check_latex(block.latex, method, error))
+                checks.append(check_latex(block.summary or block.latex, method, error))
             elif isinstance(block, Steps):
                 lines = tuple(block.derivation.lines(detail))
                 shown[index] = lines
@@ -218,7 +256,7 @@ def _plot_files(note: Note, directory: Optional[Path], messages: List[str]) -> D
         matplotlib.use("Agg")
         from matplotlib import pyplot
     except ImportError:
-        messages.append(f"{note.stem}: plots left out: matplotlib is not installed (pip install 'nnsym[plot]')")
+        messages.append(f"{note.stem}: {PLOTS_LEFT_OUT}")
         return {}
     files = {}
     for plot in plots:
@@ -265,14 +303,19 @@ def markdown(note: Note, verified: Verified, plots: Optional[Dict[str, str]] = N
     return "\n".join(out) + "\n"
 
 
-_TEX_SPECIALS = {"%": r"\%", "&": r"\&", "#": r"\#", "_": r"\_", "`": "", "⊙": r"$\odot$", "—": "---",
-                 "σ": r"$\sigma$", "δ": r"$\delta$", "≈": r"$\approx$", "×": r"$\times$", "→": r"$\to$"}
-
-
 def _tex_text(text: str) -> str:
-    """A paragraph for LaTeX: TeX's specials escaped outside $...$, maths left alone."""
-    parts = text.split("$")
-    return "$".join(p if i % 2 else "".join(_TEX_SPECIALS.get(c, c) for c in p) for i, p in enumerate(parts))
+    """A paragraph for LaTeX: Markdown emphasis, code and lists as LaTeX, TeX's specials escaped
+    outside $...$, maths left alone."""
+    return tex_paragraphs(text)
+
+
+# A conditional page break (the needspace package's macro, defined in the preamble): when less than
+# the given space is left on the page, break here, so a heading or an announcing sentence is not
+# left alone at the foot of a page.
+_KEEP_SPACE = (r"\makeatletter\newcommand{\keepspace}[1]{\par\penalty-100\begingroup\setlength{\dimen@}{#1}"
+               r"\dimen@ii\pagegoal\advance\dimen@ii-\pagetotal\ifdim\dimen@>\dimen@ii\ifdim\dimen@ii>\z@\vfil\fi"
+               r"\break\fi\endgroup}\makeatother")
+_KEEP_WITH_NEXT = r"\keepspace{8\baselineskip}"
 
 
 def tex(note: Note, verified: Verified, plots: Optional[Dict[str, str]] = None) -> str:
@@ -283,10 +326,12 @@ def tex(note: Note, verified: Verified, plots: Optional[Dict[str, str]] = None) 
            r"\usepackage{amsmath,amssymb}", r"\usepackage{graphicx}", r"\usepackage{array,longtable}",
            # A formula wider than its table column is shrunk to fit (no overfull box): a formula cannot break.
            r"\newcommand{\fitwidth}[1]{\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{#1}}",
+           _KEEP_SPACE,
            rf"\title{{{_tex_text(note.title)}}}", r"\author{}", r"\date{}", r"\begin{document}", r"\maketitle", ""]
     for index, block in enumerate(note.blocks):
         if isinstance(block, Text):
-            out += [_tex_text(block.text), ""]
+            # A sentence announcing a display ("... is:") starts a new page rather than end one.
+            out += ([_KEEP_WITH_NEXT] if block.text.rstrip().endswith(":") else []) + [_tex_text(block.text), ""]
         elif isinstance(block, Formula):
             out += [r"\begin{equation*}", _equation(block), r"\end{equation*}", ""]
         elif isinstance(block, Display):
@@ -300,7 +345,7 @@ def tex(note: Note, verified: Verified, plots: Optional[Dict[str, str]] = None) 
                         rf"\\ {_tex_text(block.caption)}", r"\end{center}", ""]
             else:
                 out += [_tex_text(_no_plot_sentence(block)), ""]
-    out += [r"\section*{Verification}", r"{\small",
+    out += [_KEEP_WITH_NEXT, r"\section*{Verification}", r"{\small",
             r"\begin{longtable}{r >{\raggedright\arraybackslash}p{0.45\linewidth} "
             r">{\raggedright\arraybackslash}p{0.3\linewidth} l}",
             r"\# & formula & checked by & max rel.\ error \\ \hline"]
@@ -341,9 +386,9 @@ def html(note: Note, verified: Verified, plots: Optional[Dict[str, str]] = None)
 
 
 def _html_paragraph(text: str) -> str:
-    """$...$ becomes \\(...\\) for MathJax; everything is HTML-escaped."""
-    parts = text.split("$")
-    return "<p>" + "".join(rf"\({_math(p)}\)" if i % 2 else escape(p) for i, p in enumerate(parts)) + "</p>"
+    """$...$ becomes \\(...\\) for MathJax; Markdown emphasis, code and lists become HTML; the rest
+    is HTML-escaped."""
+    return html_paragraphs(text, lambda p: rf"\({_math(p)}\)")
 
 
 def _math(text: str) -> str:
@@ -393,6 +438,10 @@ def write_note(note: Note, directory, formats: Sequence[str] = ("md", "tex"), de
         raise InputError(f"cannot write {error.filename or directory}: {error.strerror}") from None
     if "pdf" in formats:
         messages.append(compile_pdf(directory / f"{note.stem}.tex"))
+        if "tex" not in formats and tex_engine() is not None:
+            # Written only to build the PDF: leave the files asked for (without an engine, the .tex
+            # stays, for the user to build it where one is installed).
+            (directory / f"{note.stem}.tex").unlink()
     messages.append(f"{note.stem}: {len(verified.checks)} formulas verified")
     return messages
 
@@ -407,19 +456,26 @@ def tex_engine() -> Optional[List[str]]:
 
 
 def compile_pdf(tex_file: Path) -> str:
-    """Build the PDF when a TeX engine is installed; otherwise say how to install one."""
+    """Build the PDF when a TeX engine is installed; otherwise say how to install one. The engine runs
+    in a temporary folder, so only the PDF is left beside the notes (no .aux, .log)."""
     command = tex_engine()
     if command is None:
         return f"{tex_file.stem}: PDF not built: {TEX_HINT}"
-    try:
-        done = subprocess.run([*command, tex_file.name], cwd=tex_file.parent, capture_output=True, text=True,
-                              timeout=180)
-    except subprocess.TimeoutExpired as error:
-        raise NnsymError(f"{Path(command[0]).name} took too long on {tex_file.name}") from error
-    if done.returncode != 0:
-        tail = " | ".join(line for line in done.stdout.splitlines() if line.startswith("!"))[:300]
-        raise NnsymError(f"{Path(command[0]).name} failed on {tex_file.name}: "
-                         f"{tail or 'see ' + tex_file.stem + '.log'}")
+    with tempfile.TemporaryDirectory(prefix="nnsym-tex-") as build:
+        build = Path(build)
+        for path in tex_file.parent.glob(f"{tex_file.stem}*"):  # the .tex and its figures
+            if path.is_file() and path.suffix in (".tex", ".png", ".pdf"):
+                shutil.copy(path, build / path.name)
+        try:
+            done = subprocess.run([*command, tex_file.name], cwd=build, capture_output=True, text=True,
+                                  timeout=180)
+        except subprocess.TimeoutExpired as error:
+            raise NnsymError(f"{Path(command[0]).name} took too long on {tex_file.name}") from error
+        if done.returncode != 0 or not (build / f"{tex_file.stem}.pdf").is_file():
+            tail = " | ".join(line for line in done.stdout.splitlines() if line.startswith("!"))[:300]
+            raise NnsymError(f"{Path(command[0]).name} failed on {tex_file.name}: "
+                             f"{tail or 'run it on the .tex file to see its log'}")
+        shutil.copy(build / f"{tex_file.stem}.pdf", tex_file.parent / f"{tex_file.stem}.pdf")
     return f"{tex_file.stem}: wrote {tex_file.stem}.pdf"
 
 
@@ -468,7 +524,16 @@ def build_notes(names: Sequence[str], directory, formats: Sequence[str] = ("md",
     messages: List[str] = []
     for done in verified:
         messages += write_note(done.note, directory, formats, detail, verified=done)
-    return messages
+    return _one_plot_hint(messages)
+
+
+def _one_plot_hint(messages: List[str]) -> List[str]:
+    """Without matplotlib, one line names the notes whose plots were left out and how to get them."""
+    left_out = [m.split(":")[0] for m in messages if m.endswith(PLOTS_LEFT_OUT)]
+    kept = [m for m in messages if not m.endswith(PLOTS_LEFT_OUT)]
+    if left_out:
+        kept.append(f"{', '.join(left_out)}: {PLOTS_LEFT_OUT}")
+    return kept
 
 
 def script_main(build: Callable[[], Note], argv: Optional[List[str]] = None) -> int:

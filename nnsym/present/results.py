@@ -12,7 +12,10 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
+import sympy
+
 from nnsym.declare.expressions import Expr, Named, Symbol
+from nnsym.declare.from_sympy import FromSympy
 from nnsym.declare.layers import Network
 from nnsym.declare.limits import MAX_WRITTEN, measure
 from nnsym.derive import backprop as backprop_module
@@ -21,6 +24,7 @@ from nnsym.derive.canonical import assumptions_relied_on
 from nnsym.derive.reverse import cotangents
 from nnsym.emit.latex import Notation, latex
 from nnsym.emit.numpy_code import compile_function, write_function
+from nnsym.emit.sympy_printer import to_sympy
 from nnsym.errors import InputError, ShapeError, VerificationError, refuse_deep_nesting
 from nnsym.verify.elementwise import MAX_ORACLE_ENTRIES, ORACLE_SIZES, check_elementwise
 from nnsym.verify.finite_differences import Report, check_gradients, check_jacobian
@@ -102,6 +106,7 @@ class Gradient:
     reports: Tuple[Report, ...] = ()
     layout: str = LAYOUT_GRADIENT
     function_name: str = "f"  # the name the user gave the function (L = ..., J(\theta) = ...)
+    sympy_symbols: tuple = ()  # the SymPy symbols f was read from, if it was SymPy: to_sympy prints them
 
     def latex(self, notation: Notation = Notation()) -> str:
         return latex(self.expression, notation)
@@ -117,6 +122,10 @@ class Gradient:
     def assumptions_used(self) -> Tuple[str, ...]:
         """Declared facts the short form relies on (1^T y = 1 for softmax(z) - y), in words."""
         return tuple(assumptions_relied_on(self.function))
+
+    def to_sympy(self):
+        """The gradient as a SymPy matrix expression (the variable's shape)."""
+        return to_sympy(self.expression, self.sympy_symbols)
 
     def verify(self, points: int = 3, seed: int = 0) -> Tuple[Report, ...]:
         return verify_gradients(self.function, {self.variable: self.expression}, points, seed)
@@ -138,6 +147,7 @@ class Matrix2:
     reports: Tuple[Report, ...]
     layout: str
     kind: str
+    sympy_symbols: tuple = ()  # the SymPy symbols the function was read from, if it was SymPy
 
     def latex(self, notation: Notation = Notation()) -> str:
         return latex(self.expression, notation)
@@ -151,6 +161,10 @@ class Matrix2:
 
     def to_numpy(self) -> _NumPyCallable:
         return _NumPyCallable(write_function(self.kind, {"": self.expression}, doc=_docstring(self.expression)))
+
+    def to_sympy(self):
+        """The Jacobian or Hessian as a SymPy matrix expression."""
+        return to_sympy(self.expression, self.sympy_symbols)
 
     def _repr_latex_(self):
         return f"$\\displaystyle {self.equation()}$"
@@ -167,12 +181,39 @@ def verify_gradients(f: Expr, gradients: Dict[Symbol, Expr], points: int = 3, se
     return tuple(reports)
 
 
+# ---- SymPy arguments: grad, gradients, jacobian and hessian take SymPy expressions and variables ----
+
+
+def _nnsym_arguments(f, wrt):
+    """``f`` and the variable(s) as nnsym nodes (SymPy ones read by `from_sympy`), and the SymPy
+    symbols they were read from (to print the results back with the user's own symbols)."""
+    reader = FromSympy()
+    if isinstance(f, sympy.Basic):
+        f = refuse_deep_nesting(reader)(f)
+
+    def variable(v):
+        if isinstance(v, sympy.Basic):
+            node = reader(v)
+            if not isinstance(node, Symbol):
+                raise InputError(f"can only differentiate with respect to a SymPy Symbol or MatrixSymbol, not {v}")
+            return node
+        return v
+
+    wrt = [variable(v) for v in wrt] if isinstance(wrt, (list, tuple)) else variable(wrt)
+    return f, wrt, tuple(reader.originals.values())
+
+
+# ---- end of SymPy arguments ----
+
+
 @refuse_deep_nesting
 def grad(f: Expr, wrt: Symbol, verify: bool = True, oracle: bool = True) -> Gradient:
-    """The gradient of a scalar ``f`` with respect to a declared symbol, in closed matrix form."""
+    """The gradient of a scalar ``f`` with respect to a declared symbol, in closed matrix form.
+    ``f`` and ``wrt`` may be SymPy expressions (`MatrixSymbol`s ...; see `nnsym.from_sympy`)."""
+    f, wrt, originals = _nnsym_arguments(f, wrt)
     expression = cotangents(f, [wrt])[wrt]
     reports = _require(verify_gradients(f, {wrt: expression}, oracle=oracle), "the gradient") if verify else ()
-    return Gradient(f, wrt, expression, reports)
+    return Gradient(f, wrt, expression, reports, sympy_symbols=originals)
 
 
 @refuse_deep_nesting
@@ -180,21 +221,24 @@ def gradients(f: Expr, wrt: Sequence[Symbol], verify: bool = True, oracle: bool 
               hook=None) -> Dict[Symbol, Gradient]:
     """Gradients with respect to several symbols in one reverse pass (``hook`` may name cotangents
     as reverse mode forms them: `nnsym.derive.adjoints.adjoint_hook`)."""
+    f, wrt, originals = _nnsym_arguments(f, list(wrt))
     found = cotangents(f, wrt, hook)
     reports = _require(verify_gradients(f, found, oracle=oracle), "a gradient") if verify else ()
-    return {v: Gradient(f, v, found[v], reports) for v in wrt}
+    return {v: Gradient(f, v, found[v], reports, sympy_symbols=originals) for v in wrt}
 
 
 @refuse_deep_nesting
 def jacobian(y: Expr, x: Symbol, verify: bool = True) -> Matrix2:
+    y, x, originals = _nnsym_arguments(y, x)
     expression = jacobian_module.jacobian(y, x)
     reports = _require([check_jacobian(y, x, expression)], "the Jacobian") if verify else ()
-    return Matrix2(y, x, expression, reports, LAYOUT_JACOBIAN, "jacobian")
+    return Matrix2(y, x, expression, reports, LAYOUT_JACOBIAN, "jacobian", originals)
 
 
 @refuse_deep_nesting
 def hessian(f: Expr, x: Symbol, verify: bool = True) -> Matrix2:
     """d^2 f / dx dx^T, an n x n matrix, for a scalar f of a vector (or scalar) x."""
+    f, x, originals = _nnsym_arguments(f, x)
     if isinstance(x, Symbol) and x.kind == "matrix":
         # issue 10: say what is returned and what is not, rather than a Jacobian's shape complaint
         raise ShapeError(f"hessian: {x.name} is a {x.rows}x{x.cols} matrix; a Hessian here is the n x n matrix "
@@ -204,7 +248,7 @@ def hessian(f: Expr, x: Symbol, verify: bool = True) -> Matrix2:
     first = cotangents(f, [x])[x]
     expression = jacobian_module.jacobian(first, x)
     reports = _require([check_jacobian(first, x, expression)], "the Hessian") if verify else ()
-    return Matrix2(f, x, expression, reports, "symmetric: d^2 f / dx dx^T", "hessian")
+    return Matrix2(f, x, expression, reports, "symmetric: d^2 f / dx dx^T", "hessian", originals)
 
 
 @dataclass(frozen=True)
@@ -238,6 +282,10 @@ class Backprop:
     def latex(self, notation: Notation = Notation()) -> str:
         rows = [rf"{lhs} &= {rhs}" for lhs, rhs in self.forward_lines(notation) + self.backward_lines(notation)]
         return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
+
+    def to_sympy(self):
+        """{parameter as a SymPy symbol: its gradient as a SymPy matrix expression}."""
+        return {p.sympy: to_sympy(self.equations.gradients[p]) for p in self.forward.parameters}
 
     def to_numpy(self) -> _NumPyCallable:
         outputs = {p.name: self.equations.gradients[p] for p in self.forward.parameters}

@@ -109,7 +109,7 @@ def test_pdf_without_a_tex_engine_says_how_to_get_one(tmp_path, monkeypatch, cap
 def test_html_is_a_mathjax_page(tmp_path):
     assert main(["notes", "activation-functions", "-o", str(tmp_path), "--format", "html", "--detail", "result"]) == 0
     page = (tmp_path / "04-activation-functions.html").read_text(encoding="utf-8")
-    assert "mathjax" in page and r"\[\frac{d}{dz}\sigma\left(z\right) = \sigma'\left(z\right)\]" in page
+    assert "mathjax" in page and r"\[\frac{d}{dz}\operatorname{ReLU}\left(z\right) = H\left(z\right)\]" in page
     assert "<h2>Verification</h2>" in page
 
 
