@@ -10,6 +10,7 @@ crash). The goal is 0 wrong.
     python benchmarks/fuzz.py            # 10 000 cases
     python benchmarks/fuzz.py --quick    # 500 cases
     python benchmarks/fuzz.py --extreme  # issue 10: generated code at |z| <= 1000 (tests/fuzz/extreme.py)
+    python benchmarks/fuzz.py --round2   # with the constructs of issue 9
 """
 
 import argparse
@@ -20,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "fuzz"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from strategies import WRONG, judge, random_expression  # noqa: E402
+from strategies import WRONG, judge, random_expression, random_round2_expression  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -32,6 +33,9 @@ def main(argv=None) -> int:
     parser.add_argument("--extreme", action="store_true",
                         help="fuzz generated code at extreme points against mpmath instead (issue 10)")
     parser.add_argument("--targets", default="numpy", help="with --extreme: numpy,torch,jax")
+    parser.add_argument("--round2", action="store_true",
+                        help="the issue-9 constructs too: powers of powers, thresholds, max/min/|x|, symmetric "
+                             "symbols, almost-nice numbers, tiny and huge scales")
     args = parser.parse_args(argv)
     cases = 500 if args.quick else args.cases
     if args.extreme:
@@ -42,7 +46,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     for seed in range(args.seed, args.seed + cases):
         began = time.perf_counter()
-        f = random_expression(seed, args.depth)
+        f = (random_round2_expression if args.round2 else random_expression)(seed, args.depth)
         verdict, detail = judge(f, seed=seed)
         timings.append((time.perf_counter() - began, seed, f))
         counts[verdict] += 1

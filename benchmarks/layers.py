@@ -12,6 +12,9 @@ range over the median. The last line is
     RESULT bn.exported/torch=R ln.exported/torch=R attn.exported/torch=R mha.exported/torch=R
            block.exported/torch=R bn.torchexport/torch=R attn.torchexport/torch=R
 
+followed by the keys of benchmarks/layers_spatial_recurrent.py (conv1d, conv2d, pool, rnn, lstm, gru;
+conv2d and lstm also for the exported PyTorch module), whose cases it runs after its own.
+
 (ratios of median times; below 1 the exported code is faster). Cases are the entries of CASES:
 another layer's benchmark appends a `Case` there and its keys join the same RESULT line.
 
@@ -48,6 +51,9 @@ from nnsym.declare.attention import attention, multi_head_attention, transformer
 from nnsym.declare.names import identifier  # noqa: E402
 from nnsym.declare.normalization import batch_norm, layer_norm  # noqa: E402
 from nnsym.emit.standalone import load  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import layers_spatial_recurrent as spatial_recurrent  # noqa: E402  (issue 15's cases)
 
 try:
     import torch
@@ -236,6 +242,11 @@ def main():
     ratios = {}
     for case in CASES:
         ratios.update(run(case, 4.0 if ARGS.quick else 20.0))
+    # Convolution, pooling and recurrent layers (issue 15): their cases live beside this script.
+    for name in spatial_recurrent.CASES:
+        found, detail = spatial_recurrent.run_case(name, 2.0 if ARGS.quick else 10.0)
+        print(f"{name:>6}: {detail}")
+        ratios.update(found)
     order = [k for k in ratios if k.endswith(".exported/torch")] + [k for k in ratios if k.endswith(".torchexport/torch")]
     print("RESULT " + " ".join(f"{key}={ratios[key]:.3f}" for key in order))
 

@@ -14,6 +14,7 @@ from typing import Callable, Optional
 
 import sympy
 
+from nnsym.declare.expressions import _exact  # noqa: I001 - exact numbers, issue 9
 from nnsym.declare.expressions import (
     Apply,
     Expr,
@@ -61,7 +62,9 @@ def apply(name: str, operand: Expr, parameter=None) -> Expr:
         # Checked first: nsimplify would parse a string with eval.
         if isinstance(parameter, bool) or not isinstance(parameter, (int, float, sympy.Number)):
             raise InputError(f"{name}: the parameter must be a number, not {type(parameter).__name__} {parameter!r}")
-        parameter = sympy.nsimplify(parameter)
+        # Exactly as written (issue 9): 0.0100000001 stays that, not the "nice" 0.01 nearby.
+        if not isinstance(parameter, sympy.Number):
+            parameter = sympy.Rational(_exact(parameter))
         if not parameter.is_finite:
             raise InputError(f"{name}: the parameter must be finite, not {parameter}")
     else:

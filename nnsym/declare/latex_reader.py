@@ -36,7 +36,7 @@ Decisions a reader must make, made once:
 - Where the shape of the whole formula is known (a claimed gradient has its variable's shape), a bare
   ``I`` or ``\\mathbf{1}`` takes it, and a lone ``0`` or ``\\mathbf{0}`` is the zero of that shape.
 
-Not read: index notation (``\\sum_i``), matrices written entry by entry, ``/``, absolute values,
+Not read: index notation (``\\sum_i``), matrices written entry by entry, ``/``, absolute values of non-scalars,
 ``\\|x\\|_1`` and the spectral norm, symbolic exponents (``x^n``), functions without parentheses.
 """
 
@@ -55,7 +55,7 @@ import sympy
 from lark import Token
 
 from nnsym.declare import attention as attention_layers
-from nnsym.declare import distributions, functions
+from nnsym.declare import convolution, distributions, functions, index_notation
 from nnsym.declare import normalization
 from nnsym.declare.expressions import (
     Det, Expr, Norm, Softmax, Symbol, Zero, add, as_size, constant, det, diag, hadamard, hadamard_div, identity, inv, kronecker,
@@ -64,10 +64,11 @@ from nnsym.declare.expressions import (
 )
 from nnsym.declare.limits import measure
 from nnsym.declare.names import canonical_name
+from nnsym.declare.spellings import respell
 from nnsym.errors import InputError, NnsymError, ParseError, ShapeError
 
 __all__ = ["parse_shape", "read_name", "read_latex", "read_claim", "read_claim_variable", "read_definition",
-           "read_equations", "MAX_LENGTH", "MAX_DEPTH"]
+           "read_equations", "MAX_LENGTH", "MAX_DEPTH", "read_claim_indices"]
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 200
@@ -87,7 +88,7 @@ _OPERATORS = {"ReLU": "relu", "relu": "relu", "softplus": "softplus", "softmax":
 _PARAMETRISED = frozenset({"leaky_relu", "elu"})  # their parameter is a subscript: LeakyReLU_{0.01}
 _COMMANDS = {"frac": "FRAC", "dfrac": "FRAC", "tfrac": "FRAC", "sqrt": "SQRT", "cdot": "CDOT",
              "times": "TIMES", "odot": "ODOT", "circ": "ODOT", "oslash": "OSLASH", "otimes": "OTIMES",
-             "pi": "PI", "log": "LOG", "ln": "LOG", "max": "MAX", "partial": "PARTIAL", "\\": "SEP"}
+             "pi": "PI", "log": "LOG", "ln": "LOG", "max": "MAX", "min": "MAX", "partial": "PARTIAL", "\\": "SEP"}
 _FUNCTIONS = {"sigma": "sigmoid", "tanh": "tanh", "exp": "exp", "det": "det"}
 _SPACING = frozenset([",", ";", ":", "!", " ", "quad", "qquad", "displaystyle", "textstyle", "nonumber",
                       "notag", "big", "Big", "bigg", "Bigg"])
@@ -122,8 +123,12 @@ _PUNCTUATION = {"+": "PLUS", "-": "MINUS", "*": "CDOT", "=": "EQUALS", ",": "_CO
 _OPERAND_ENDS = frozenset({"NAME", "NUMBER", "ONES", "PI", "TRANSPOSE", "INVERSE", "INVTRANSPOSE"}) | _CLOSERS
 _OPERAND_STARTS = frozenset({"NAME", "NUMBER", "ONES", "PI", "FRAC", "SQRT", "FUNC", "LOG", "MAX", "INDICATOR",
                              "DIVERGENCE", "LBAR", "LNORM", "_LPAR", "_LBRACK", "_LCURLY", "_LBRACE"})
+_OPERAND_STARTS |= {"SUM"}  # index notation: \sum_k starts an operand
+
 _CONTINUATIONS = frozenset({"PLUS", "MINUS", "CDOT", "TIMES", "ODOT", "OSLASH", "OTIMES", "TRANSPOSE", "INVERSE",
                             "INVTRANSPOSE", "CARET", "PRIME", "$END"})
+_CONTINUATIONS |= {"SUBSCRIPT"}  # index notation: (Wx)_i
+
 _SPELLED = {"_RPAR": "')'", "_RBRACK": "']'", "_RBRACE": "'}'", "_RCURLY": "'\\}'", "_RBAR": "'|'",
             "RNORM": "'\\|'", "_LPAR": "'('", "_LBRACK": "'['", "_LBRACE": "'{'", "_LCURLY": "'\\{'",
             "_COMMA": "','", "_GT": "'>'", "_DIVIDES": "'\\|'", "DIVERGENCE": "KL", "PRIME": "a prime", "$END": "the end"}
@@ -207,6 +212,11 @@ _LAYER_CALLS = {
     "pad": (lambda p, G: attention_layers.pad_columns(G, p[0], p[1]), (1,)),
 }
 
+# ----- issue 9: vocabulary of the everyday spellings read ---------------------------------------------------
+_PRINTED_FUNCTIONS = {"\\varphi": "normal_pdf", "\\bar{H}": "step_nonpositive"}
+_SECOND_DERIVATIVES = frozenset({"sigmoid_prime", "tanh_prime"})  # \sigma''(z), \tanh''(z)
+_DOUBLE_PRIME = re.compile(r"\s*(?:''|\^\s*\{\s*(?:\\prime\s*\\prime|'')\s*\})")
+
 _LETTERS = re.compile(r"[A-Za-z]+")
 _ONE_TOKEN = re.compile(r"[0-9A-Za-z]|\\pi|\\(?:" + "|".join(sorted(_GREEK)) + ")")  # \frac12, \frac\lambda2
 _DIGITS = frozenset("0123456789")
@@ -216,6 +226,8 @@ _COMMAND = re.compile(r"\\(?:operatorname\*|[A-Za-z]+|.)", re.S)
 _CALL_AHEAD = re.compile(r"\s*(?:\\(?:left|[bB]igg?l?)\s*)?\(")
 _INDICATOR_AHEAD = re.compile(r"\s*(?:\\(?:left|[bB]igg?l?)\s*)?(?:\[|\\\{)")
 _IDENTITY = re.compile(r"^I(?:_\{(.*)\})?$")
+_SIDE = r"\s*([0-9]+)\s*(?:\\times\s*([0-9]+)\s*)?"
+_GEOMETRY = re.compile(_SIDE + "," + _SIDE + r"(?:,\s*p\s*=\s*([0-9]+)\s*)?")  # issue 15: 3\times 3, 32\times 32, p=1
 _SHAPE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*?|[0-9]+)\s*(?:[x\u00d7*]\s*([A-Za-z][A-Za-z0-9_]*|[0-9]+))?\s*$")
 
 # A name as written: ``base`` (letters, a Greek letter or an accented letter), its scripts (``_{1}``,
@@ -306,6 +318,9 @@ class _Scanner:
             elif ch in _PUNCTUATION:
                 self.i += 1
                 self.emit(_PUNCTUATION[ch], ch, start)
+            elif ch == "_" and self.tokens and self.tokens[-1].type in ("_RPAR", "_RBRACK"):
+                indices = index_notation.subscript_indices(self, start)  # (Wx)_i, [Wx]_i: index notation
+                self.emit("SUBSCRIPT", indices, start)
             elif ch == "_":
                 raise self.error(start + 1, "a subscript '_' must follow a name (x_1, I_n, \\|X\\|_F)")
             elif ch == "/":
@@ -431,6 +446,10 @@ class _Scanner:
         if parts.base == "H" and not parts.scripts and "H" not in self.declared \
                 and _CALL_AHEAD.match(self.text, self.i):
             self.emit("FUNC", ("heaviside", None), start)  # H(z): the step function, never H times z
+            return
+        if parts.base in _PRINTED_FUNCTIONS and not parts.scripts and parts.base not in self.declared \
+                and _CALL_AHEAD.match(self.text, self.i):  # issue 9: what GELU' and ELU' print reads back
+            self.emit("FUNC", (_PRINTED_FUNCTIONS[parts.base], None), start)
             return
         if parts.base == "D" and parts.scripts.replace(" ", "") in _KL_SUBSCRIPTS and "D" not in self.declared \
                 and _CALL_AHEAD.match(self.text, self.i):
@@ -558,12 +577,30 @@ class _Scanner:
             if _COMMANDS[name] in ("FRAC", "SQRT"):
                 self.unbraced_arguments(word, start, 2 if _COMMANDS[name] == "FRAC" else 1)
         elif name in _FUNCTIONS:
-            self.emit("FUNC", (_FUNCTIONS[name], None), start)
+            self.function_command(name, start)
         elif name == "nabla":
             self.nabla(start)
+        elif name == "sum":  # index notation: \sum_i, \sum_{i=1}^{n}, \sum_{i,j}
+            self.emit("SUM", index_notation.summation_indices(self, start), start)
         else:
             hint = _HINTS.get(name, "see docs/notation.md for what is read")
             raise self.error(start + 1, f"unknown command {word}: {hint}")
+
+    # ----- issue 9: \sigma as a name, second derivatives ------------------------------------------------
+    def function_command(self, name, start):
+        """\\sigma(z) is the sigmoid; a declared \\sigma (--shape '\\sigma=1') is a symbol: \\frac{x^2}{2\\sigma^2}.
+        \\sigma''(z) and \\sigma^{\\prime\\prime}(z) are read as (\\sigma')'(z)."""
+        if name == "sigma" and "\\sigma" in self.declared:
+            self.emit("NAME", NameParts("\\sigma", self.scripts(), False, start + 1), start)
+            return
+        function = _FUNCTIONS[name]
+        double = _DOUBLE_PRIME.match(self.text, self.i)
+        if double is None or function not in _PRIMES:
+            self.emit("FUNC", (function, None), start)
+            return
+        self.emit("FUNC", (_PRIMES[function], None), start)
+        self.emit("PRIME", "'", double.start(), double.end())
+        self.i = double.end()
 
     def unbraced_arguments(self, word, col, count):
         """As TeX does, \\frac and \\sqrt take a one-token argument without braces: \\frac12,
@@ -631,6 +668,8 @@ class _Scanner:
         elif content in _OPERATORS:
             function = _OPERATORS[content]
             self.emit("FUNC", (function, self.parameter(start) if function in _PARAMETRISED else None), start)
+        elif content in convolution.OPERATORS:
+            self.emit("FUNC", (content, self.geometry(start, content)), start)
         else:
             raise self.error(start + 1, f"unknown operator {content!r}; known: {', '.join(sorted(_OPERATORS))}")
 
@@ -663,6 +702,25 @@ class _Scanner:
                 return sign * sympy.Rational(int(fraction.group(2)), int(fraction.group(3)))
         raise self.error(start + 1, "this activation needs its parameter as a number: "
                                     "\\operatorname{LeakyReLU}_{0.01}(z), \\operatorname{ELU}_{1}(z)")
+
+    # ----- convolution and pooling (issue 15): \operatorname{im2col}_{3\times 3,\ 32\times 32,\ p=1}(X) -----
+    def geometry(self, start, operator):
+        """The subscript of a convolution or pooling operator: window, image, optional padding."""
+        i = self.skip_spaces(self.i)
+        if i < len(self.text) and self.text[i] == "_":
+            content, _, _, end = self.argument(i + 1)
+            found = _GEOMETRY.fullmatch(_THIN_SPACE.sub(" ", content).replace("\\ ", " ").replace("~", " "))
+            if found:
+                self.i = end
+                pair = lambda a, b: (int(a), int(b)) if b else (1, int(a))  # noqa: E731
+                try:
+                    return convolution.geometry(pair(*found.group(1, 2)), pair(*found.group(3, 4)),
+                                                int(found.group(5) or 0))
+                except InputError as error:
+                    raise self.error(start + 1, str(error)) from None
+        raise self.error(start + 1, f"\\operatorname{{{operator}}} needs its window and image size as a subscript: "
+                                    f"\\operatorname{{{operator}}}_{{3\\times 3,\\ 32\\times 32}}(X), padding as "
+                                    "a third entry p=1 (a 1-D signal: _{3,\\ 100})")
 
     def nabla(self, start):
         i = self.skip_spaces(self.i)
@@ -841,6 +899,10 @@ class _Builder:
     def leaf(self, name, col):
         if name in self.symbols:
             return self.symbols[name]
+        with self.at(col):
+            entry = index_notation.named_entry(name, self.symbols)  # W_{ij}, x_k, \delta_{ij}
+        if entry is not None:
+            return entry
         if name == "e":
             return constant(sympy.E)
         if name.startswith("e^{"):  # a layer index on Euler's number is surely a power in parentheses
@@ -958,6 +1020,9 @@ class _Builder:
         try:
             return self.resolve_product(items, ops, None, None)
         except _Unsized:
+            summed = self.sum_of_one_entry(items)
+            if summed is not None:
+                return self.multiply(summed, ops)
             first = next(item for item in items if isinstance(item, _Pending))
             return _Pending(first.col, first.what, lambda r, c: self.resolve_product(items, ops, r, c))
 
@@ -986,6 +1051,8 @@ class _Builder:
                     raise self.error(ParseError, col, f"\\times between a {show_shape(result.shape)} and a "
                                                       f"{show_shape(item.shape)}: write the matrix product as "
                                                       "juxtaposition or \\cdot")
+                elif kind == "CDOT" and result.cols == 1 and result.shape == item.shape:
+                    result = matmul(transpose(result), item)  # issue 9: x \cdot y of two vectors is x^T y
                 else:
                     result = matmul(result, item)
         return result
@@ -1019,6 +1086,9 @@ class _Builder:
     def raise_to(self, base, exponent, col):
         if number(base) == sympy.E:  # e^{...}: exp, entrywise for a non-scalar exponent
             return self.apply(exponent, col, functions.exp)
+        if number(base) is not None and number(exponent) is None and number(base) > 0:
+            # issue 9: 2^{x} = exp(x log 2)
+            return self.apply(exponent, col, lambda z: functions.exp(scale(functions.log(base), z)))
         k = self.exponent(exponent, col)
         with self.at(col):
             if isinstance(base, Norm) and k == 2:
@@ -1056,6 +1126,11 @@ class _Builder:
         name, parameter = token.value
         if name in _LAYER_CALLS:
             return self._call_many(node, token, x)
+        if prime is not None and name in _SECOND_DERIVATIVES:  # issue 9: \sigma''(z) = (\sigma')'(z)
+            spec = functions.ELEMENTWISE[name]
+            return self.apply(x, node.col, lambda z: spec.derivative(z, functions.Function(name, parameter)))
+        if name in ("softmax", "logsumexp"):
+            self.need_column(name, self.solid(x), node.col)
         if name == "heaviside" and prime is None and self._probability_symbol(self.solid(x)):
             # H(p) of a declared probability vector is its entropy (the step of a probability is 1).
             with self.at(node.col):
@@ -1065,6 +1140,8 @@ class _Builder:
                 raise self.error(ParseError, prime.column, "a prime is read only after \\sigma, \\tanh, ReLU, "
                                                            "LeakyReLU, ELU or GELU")
             name = _PRIMES[name]
+        if name in convolution.OPERATORS:  # issue 15: the parameter is the geometry
+            return self.apply(x, node.col, lambda z: convolution.OPERATORS[name](z, parameter), keeps_shape=False)
         fn = _CALLS.get(name) or (lambda z: functions.apply(name, z, parameter))
         return self.apply(x, node.col, fn, keeps_shape=name not in _RESHAPING)
 
@@ -1103,10 +1180,13 @@ class _Builder:
 
     def _bars(self, node, token, x):
         x = self.concrete(x)
-        if x.is_scalar or x.cols == 1:
-            what = "absolute value of a scalar" if x.is_scalar else "bars around a vector"
-            raise self.error(ParseError, node.col, f"|...| is read only as the determinant of a square matrix; "
-                                                   f"an {what} is not read (a norm is \\|x\\|)")
+        if x.is_scalar:  # issue 9: |x| of a scalar, as ReLU(x) + ReLU(-x) (its derivative is the sign)
+            with self.at(node.col):
+                return add(functions.relu(x), functions.relu(neg(x)))
+        if x.cols == 1:
+            raise self.error(ParseError, node.col, "|...| is read only as the determinant of a square matrix "
+                                                   "or the absolute value of a scalar; bars around a vector are "
+                                                   "not read (a norm is \\|x\\|)")
         with self.at(node.col):
             return det(x)
 
@@ -1120,9 +1200,36 @@ class _Builder:
     def _max(self, node, token, a, b):
         a, b = self.solid(a), self.solid(b)
         zero = [v for v in (a, b) if isinstance(v, Expr) and number(v) == 0]
-        if not zero:
-            raise self.error(ParseError, node.col, "\\max is read only as \\max(0, z), the ReLU")
+        if token.value == "\\min" or not zero:  # issue 9: max(a, b) = a + ReLU(b - a), min(a, b) = a - ReLU(a - b)
+            return self.max_min(node.col, token.value == "\\min", self.concrete(a), self.concrete(b))
         return self.apply(b if zero[0] is a else a, node.col, functions.relu)
+
+    # ----- issue 9: max(a, b), min(a, b), softmax of a column ------------------------------------------
+    def max_min(self, col, is_min, a, b):
+        with self.at(col):
+            if is_min:
+                return add(a, neg(functions.relu(add(a, neg(b)))))
+            return add(a, functions.relu(add(b, neg(a))))
+
+    @staticmethod
+    def sum_of_one_entry(items):
+        """\\mathbf{1}^\\top x of a 1x1 x (--shape x=1): the row of ones has length 1. Only a transposed
+        1 right before a 1x1 symbol-bearing factor: c \\mathbf{1} in a claim still takes the claim's shape."""
+        for k, item in enumerate(items[:-1]):
+            after = items[k + 1]
+            if isinstance(item, _Pending) and isinstance(after, Expr) and after.is_scalar and number(after) is None:
+                try:
+                    row = item.make(None, 1)  # succeeds only for a transposed 1: its length is the 1 given
+                except _Unsized:
+                    continue
+                return items[:k] + [row] + items[k + 1:]
+        return None
+
+    def need_column(self, name, x, col):
+        if isinstance(x, Expr) and x.rows == 1 and x.cols > 1:
+            raise self.error(ShapeError, col, f"{name} of a row ({show_shape(x.shape)}) would be taken column by "
+                                              f"column, one entry each: {name} works on columns; write "
+                                              f"\\operatorname{{{name}}}(z)^\\top for a row z^\\top")
 
     def _indicator(self, node, token, x, bound):
         if number(self.concrete(bound)) != 0:
@@ -1148,7 +1255,53 @@ class _Builder:
         return (isinstance(x, Symbol) and "probability" in x.assumptions) or (isinstance(x, Softmax) and x.cols == 1)
 
 
+# ----- index notation (nnsym.declare.index_notation makes the nodes and the matrix form) -----
+
+def _summation(self, node, *args):
+    """[factors] \\sum_k product: the sum covers the product after it; factors before it multiply it."""
+    k = next(n for n, arg in enumerate(args) if isinstance(arg, Token) and arg.type == "SUM")
+    token, body = args[k], args[k + 1]
+    with self.at(token.column):
+        total = index_notation.summation(self.concrete(body), token.value)
+    prefix = [a for a in args[:k] if not (isinstance(a, Token) and a.type in ("CDOT", "TIMES"))]
+    if not prefix:
+        return total
+    factor = self._product(_Node("product", node.children[:len(prefix)]), *prefix)
+    return self.multiply([self.solid(factor), total], [("JUXT", token.column)])
+
+
+def _entry(self, node, value, token):
+    with self.at(token.column):
+        return index_notation.bracket_entry(self.concrete(value), token.value)
+
+
+_Builder._summation = _summation
+_Builder._entry = _entry
+
+
 # ----- the reader -------------------------------------------------------------------------------------------
+
+def _symbol_table(shapes, assumptions) -> dict:
+    shapes = {read_name(k): _as_shape(v) for k, v in (shapes or {}).items()}
+    kinds = {read_name(k): v for k, v in (assumptions or {}).items()}
+    return {name: _declare(name, shapes.get(name, (1, 1)), kinds.get(name)) for name in shapes.keys() | kinds}
+
+
+_cached_symbol_table = functools.lru_cache(maxsize=256)(
+    lambda shapes, assumptions: _symbol_table(dict(shapes), dict(assumptions)))
+
+
+def _symbols(shapes, assumptions) -> dict:
+    """The declared symbols; the same declarations are declared once (`nnsym lint` reads many formulas
+    with one document's declarations). Symbols are immutable, so sharing them is safe."""
+    try:
+        key = (tuple((shapes or {}).items()), tuple((k, tuple(v) if isinstance(v, list) else v)
+                                                    for k, v in (assumptions or {}).items()))
+        hash(key)
+    except TypeError:  # an unhashable spec: declared afresh, with the same errors
+        return _symbol_table(shapes, assumptions)
+    return dict(_cached_symbol_table(*key))
+
 
 class _Reader:
     def __init__(self, text, shapes, assumptions):
@@ -1157,9 +1310,8 @@ class _Reader:
         if len(text) > MAX_LENGTH:
             raise ParseError(f"col {MAX_LENGTH + 1}: the formula is {len(text):,} characters long; "
                              f"at most {MAX_LENGTH:,} are read")
-        shapes = {read_name(k): _as_shape(v) for k, v in (shapes or {}).items()}
-        kinds = {read_name(k): v for k, v in (assumptions or {}).items()}
-        symbols = {name: _declare(name, shapes.get(name, (1, 1)), kinds.get(name)) for name in shapes.keys() | kinds}
+        symbols = _symbols(shapes, assumptions)
+        text = respell(text)  # issue 9: log(x), 1e-3, x^12 refused; e^-x, .5x, \log_2 rewritten (spellings.py)
         self.text = text
         self.tokens = _Scanner(text, symbols.keys()).run()
         self.builder = _Builder(text, symbols)
@@ -1221,6 +1373,8 @@ class _Reader:
             start = next(t for t in reversed(tokens[max(0, found - 6):found]) if t.type == "FUNC")
             said = self.text[start.start_pos:before.end_pos]  # \tanh^2 needs (...)
             message = f"{said} needs its argument in parentheses: {said}(...)"
+            if said.startswith("\\sigma"):  # issue 9
+                message += "; for a variance \\sigma^2, declare \\sigma a scalar (--shape '\\sigma=1')"
         elif before is not None and before.type in ("FRAC", "SQRT"):
             message = f"{said} needs its arguments in braces: {said}{{...}}"
         elif token.type == "$END":
@@ -1229,7 +1383,7 @@ class _Reader:
             message = f"unexpected '{raw}': expected {_expected(error.expected)}"
         return self.error(col, message)
 
-    def expression(self, tokens, after=None, shape=None) -> Expr:
+    def expression(self, tokens, after=None, shape=None, indices=None) -> Expr:
         """The formula's value; ``shape``, when given, sizes an I or 1 that nothing else sizes (the
         claim that d tr(X)/dX = I has the variable's shape), and a lone 0 or \\mathbf{0} is the zero of that shape."""
 
@@ -1238,6 +1392,12 @@ class _Reader:
             if shape is not None and isinstance(value, _Pending):
                 return value.make(*shape)
             value = self.builder.concrete(value)
+            if index_notation.has_indices(value):  # its matrix form; errors name the formula (col 1)
+                try:
+                    value = index_notation.to_matrix(value, indices or ())
+                except (ShapeError, ParseError) as error:
+                    raise self.error(1, str(error)) if isinstance(error, ParseError) else \
+                        _located(ShapeError, self.text, 1, str(error)) from None
             if shape is not None and value.is_scalar and number(value) == 0:  # "= 0": the zero gradient
                 return Zero(*shape)
             return value
@@ -1314,15 +1474,18 @@ def read_name(text: str) -> str:
 
 
 @_guarded
-def read_latex(text: str, shapes: dict | None = None, assumptions: dict | None = None, shape=None) -> Expr:
+def read_latex(text: str, shapes: dict | None = None, assumptions: dict | None = None, shape=None,
+               indices=None) -> Expr:
     """One formula, e.g. ``read_latex(r"W^\\top x", {"W": "3x2", "x": "3"})``.
 
     ``shapes`` maps a name (LaTeX, e.g. ``W^{(1)}``) to ``(rows, cols)`` or a spec (``'3x2'``, ``'n'``);
     ``assumptions`` maps a name to one or more of `expressions.ASSUMPTIONS`. ``shape``, when the
     formula's shape is known from elsewhere (a gradient has its variable's), sizes an I or 1 that
-    nothing in the formula sizes, and makes a lone 0 the zero of that shape."""
+    nothing in the formula sizes, and makes a lone 0 the zero of that shape. ``indices`` orders the
+    free indices of a formula in index notation (``("i", "j")``, or ``{"i": m, "j": n}`` with their
+    ranges), whose matrix form is returned (`index_notation.to_matrix`)."""
     reader = _Reader(text, shapes, assumptions)
-    return reader.expression(reader.tokens, shape=shape)
+    return reader.expression(reader.tokens, shape=shape, indices=indices)
 
 
 @_guarded
@@ -1332,7 +1495,10 @@ def read_claim(text: str, shapes: dict | None = None, assumptions: dict | None =
     size of an I or 1 that nothing else in the right side sizes (``\\nabla_x \\mathbf{1}^\\top x = \\mathbf{1}``)."""
     reader = _Reader(text, shapes, assumptions)
     function, variable, right, equals = _claim_sides(reader)
-    return function, variable, reader.expression(right, equals, shape)
+    variable, indices = index_notation.entry_variable(variable, reader.builder.symbols) if variable else (None, None)
+    if indices:  # the claim's free indices run over the variable's rows and columns
+        indices = index_notation.index_ranges(reader.builder.symbols[variable], indices)
+    return function, variable, reader.expression(right, equals, shape, indices)
 
 
 @_guarded
@@ -1358,7 +1524,19 @@ def read_definition(text: str, shapes: dict | None = None, assumptions: dict | N
 def read_claim_variable(text: str, shapes: dict | None = None, assumptions: dict | None = None):
     """The variable named on the left side of a claim (``W`` in ``\\nabla_W L = ...``), or None; the
     right side is not read."""
-    return _claim_sides(_Reader(text, shapes, assumptions))[1]
+    reader = _Reader(text, shapes, assumptions)
+    variable = _claim_sides(reader)[1]
+    # \frac{\partial L}{\partial W_{ij}}: a claim about the gradient by W, entry by entry
+    return index_notation.entry_variable(variable, reader.builder.symbols)[0] if variable else None
+
+
+@_guarded
+def read_claim_indices(text: str, shapes: dict | None = None, assumptions: dict | None = None):
+    """The free indices of an entry-wise claim (``("i", "j")`` for ``\\frac{\\partial L}{\\partial W_{ij}} = ...``),
+    or None for a claim about the whole gradient; the right side is not read."""
+    reader = _Reader(text, shapes, assumptions)
+    variable = _claim_sides(reader)[1]
+    return index_notation.entry_variable(variable, reader.builder.symbols)[1] if variable else None
 
 
 def _claim_sides(reader):

@@ -26,6 +26,9 @@ LINEAR = frozenset({"Symbol", "Constant", "Identity", "Ones", "Zero", "Add", "Sc
 # several nested steps (a 3-4-2 network with batch norm took the oracle 160 s, as 5 steps). A named
 # layer, a column block and its padding only move entries.
 HEAVY = {"Normalize": 3, "StdDev": 3, "RowSoftmax": 2, "Composite": 0, "ColumnBlock": 0, "PadColumns": 0}
+# Convolution and pooling (issue 15): im2col and its kin only move and add entries; a max over a window
+# is a nest of comparisons whose Piecewise SymPy differentiates slowly (a small CNN took it minutes).
+HEAVY.update({"Im2col": 0, "Col2im": 0, "AvgPool": 0, "Upsample": 0, "MaxPool": 4, "MaxMask": 4})
 
 
 def _weight(node: Expr) -> int:

@@ -106,6 +106,8 @@ def _matmul(walk, node):
             return walk(E.add(*[E.matmul(t, v) for t in A.args]))
         if isinstance(A, Scale):
             return walk(E.scale(A.args[0], E.matmul(A.args[1], v)))
+        if isinstance(A, E.Diag):  # diag(u) v = u o v (issue 9)
+            return walk(E.hadamard(A.args[0], v))
         raise MissingRuleError(
             "no Jacobian rule for a product whose left factor depends on the variable "
             "(it needs a third-order tensor)"
@@ -147,6 +149,16 @@ def _hadamard(walk, node):
     """J(u o v) = diag(v) J(u) + diag(u) J(v)"""
     u, v = node.args
     return E.add(E.matmul(E.diag(v), walk(u)), E.matmul(E.diag(u), walk(v)))
+
+
+# ----- issue 9: elementwise division ------------------------------------------------------------------
+@jacobian_rule(E.HadamardDiv)
+def _hadamard_div(walk, node):
+    """J(u / v) = diag(1 / v) J(u) - diag(u / v^2) J(v), entrywise"""
+    u, v = node.args
+    ones = E.Ones(*v.shape)
+    return E.add(E.matmul(E.diag(E.hadamard_div(ones, v)), walk(u)),
+                 E.neg(E.matmul(E.diag(E.hadamard_div(u, E.hadamard(v, v))), walk(v))))
 
 
 @jacobian_rule(Softmax)

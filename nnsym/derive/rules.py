@@ -8,6 +8,9 @@ particular; a node type missing here is refused with `MissingRuleError`, never t
 
 from __future__ import annotations
 
+import sympy
+
+from nnsym.declare import convolution as C
 from nnsym.declare import expressions as E
 from nnsym.declare.expressions import (
     Add,
@@ -278,6 +281,48 @@ def _binary_cross_entropy(node, G):
     """d(softplus(z) - y z) = (sigma(z) - y) o dz - z o dy"""
     Z, Y = node.args
     return [E.scale(G, E.add(sigmoid(Z), E.neg(Y))), E.neg(E.scale(G, Z))]
+
+
+# ----- convolution and pooling (issue 15; nnsym.declare.convolution) -----
+# Each node is linear or piecewise linear, so each rule is its adjoint; a convolution K im2col(X) is
+# a matrix product and needs no rule of its own: dK = G im2col(X)^T, dX = col2im(K^T G).
+
+
+@vjp(C.Im2col)
+def _im2col(node, G):
+    """d im2col(X) = im2col(dX); its adjoint col2im adds each patch back where it came from"""
+    return [C.col2im(G, node.geometry)]
+
+
+@vjp(C.Col2im)
+def _col2im(node, G):
+    """d col2im(P) = col2im(dP); its adjoint is im2col"""
+    return [C.im2col(G, node.geometry)]
+
+
+@vjp(C.MaxPool)
+def _max_pool(node, G):
+    """d maxpool(X) = maxpool'(X) dX: dX = maxmask(X) o upsample(G), the gradient at each window's arg-max"""
+    (X,) = node.args
+    return [E.hadamard(C.max_mask(X, node.geometry), C.upsample(G, node.geometry))]
+
+
+@vjp(C.AvgPool)
+def _avg_pool(node, G):
+    """d avgpool(X) = avgpool(dX): dX = upsample(G) / (k_h k_w)"""
+    return [E.scale(E.Constant(sympy.Rational(1, node.geometry.window)), C.upsample(G, node.geometry))]
+
+
+@vjp(C.Upsample)
+def _upsample(node, G):
+    """d upsample(Y) = upsample(dY); its adjoint sums each window: k_h k_w avgpool(G)"""
+    return [E.scale(E.Constant(node.geometry.window), C.AvgPool(G, node.geometry))]
+
+
+@vjp(C.MaxMask)
+def _max_mask(node, G):
+    """d maxmask(X) = 0 wherever the arg-max is unique: the mask is piecewise constant (as H(z))"""
+    return [E.Zero(*node.args[0].shape)]
 
 
 def rule_for(node):

@@ -16,7 +16,7 @@ _REBUILD = {
     MatMul: lambda node, a, b: E.matmul(a, b),
     Add: lambda node, *terms: E.add(*terms),
     Scale: lambda node, c, a: E.scale(c, a),
-    Transpose: lambda node, a: E.transpose(a),
+    Transpose: lambda node, a: E.fold_symmetric_transpose(a),  # X^T = X in a result (issue 9)
     Power: lambda node, a: E.power(a, node.exponent),
     Apply: lambda node, a: Apply(node.function, a),
 }

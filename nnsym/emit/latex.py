@@ -22,6 +22,28 @@ from nnsym.declare.limits import require_writable
 from nnsym.errors import InputError, MissingRuleError, refuse_deep_nesting
 
 
+# ----- issue 9: numbers as written ----------------------------------------------------------------------
+class DecimalLatexPrinter(SympyLatexPrinter):
+    """A fraction whose denominator is a product of 2s and 5s above 100 (not a power of two) is a decimal
+    the user wrote (2.71828182, 0.001): printed as that decimal, exactly, not as \\frac{135914091}{50000000}."""
+
+    def _print_Rational(self, expr):
+        q = int(expr.q)
+        twos = (q & -q).bit_length() - 1
+        rest = q >> twos
+        fives = 0
+        while rest % 5 == 0:
+            rest //= 5
+            fives += 1
+        if rest != 1 or q <= 100 or fives == 0:
+            return super()._print_Rational(expr)
+        digits = max(twos, fives)
+        scaled = abs(int(expr.p)) * 10 ** digits // q
+        whole, fraction = divmod(scaled, 10 ** digits)
+        text = f"{whole}.{fraction:0{digits}d}".rstrip("0").rstrip(".")
+        return ("-" if expr.p < 0 else "") + text
+
+
 @dataclass(frozen=True)
 class Notation:
     """Notation choices, all in one place."""
@@ -43,7 +65,7 @@ class LatexPrinter(Printer):
     def __init__(self, notation: Notation = Notation()):
         super().__init__({"notation": notation})
         self.notation = notation
-        self._numbers = SympyLatexPrinter()
+        self._numbers = DecimalLatexPrinter()
         self.sized = set()  # ids of the I and 1 whose size the formula must state (I_n, 1_n)
 
     def doprint(self, expr):
@@ -512,6 +534,36 @@ class LatexPrinter(Printer):
         sub = "_F" if not operand.is_column and not operand.is_scalar and operand.rows != 1 else ""
         return rf"\left\|{self._print(operand)}\right\|{sub}"
 
+
+    # ----- convolution and pooling (issue 15; nnsym.declare.convolution) -----
+    @staticmethod
+    def geometry(g) -> str:
+        """The operator's subscript: window, image (1-D: one number each), padding when not 0."""
+        size = lambda pair: str(pair[1]) if pair[0] == 1 else rf"{pair[0]} \times {pair[1]}"  # noqa: E731
+        text = rf"{size(g.kernel)},\ {size(g.image)}"
+        return text + (rf",\ p={g.padding[1]}" if g.padding[1] else "")
+
+    def spatial(self, operator, node) -> str:
+        return (rf"\operatorname{{{operator}}}_{{{self.geometry(node.geometry)}}}"
+                rf"\left({self._print(node.args[0])}\right)")
+
+    def _print_Im2col(self, node):
+        return self.spatial("im2col", node)
+
+    def _print_Col2im(self, node):
+        return self.spatial("col2im", node)
+
+    def _print_MaxPool(self, node):
+        return self.spatial("maxpool", node)
+
+    def _print_AvgPool(self, node):
+        return self.spatial("avgpool", node)
+
+    def _print_MaxMask(self, node):
+        return self.spatial("maxmask", node)
+
+    def _print_Upsample(self, node):
+        return self.spatial("upsample", node)
 
     # ----- normalization and attention (issue 14): operator names the reader reads back -----
     def layer_subscript(self, *parts) -> str:

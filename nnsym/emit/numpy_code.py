@@ -34,11 +34,13 @@ HELPERS = {
     "gelu", "gelu_prime", "logsumexp", "softmax", "log_softmax", "softmax_cross_entropy",
     "binary_cross_entropy", "logdet",
     "softmax_vjp", "float_array", "float_dtype",  # issue 10
+    "im2col", "col2im", "max_pool", "avg_pool", "max_mask", "upsample",  # issue 15: nnsym.emit.spatial
 }
 # Helpers that call other helpers.
 HELPER_NEEDS = {
     "gelu": {"erf", "normal_pdf"}, "gelu_prime": {"erf", "normal_pdf"}, "log_softmax": {"logsumexp"},
     "softmax_cross_entropy": {"log_softmax", "logsumexp"}, "binary_cross_entropy": {"softplus"},
+    "max_mask": {"max_pool", "upsample", "avg_pool"},  # issue 15: NumPy's mask compares with the upsampled maxima
 }
 
 
@@ -310,6 +312,30 @@ class NumPyPrinter(Printer):
         return f"1.0 - {self.child(node, 0, PRODUCT)} * {t}"
 
 
+    # ---- convolution and pooling (issue 15; helpers from nnsym.emit.spatial) --------------------
+    def spatial(self, helper, node, padding=False) -> str:
+        g = node.geometry
+        numbers = [*g.kernel, *g.image] + (list(g.padding) if padding else [])
+        return f"{self.helper(helper)}({self.arg(node)}, {', '.join(map(str, numbers))})"
+
+    def _print_Im2col(self, node):
+        return self.spatial("im2col", node, padding=True)
+
+    def _print_Col2im(self, node):
+        return self.spatial("col2im", node, padding=True)
+
+    def _print_MaxPool(self, node):
+        return self.spatial("max_pool", node)
+
+    def _print_AvgPool(self, node):
+        return self.spatial("avg_pool", node)
+
+    def _print_MaxMask(self, node):
+        return self.spatial("max_mask", node)
+
+    def _print_Upsample(self, node):
+        return self.spatial("upsample", node)
+
     # ---- normalization and attention (issue 14); lowered forms in nnsym.emit.layer_lowering ----
     axis_keywords = ("axis", "keepdims")  # PyTorch: dim, keepdim
 
@@ -557,7 +583,26 @@ def _argument_lines(symbols, arguments, size_names, printer_class) -> List[str]:
             axis, size = known[0]
             lines.append(f"assert {arg}.shape[{axis}] == {_size_text(size, size_names)}, "
                          f"f'{arg} should be {described}, got {{{arg}.shape}}'")
+        lines.extend(_columns_sum_to_one(s, arg, prefix))
     return lines
+
+
+# ----- issue 9: an assumption the formulas rely on, checked at run time ---------------------------------
+SUMS_TO_ONE = {
+    "np": "if not np.allclose({arg}.sum(axis=0), 1.0, rtol=0.0, atol=1e-9 * {arg}.shape[0]):",
+    "torch": "if not torch.allclose({arg}.sum(0), torch.ones_like({arg}.sum(0)), rtol=0.0, atol=1e-9 * {arg}.shape[0]):",
+}  # jax.numpy: values are traced under jit and cannot be tested; its module's docstring says so
+
+
+def _columns_sum_to_one(symbol, arg, prefix) -> List[str]:
+    """A target declared a probability or one-hot (softmax cross-entropy's y) gets the short gradient
+    softmax(z) - y, right only when each column sums to one: a masked (all-zero) or unnormalised column
+    is refused with a ValueError instead of a silently wrong gradient."""
+    if not symbol.assumptions & {"probability", "onehot"} or prefix not in SUMS_TO_ONE:
+        return []
+    return [SUMS_TO_ONE[prefix].format(arg=arg),
+            f"    raise ValueError('{arg}: every column must sum to one (it is declared a probability "
+            f"distribution; the gradient softmax(z) - y relies on it)')"]
 
 
 def _size_text(size, size_names) -> str:

@@ -149,3 +149,7 @@ def std_dev(z, axis, eps):
 def standardize(z, axis, eps):
     c = z - jnp.mean(z, axis=axis, keepdims=True)
     return c / jnp.sqrt(jnp.mean(c * c, axis=axis, keepdims=True) + eps)
+
+
+# ----- convolution and pooling (issue 15): defined in nnsym.emit.spatial_jax, copied in by source like the above -----
+from nnsym.emit.spatial_jax import avg_pool, col2im, im2col, max_mask, max_pool, upsample  # noqa: E402,F401

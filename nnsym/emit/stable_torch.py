@@ -167,3 +167,7 @@ def std_dev(z, axis, eps):
 def standardize(z, axis, eps):
     c = z - torch.mean(z, dim=axis, keepdim=True)
     return c / torch.sqrt(torch.mean(c * c, dim=axis, keepdim=True) + eps)
+
+
+# ----- convolution and pooling (issue 15): defined in nnsym.emit.spatial_torch, copied in by source like the above -----
+from nnsym.emit.spatial_torch import avg_pool, col2im, im2col, max_mask, max_pool, upsample  # noqa: E402,F401

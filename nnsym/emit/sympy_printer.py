@@ -216,6 +216,56 @@ class SympyPrinter:
         total = sympy.MatAdd(sympy.HadamardProduct(y, log_p), sympy.HadamardProduct(rest, log_q))
         return -_sum_entries(total, *logits.shape)
 
+    # ----- layers (batch/layer norm, attention): their nodes written with the same matrix algebra -----
+    def _print_Composite(self, node, definition, *inputs):
+        return definition
+
+    def _print_ColumnBlock(self, node, a):
+        return a[:, node.start:node.stop]
+
+    def _print_PadColumns(self, node, g):
+        rows = node.rows
+        blocks = [sympy.ZeroMatrix(rows, node.start)] if node.start else []
+        blocks.append(g)
+        if node.total - node.stop:
+            blocks.append(sympy.ZeroMatrix(rows, node.total - node.stop))
+        return sympy.BlockMatrix([blocks]) if len(blocks) > 1 else g
+
+    def _print_RowSoftmax(self, node, s):
+        rows, cols = node.shape
+        exps = _elementwise(sympy.exp, s)
+        if node.causal:  # only the entries on or left of the diagonal count
+            if not (rows.is_Integer and cols.is_Integer):
+                raise MissingRuleError("no SymPy rule for a causal RowSoftmax of symbolic size")
+            mask = sympy.ImmutableMatrix(int(rows), int(cols), lambda i, j: 1 if j <= i else 0)
+            exps = sympy.HadamardProduct(exps, mask)
+        sums = sympy.MatMul(exps, _ones(cols, sympy.Integer(1)))
+        spread = sympy.MatMul(sums, _ones(sympy.Integer(1), cols))
+        return sympy.HadamardProduct(exps, sympy.HadamardPower(spread, -1))
+
+    @staticmethod
+    def standardized(node, z):
+        """(Z - mean) and sqrt(biased variance + eps), per row (over the batch) or column (features)."""
+        rows, cols = node.args[0].shape
+        if node.over == "batch":
+            count, mean = cols, sympy.MatMul(z, _ones(cols, sympy.Integer(1))) / cols
+            centred = sympy.MatAdd(z, -sympy.MatMul(mean, _ones(sympy.Integer(1), cols)))
+            variance = sympy.MatMul(sympy.HadamardPower(centred, 2), _ones(cols, sympy.Integer(1))) / count
+            std = sympy.HadamardPower(sympy.MatAdd(variance, node.eps * _ones(rows, sympy.Integer(1))), sympy.S.Half)
+            return centred, std, sympy.MatMul(std, _ones(sympy.Integer(1), cols))
+        count, mean = rows, sympy.MatMul(_ones(sympy.Integer(1), rows), z) / rows
+        centred = sympy.MatAdd(z, -sympy.MatMul(_ones(rows, sympy.Integer(1)), mean))
+        variance = sympy.MatMul(_ones(sympy.Integer(1), rows), sympy.HadamardPower(centred, 2)) / count
+        std = sympy.HadamardPower(sympy.MatAdd(variance, node.eps * _ones(sympy.Integer(1), cols)), sympy.S.Half)
+        return centred, std, sympy.MatMul(_ones(rows, sympy.Integer(1)), std)
+
+    def _print_Normalize(self, node, z):
+        centred, _, spread = self.standardized(node, z)
+        return sympy.HadamardProduct(centred, sympy.HadamardPower(spread, -1))
+
+    def _print_StdDev(self, node, z):
+        return self.standardized(node, z)[1]
+
 
 def to_sympy(expr: Expr, symbols=()):
     """A SymPy matrix expression (a SymPy scalar when 1 x 1) of the same value as ``expr``.

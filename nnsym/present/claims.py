@@ -20,9 +20,10 @@ from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-from nnsym.declare.expressions import Expr, Symbol, show_shape
+from nnsym.declare.expressions import Expr, Symbol, show_shape, transpose
 from nnsym.declare.latex_reader import (
-    read_claim, read_claim_variable, read_definition, read_latex, read_name, transpose_repairs,
+    read_claim, read_claim_indices, read_claim_variable, read_definition, read_latex, read_name,
+    transpose_repairs,
 )
 from nnsym.declare.names import canonical_name, identifier
 from nnsym.derive.delta_form import delta_form
@@ -32,8 +33,10 @@ from nnsym.emit.numpy_code import compile_function, module_source, write_functio
 from nnsym.errors import InputError, NnsymError, ShapeError, spelled
 from nnsym.present import diagnose
 from nnsym.present.results import Gradient, grad
+from nnsym.verify import agreement
 from nnsym.verify.evaluate import concrete_shape, evaluate
-from nnsym.verify.points import MAX_ENTRIES, entries, random_point, small_sizes, symbols_of
+from nnsym.verify.finite_differences import magnitude, tolerance
+from nnsym.verify.points import MAX_ENTRIES, covering_points, entries, random_point, small_sizes, symbols_of
 
 POINTS = 4  # random points per check: a wrong formula differs at almost every point, one would do
 MAX_DIMENSION = 1000  # rows or columns of any one symbol
@@ -179,6 +182,14 @@ class Verdict:
     # issue 10: a typed network's gradient as a textbook writes it: z^{(l)} = ..., delta^{(l)} = ..., then
     # the gradient in terms of the deltas (verified equal to `gradient`); empty for fewer than two layers
     gradient_steps: Tuple[str, ...] = ()
+    matrix_form: str = ""  # an entry-wise claim (dL/dW_{ij} = ...) in matrix form
+    # Issue 9: neither right nor wrong -- the values are rounding noise at some point (nnsym.verify.agreement).
+    undecided: bool = False
+    note: str = ""  # how a claim was accepted when that needs saying (on every symmetric direction)
+
+    @property
+    def status(self) -> str:
+        return "right" if self.ok else "undecided" if self.undecided else "wrong"
 
     def to_json(self) -> dict:
         return {
@@ -190,6 +201,7 @@ class Verdict:
             "worst_true": None if self.worst_true is None else _number(self.worst_true),
             "diagnosis": self.diagnosis, "points": self.points, "message": self.message,
             "gradient_steps": list(self.gradient_steps),
+            "verdict": self.status, "note": self.note,
         }
 
     def __bool__(self):
@@ -197,8 +209,15 @@ class Verdict:
 
     def __str__(self):
         if self.ok:
-            return (f"right: the claim equals the gradient with respect to {self.variable} at {self.points} "
-                    f"random points ({self.method}; max rel error {self.max_rel_error:.1e})")
+            shown = (f"right: the claim equals the gradient with respect to {self.variable} at {self.points} "
+                     f"random points ({self.method}; max rel error {self.max_rel_error:.1e})"
+                     + (f"\nnote: {self.note}" if self.note else ""))
+            return shown + (f"\nyour claim in matrix form: {self.matrix_form}" if self.matrix_form else "")
+        if self.undecided:
+            return (f"undecided: at {self.points} random points the claim and the gradient with respect to "
+                    f"{self.variable} differ by no more than the rounding noise of evaluating them (max abs "
+                    f"error {self.max_abs_error:.3g}); neither right nor wrong can be decided by value\n"
+                    f"gradient: {self.gradient}\nclaimed:  {self.claimed}")
         lines = [f"wrong: {self.message}" if self.message else
                  f"wrong: the claim differs from the gradient with respect to {self.variable}"]
         if self.worst_index is not None:
@@ -213,6 +232,8 @@ class Verdict:
         else:
             lines.append(f"gradient: {self.gradient}")
         lines.append(f"claimed:  {self.claimed}")
+        if self.matrix_form:
+            lines.append(f"your claim in matrix form: {self.matrix_form}")
         return "\n".join(lines)
 
     def _repr_latex_(self):
@@ -223,19 +244,37 @@ class Verdict:
 
 
 def _compare(claimed_values: List[np.ndarray], true_values: List[np.ndarray]):
-    """(ok, max abs error, max rel error, (point, index) of the worst entry)."""
-    ok, worst_abs, worst_rel, worst = True, 0.0, 0.0, None
+    """(ok, max abs error, max rel error, (point, index) of the worst entry), decided relative to the
+    values' own size (`nnsym.verify.agreement`); for callers that need no "undecided" (nnsym lint)."""
+    decided, *rest = _decide(claimed_values, true_values)
+    return (decided == agreement.RIGHT, *rest)
+
+
+def _decide(claimed_values: List[np.ndarray], true_values: List[np.ndarray], claim_at=None, truth_at=None,
+            points=None, typical_count: int = POINTS):
+    """(verdict, max abs error, max rel error, (point, index) of the worst entry); the verdict is
+    agreement.RIGHT, WRONG or UNDECIDED, decided relative to the values' own size (no absolute floor)."""
+    decisions, worst_abs, worst_rel, worst = [], 0.0, 0.0, None
+    # The first `typical` points are drawn at the typical size; the rest (other scales, beside kinks) do
+    # not decide where both values are negligible next to the gradient's typical size (agreement.beneath).
+    typical = max((float(np.linalg.norm(t)) for t in true_values[:typical_count]), default=0.0)
     for k, (c, t) in enumerate(zip(claimed_values, true_values)):
-        ok &= diagnose.close(c, t)
+        if claim_at is None or points is None:
+            decision = agreement.decide(c, t)
+        else:
+            decision = agreement.decide(c, t, lambda p: claim_at([p])[0], truth_at, points[k])
+        if decision != agreement.RIGHT and k >= typical_count and agreement.beneath(c, t, typical):
+            continue
+        decisions.append(decision)
         with np.errstate(all="ignore"):
             error = np.abs(c - t)
         error = np.where(np.isfinite(error), error, np.inf)
         index = np.unravel_index(np.argmax(error), error.shape)
         if worst is None or error[index] > worst_abs:
             worst_abs, worst = float(error[index]), (k, tuple(int(i) for i in index))
-        scale = max(float(np.max(np.abs(t))), diagnose.FLOOR)
-        worst_rel = max(worst_rel, float(np.max(error)) / scale)
-    return ok, worst_abs, worst_rel, worst
+        scale = float(np.max(np.abs(t)))
+        worst_rel = max(worst_rel, float(np.max(error)) / scale if scale > 0 else 0.0 if np.max(error) == 0 else np.inf)
+    return agreement.combine(decisions), worst_abs, worst_rel, worst
 
 
 def _claim_symbols_known(claim: Expr, f: Expr, variable: Symbol):
@@ -265,12 +304,29 @@ def _read_claimed(claimed, shapes, assumptions, shape):
 
 
 def check(function, claimed, wrt=None, shapes: Optional[Mapping] = None, assumptions: Optional[Mapping] = None,
-          points: int = POINTS, seed: int = 0) -> Verdict:
+          points: int = POINTS, seed: int = 0, layout: str = "denominator") -> Verdict:
     """Does ``claimed`` equal the gradient of ``function`` with respect to ``wrt``?
 
     ``function`` and ``claimed`` are LaTeX (shapes as for `read_latex`: ``{"W": "3x2"}``, assumptions
     ``{"A": "spd"}``) or expressions. ``claimed`` may carry its left side
-    (``\\frac{\\partial L}{\\partial W} = ...``), which then names the variable if ``wrt`` is None."""
+    (``\\frac{\\partial L}{\\partial W} = ...``), which then names the variable if ``wrt`` is None.
+    An entry-wise claim (``\\frac{\\partial L}{\\partial W_{ij}} = \\sum_k ...``) is read into matrix form
+    (``matrix_form`` of the verdict). ``layout="numerator"``: the claim is the gradient transposed
+    (row vectors, as in texts that use Jacobian layout)."""
+    verdict = _check(function, claimed, wrt, shapes, assumptions, points, seed, layout)
+    if isinstance(claimed, str) and verdict.expressions:
+        try:
+            indexed = read_claim_indices(claimed, shapes, assumptions)
+        except NnsymError:
+            indexed = None
+        if indexed:
+            verdict = replace(verdict, matrix_form=verdict.claimed)
+    return verdict
+
+
+def _check(function, claimed, wrt, shapes, assumptions, points, seed, layout) -> Verdict:
+    if layout not in ("denominator", "numerator"):
+        raise InputError(f"layout must be 'denominator' or 'numerator', not {layout!r}")
     if isinstance(function, Expr) and shapes is None and assumptions is None:
         shapes, assumptions = declarations(function)
     if wrt is None:
@@ -282,7 +338,7 @@ def check(function, claimed, wrt=None, shapes: Optional[Mapping] = None, assumpt
             raise InputError(f"say which variable the gradient is with respect to: {spelled('--wrt NAME', 'wrt=NAME')}, or a left side "
                              "\\frac{\\partial L}{\\partial W} = ... in the claim")
     f, variable = read_function(function, wrt, shapes, assumptions)
-    truth = derive(f, variable, oracle=False).expression  # verified by finite differences
+    truth = derive(f, variable).expression  # verified by finite differences and the elementwise oracle
     # The function's scalars are declared for the claim, so that 2cx reads as 2 c x, as it would there.
     scalars = {s.name: (1, 1) for s in f.free_symbols() if s.is_scalar}
     claim, named, message = _read_claimed(claimed, {**scalars, **dict(shapes or {})}, assumptions, truth.shape)
@@ -298,14 +354,26 @@ def check(function, claimed, wrt=None, shapes: Optional[Mapping] = None, assumpt
         return Verdict(False, shown_truth, str(claimed), None, None, None, None, None, None, 0, variable.name, message)
     _claim_symbols_known(claim, f, variable)
     shown_claim = latex(claim)
+    if layout == "numerator":  # compared as the denominator-layout gradient it is the transpose of
+        claim = transpose(claim)
+        shown_truth = latex(transpose(truth))
     if claim.shape != truth.shape:
         message = (f"the claim is {show_shape(claim.shape)}, but the gradient with respect to {variable.name} "
                    f"has its shape {show_shape(truth.shape)} (denominator layout)")
+        if layout == "numerator":
+            message = (f"the claim is {show_shape(claim.shape[::-1])}, but in numerator layout the gradient with "
+                       f"respect to {variable.name} is {show_shape(truth.shape[::-1])}, its shape transposed")
         if claim.shape != truth.shape[::-1]:  # a transposed claim is still evaluated: the diagnosis says so
             return Verdict(False, shown_truth, shown_claim, None, None, None, None, None, None, 0,
                            variable.name, message, expressions=(truth, claim))
     verdict = _judge(f, variable, truth, claim, shown_truth, shown_claim, message, points, seed)
-    return replace(verdict, gradient_steps=_delta_steps(f, variable, truth))
+    verdict = replace(verdict, gradient_steps=_delta_steps(f, variable, truth))
+    if verdict.diagnosis and verdict.diagnosis.startswith("transpose") and layout == "denominator":
+        verdict = replace(verdict, diagnosis=verdict.diagnosis + NUMERATOR_HINT)
+    return verdict
+
+
+NUMERATOR_HINT = " (if your text uses numerator layout, check with --layout numerator)"
 
 
 def _delta_steps(f, variable, truth) -> Tuple[str, ...]:
@@ -331,6 +399,8 @@ def _judge(f, variable, truth, claim, shown_truth, shown_claim, message, points,
     sizes = concrete_sizes(symbols, variable)
     rng = np.random.default_rng(seed)
     drawn = [random_point([f, truth], symbols, sizes, rng) for _ in range(points)]
+    # Several sizes and both sides of every kink of the function, its gradient and the claim (issue 9).
+    drawn = covering_points([f, truth], [f, truth, claim], symbols, sizes, rng, drawn)
     true_values = [evaluate(truth, p, sizes) for p in drawn]
 
     def claim_at(at):
@@ -344,20 +414,64 @@ def _judge(f, variable, truth, claim, shown_truth, shown_claim, message, points,
     if claimed_values is None:  # e.g. the inverse of a matrix the claim makes singular
         return Verdict(False, shown_truth, shown_claim, None, None, None, None, None, None, points, variable.name,
                        "the claim cannot be evaluated where the function is defined", expressions=(truth, claim))
-    return _verdict(f, variable, truth, sizes, drawn, true_values, claimed_values, claim_at,
-                    shown_truth, shown_claim, message, expressions=(truth, claim))
+    verdict = _verdict(f, variable, truth, sizes, drawn, true_values, claimed_values, claim_at,
+                       shown_truth, shown_claim, message, expressions=(truth, claim), typical_count=points)
+    if not verdict.ok and not message and variable.assumptions & SYMMETRIC:
+        verdict = _on_symmetric_directions(verdict, truth, sizes, drawn, true_values, claimed_values, claim_at,
+                                           points)
+    return verdict
+
+
+# ----- issue 9: a symmetric variable -----------------------------------------------------------------
+SYMMETRIC = frozenset({"symmetric", "spd"})
+def _symmetric_part(value: np.ndarray) -> np.ndarray:
+    return (value + value.T) / 2
+
+
+def _on_symmetric_directions(verdict, truth, sizes, drawn, true_values, claimed_values, claim_at, typical_count):
+    """A claim for a symmetric variable is right when it agrees with the gradient on every symmetric
+    direction D: <G, D> = <(G + G^T)/2, D>, so when the symmetric parts agree at every point."""
+    if any(c.shape != t.shape for c, t in zip(claimed_values, true_values)):
+        return verdict
+
+    def symmetric_claim_at(at):
+        values = claim_at(at)
+        if values is None:
+            raise ValueError("the claim cannot be evaluated there")
+        return [_symmetric_part(v) for v in values]
+
+    decided, max_abs, max_rel, _ = _decide([_symmetric_part(c) for c in claimed_values], [_symmetric_part(t) for t in true_values],
+                           symmetric_claim_at, lambda p: _symmetric_part(evaluate(truth, p, sizes)), drawn,
+                           typical_count)
+    if decided != agreement.RIGHT:
+        return verdict
+    note = (f"the claim differs from the gradient of the function as written (entries of {verdict.variable} "
+            f"taken as independent) but has the same symmetric part (G + G^T)/2, so it gives the same "
+            f"derivative in every symmetric direction: right for symmetric {verdict.variable}")
+    return replace(verdict, ok=True, undecided=False, diagnosis=None, note=note, max_abs_error=max_abs,
+                   max_rel_error=max_rel, method="symmetric parts evaluated at random points")
 
 
 def _verdict(f, variable, truth, sizes, drawn, true_values, claimed_values, claim_at, shown_truth, shown_claim,
-             message, method="closed form evaluated at random points", expressions=()) -> Verdict:
+             message, method="closed form evaluated at random points", expressions=(),
+             typical_count: int = POINTS) -> Verdict:
     transposed_shape = claimed_values[0].shape == true_values[0].shape[::-1] != true_values[0].shape
     comparable = [c.T if transposed_shape else c for c in claimed_values]
-    ok, max_abs, max_rel, worst = _compare(comparable, true_values)
-    ok = ok and not message
+
+    def comparable_at(at):
+        values = claim_at(at)
+        if values is None:
+            raise ValueError("the claim cannot be evaluated there")
+        return [v.T if transposed_shape else v for v in values]
+
+    decided, max_abs, max_rel, worst = _decide(comparable, true_values, comparable_at,
+                                                lambda p: evaluate(truth, p, sizes), drawn, typical_count)
+    ok = decided == agreement.RIGHT and not message
+    undecided = decided == agreement.UNDECIDED and not message
     if not ok and not message and not all(np.all(np.isfinite(c)) for c in claimed_values):
         message = "the claim is not finite at a point where the function and its gradient are"
     diagnosis = None
-    if not ok:
+    if not ok and not undecided:
         claim = expressions[1] if expressions else None
         sample = diagnose.Sample(f, variable, truth, sizes, drawn, true_values, claimed_values, claim_at, claim)
         diagnosis = diagnose.diagnose(sample)
@@ -368,7 +482,7 @@ def _verdict(f, variable, truth, sizes, drawn, true_values, claimed_values, clai
         k, index = worst
         worst_claimed, worst_true = float(comparable[k][index]), float(true_values[k][index])
     return Verdict(ok, shown_truth, shown_claim, max_abs, max_rel, worst[1] if worst else None, worst_claimed,
-                   worst_true, diagnosis, len(drawn), variable.name, message, method, expressions)
+                   worst_true, diagnosis, len(drawn), variable.name, message, method, expressions, undecided=undecided)
 
 
 def _check_options(gradient, points, eps, atol, rtol) -> None:
@@ -425,7 +539,9 @@ def check_function(function, wrt, gradient: Callable, shapes: Optional[Mapping] 
     floats and vectors as columns, and returns an array of the variable's shape (a vector may be flat,
     a scalar a float). It is compared, as `torch.autograd.gradcheck`
     does, with central differences (step ``eps``) of nnsym's NumPy forward: every entry within
-    ``atol + rtol |numeric|``. A wrong function also gets a diagnosis against the closed-form gradient."""
+    ``atol max|numeric| + rtol |numeric|`` plus the rounding noise of the differences -- ``atol``
+    relative to the gradient's largest entry, so that a tiny gradient is checked as strictly as a
+    large one. A wrong function also gets a diagnosis against the closed-form gradient."""
     _check_options(gradient, points, eps, atol, rtol)
     f, variable = read_function(function, wrt, shapes, assumptions)
     truth = cotangents(f, [variable])[variable]
@@ -488,7 +604,10 @@ def check_function(function, wrt, gradient: Callable, shapes: Optional[Mapping] 
         with np.errstate(over="ignore", invalid="ignore"):  # a user's 1e308, inf or NaN is wrong, not a warning
             error = np.abs(u - n)
             error = np.where(np.isfinite(error), error, np.inf)
-            ok &= bool(np.all(error <= atol + rtol * np.abs(n)))
+            # scale-free (issue 9): atol is relative to the gradient's largest entry, plus the rounding
+            # noise of differencing f, so e^{-30} f is checked as strictly as f
+            size = magnitude(f, drawn[k], sizes, evaluate(f, drawn[k], sizes)[0, 0])
+            ok &= bool(np.all(error <= tolerance(n, size, eps, atol, rtol)))
             index = np.unravel_index(np.argmax(error), error.shape)
             if worst is None or error[index] > worst_abs:
                 worst_abs, worst = float(error[index]), (k, tuple(int(i) for i in index))

@@ -142,25 +142,27 @@ def _gradient_arguments(parser: argparse.ArgumentParser, wrt_required: bool = Tr
 @subcommand("derive", "the closed-form gradient of a scalar function given in LaTeX, verified")
 def _derive(parser: argparse.ArgumentParser):
     _gradient_arguments(parser)
+    # Both checks run on every result now; the flag stays so that scripts written for it still work.
     parser.add_argument("--oracle", action="store_true",
-                        help="also derive entry by entry with SymPy and compare (slower; finite differences always run)")
+                        help="(the default) the entry-by-entry SymPy derivation runs beside finite differences")
+    _layout_argument(parser)
+    parser.add_argument("--index", action="store_true", help="also print the gradient entry by entry (index notation)")
 
     def run(args) -> int:
         # Imported here, not at the top: start-up time is part of every call's budget.
         import json
 
-        from nnsym.present.claims import derive, gradient_json
+        from nnsym.present.claims import derive
+        from nnsym.present.index_form import derive_json, derive_lines
 
         shapes, assumptions = _declarations(args)
-        gradient = derive(args.function, args.wrt, shapes, assumptions, oracle=args.oracle)
+        gradient = derive(args.function, args.wrt, shapes, assumptions)
         if args.json:
             written = {item.partition("=")[0].strip(): None for item in args.shape + args.assume}
-            print(json.dumps(gradient_json(gradient, written)))
+            print(json.dumps(derive_json(gradient, args.layout, args.index, written)))
             return 0
-        print(gradient.equation())
-        print(f"% {gradient.layout}")
-        for note in gradient.assumptions_used:  # issue 10: what makes a short form right
-            print(f"% {note}")
+        for line in derive_lines(gradient, args.layout, args.index):
+            print(line)
         for report in gradient.reports:
             print(f"% {report}")
         return 0
@@ -168,11 +170,13 @@ def _derive(parser: argparse.ArgumentParser):
     return run
 
 
-@subcommand("check", "is a hand-derived gradient right? exit 0 right, 1 wrong (with a diagnosis), 2 bad input")
+@subcommand("check", "is a hand-derived gradient right? exit 0 right, 1 wrong (with a diagnosis), 2 bad input, "
+                     "4 undecided (the values are rounding noise)")
 def _check(parser: argparse.ArgumentParser):
     _gradient_arguments(parser, wrt_required=False)
     parser.add_argument("--claimed", required=True, metavar="LATEX",
                         help=r"the claimed gradient, optionally with its left side: '\frac{\partial L}{\partial W} = ...'")
+    _layout_argument(parser)
 
     def run(args) -> int:
         import json
@@ -180,9 +184,9 @@ def _check(parser: argparse.ArgumentParser):
         from nnsym.present.claims import check
 
         shapes, assumptions = _declarations(args)
-        verdict = check(args.function, args.claimed, args.wrt, shapes, assumptions)
+        verdict = check(args.function, args.claimed, args.wrt, shapes, assumptions, layout=args.layout)
         print(json.dumps(verdict.to_json()) if args.json else verdict)
-        return 0 if verdict.ok else 1
+        return 0 if verdict.ok else 4 if verdict.undecided else 1
 
     return run
 
@@ -232,6 +236,47 @@ def _export(parser: argparse.ArgumentParser):
         except OSError as error:
             raise InputError(f"export: cannot write {args.output}: {error.strerror}") from None
         return 0
+
+    return run
+
+
+def _layout_argument(parser: argparse.ArgumentParser):
+    """--layout for derive, check and lint (issue 12)."""
+    parser.add_argument("--layout", default=None if parser.prog.endswith("lint") else "denominator",
+                        choices=("denominator", "numerator"),
+                        help="numerator: gradients written as rows / transposed, as in texts that use Jacobian layout")
+
+
+# ----- nnsym lint (issue 12): the first wrong step of a derivation in lecture notes -----------------
+
+@subcommand("lint", "check every step of the derivations in .tex/.md notes: exit 0 all right, 1 a step wrong, 2 bad input")
+def _lint(parser: argparse.ArgumentParser):
+    parser.add_argument("files", nargs="+", metavar="FILE", help="a .tex or .md file, or - for stdin (with --format)")
+    parser.add_argument("--format", default=None, choices=("tex", "md"), help="the format of stdin (or of every FILE)")
+    parser.add_argument("--function", default=None, metavar="LATEX", help=r"the function, e.g. 'L = \frac12\|Wx-y\|^2'")
+    parser.add_argument("--shape", action="append", default=[], metavar="NAME=SPEC",
+                        help="ROWSxCOLS, N or mxn, added to the document's own declarations")
+    parser.add_argument("--assume", action="append", default=[], metavar="NAME=KIND", help="spd, positive, onehot, ...")
+    _layout_argument(parser)
+    parser.add_argument("--strict", action="store_true", help="math that is not read is an error (exit 2)")
+    parser.add_argument("--verbose", action="store_true", help="also list the steps that are right")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+    def run(args) -> int:
+        import json
+
+        from nnsym.present.lint import lint_files
+
+        shapes, assumptions = _declarations(args)
+        report = lint_files(args.files, args.format, shapes, assumptions, args.function, args.layout, sys.stdin)
+        if args.json:
+            print(json.dumps(report.to_json()))
+        else:
+            print("\n".join(report.lines(args.verbose)))
+        if args.strict and report.not_read:
+            first = next(s for s in report.steps if s.ok is None)
+            raise InputError(f"{first.file}:{first.line}: not read (--strict): {first.not_read}")
+        return 0 if report.ok else 1
 
     return run
 

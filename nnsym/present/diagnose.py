@@ -33,7 +33,7 @@ from nnsym.verify.evaluate import evaluate
 # order one; to be within 1e-8 it would have to differ by a coefficient below 1e-8. So 1e-8 leaves
 # four orders of margin on each side: a right claim is never failed, a wrong one never passed.
 RTOL = 1e-8
-FLOOR = 1e-12  # both sides (near) zero: equal
+FLOOR = 0.0  # scale-free (issue 9): only two exact zeros are equal without a relative match
 MAX_TERMS = 16  # additive terms tried when looking for a dropped term or a wrong order
 MAX_ORDERINGS = 64  # reorderings of one product tried
 
@@ -115,7 +115,7 @@ def scaled(sample: Sample) -> Optional[str]:
         if c.shape != t.shape:
             return None
         norm = float(np.sum(t * t))
-        if norm <= FLOOR ** 2:
+        if norm == 0:  # scale-free (issue 9): a tiny gradient is still a gradient
             return None
         factor = float(np.sum(c * t)) / norm
         if not close(c, factor * t):
@@ -127,7 +127,7 @@ def scaled(sample: Sample) -> Optional[str]:
     if all(abs(f - first) <= 1e-9 * abs(first) for f in factors):
         if abs(first + 1) <= 1e-9:
             return "scaled by -1: the claim has the wrong sign"
-        name = _rational(first) or f"{first:.6g}"
+        name = _rational(first) or f"{first:.12g}"  # 1.000001, never rounded to "1" (issue 9)
         return f"scaled by {name}: the claim is {name} times the true gradient"
     # The factor varies from point to point: a scalar symbol (1/N, N) the claim has too many of.
     for symbol in sorted({s for s in sample.function.free_symbols() if s.kind == "scalar"}, key=lambda s: s.name):

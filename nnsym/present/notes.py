@@ -33,6 +33,7 @@ from nnsym.emit.latex import latex
 from nnsym.emit.steps_latex import rows as step_rows, shown_cotangent, sides, text_escape
 from nnsym.errors import InputError, NnsymError, VerificationError, spelled
 from nnsym.present.markdown_text import html_paragraphs, tex_paragraphs
+from nnsym.present import lint_marks
 from nnsym.verify.finite_differences import check_gradients
 from nnsym.verify.formulas import EXACT_TOLERANCE, Check, check_formula, check_latex, check_step, read_back
 
@@ -80,6 +81,9 @@ class Display:
     latex: str
     check: Callable[[], Tuple[str, float]]
     summary: Optional[str] = None  # what the verification table shows for a long display (its result)
+    # `nnsym lint` declarations (`lint_marks`) for a display that is a derivation written by hand (in index
+    # notation, say): lint then checks it; without them the display is marked --skip (worked numbers).
+    lint: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -241,6 +245,17 @@ def _equation(block: Formula) -> str:
     return f"{block.lhs} = {body}" if block.lhs else body
 
 
+def _lint_declaration(block, fmt: str) -> List[str]:
+    """The hidden `nnsym lint` declaration written before a display (issue 12, `lint_marks`)."""
+    if isinstance(block, Display):
+        words = list(block.lint) or lint_marks.display()
+    elif isinstance(block, Steps):
+        words = lint_marks.derivation(block.derivation.function, block.function_name)
+    else:
+        words = lint_marks.formula(block.expr, block.lhs, block.derivative_of)
+    return lint_marks.comment(words, fmt)
+
+
 def _step_rows(verified: Verified, index: int, block: Steps) -> List[str]:
     return step_rows(verified.step_lines[index], block.function_name)
 
@@ -254,19 +269,21 @@ def _plot_files(note: Note, directory: Optional[Path], messages: List[str]) -> D
         import matplotlib  # optional extra: nnsym[plot]
 
         matplotlib.use("Agg")
-        from matplotlib import pyplot
+        # A Figure without pyplot: pyplot's import and figure manager cost a third of a second of
+        # `nnsym notes all`, and the figures are only written to files.
+        from matplotlib.figure import Figure
     except ImportError:
         messages.append(f"{note.stem}: {PLOTS_LEFT_OUT}")
         return {}
     files = {}
     for plot in plots:
-        figure, axes = pyplot.subplots(figsize=(5, 3.2))
+        figure = Figure(figsize=(5, 3.2))
+        axes = figure.subplots()
         plot.draw(axes)
         figure.tight_layout()
         stem = f"{note.stem}-{plot.name}"
         figure.savefig(directory / f"{stem}.png", dpi=120)
         figure.savefig(directory / f"{stem}.pdf")
-        pyplot.close(figure)
         files[plot.name] = stem
     return files
 
@@ -287,11 +304,11 @@ def markdown(note: Note, verified: Verified, plots: Optional[Dict[str, str]] = N
         if isinstance(block, Text):
             out += [block.text, ""]
         elif isinstance(block, Formula):
-            out += ["$$", _equation(block), "$$", ""]
+            out += _lint_declaration(block, "md") + ["$$", _equation(block), "$$", ""]
         elif isinstance(block, Display):
-            out += ["$$", block.latex, "$$", ""]
+            out += _lint_declaration(block, "md") + ["$$", block.latex, "$$", ""]
         elif isinstance(block, Steps):
-            out += ["$$", r"\begin{aligned}", " \\\\\n".join(_step_rows(verified, index, block)),
+            out += _lint_declaration(block, "md") + ["$$", r"\begin{aligned}", " \\\\\n".join(_step_rows(verified, index, block)),
                     r"\end{aligned}", "$$", ""]
         elif isinstance(block, Plot):
             out += [f"![{block.caption}]({plots[block.name]}.png)" if block.name in plots
@@ -333,11 +350,11 @@ def tex(note: Note, verified: Verified, plots: Optional[Dict[str, str]] = None) 
             # A sentence announcing a display ("... is:") starts a new page rather than end one.
             out += ([_KEEP_WITH_NEXT] if block.text.rstrip().endswith(":") else []) + [_tex_text(block.text), ""]
         elif isinstance(block, Formula):
-            out += [r"\begin{equation*}", _equation(block), r"\end{equation*}", ""]
+            out += _lint_declaration(block, "tex") + [r"\begin{equation*}", _equation(block), r"\end{equation*}", ""]
         elif isinstance(block, Display):
-            out += [r"\begin{equation*}", block.latex, r"\end{equation*}", ""]
+            out += _lint_declaration(block, "tex") + [r"\begin{equation*}", block.latex, r"\end{equation*}", ""]
         elif isinstance(block, Steps):
-            out += [r"{\small", r"\begin{align*}", " \\\\\n".join(_step_rows(verified, index, block)),
+            out += _lint_declaration(block, "tex") + [r"{\small", r"\begin{align*}", " \\\\\n".join(_step_rows(verified, index, block)),
                     r"\end{align*}}", ""]
         elif isinstance(block, Plot):
             if block.name in plots:

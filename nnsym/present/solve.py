@@ -126,7 +126,11 @@ def solve(equations: Sequence[str], shapes: Optional[dict] = None, unknowns: Opt
     rows = []
     for left, right in pairs:
         difference = convert(left) - convert(right)
-        rows.extend(LinearEquation.from_expression(e, 0, unknown_entries) for e in difference)
+        try:
+            rows.extend(LinearEquation.from_expression(e, 0, unknown_entries) for e in difference)
+        except InputError as error:  # its hint names the Python keyword; here the unknowns are --unknown
+            raise InputError(f"solve: {str(error).split(' (pass unknowns=')[0]} "
+                             "(name the unknowns with --unknown if some symbols are coefficients)") from None
     system = LinearSystem(tuple(rows), tuple(unknown_entries))
     A, b = system.matrix_form()
     read = r", \quad ".join(f"{latex(left)} = {latex(right)}" for left, right in pairs)

@@ -12,7 +12,7 @@ from typing import Dict, Mapping
 import numpy as np
 
 from nnsym.declare.expressions import Apply, Expr, Symbol, post_order, show_shape
-from nnsym.emit import stable
+from nnsym.emit import spatial, stable
 from nnsym.errors import InputError, MissingRuleError
 
 
@@ -197,6 +197,27 @@ class Evaluator:
     def _Norm(self, node, a):
         return np.sqrt(np.sum(a * a))
 
+
+    # ----- convolution and pooling (issue 15; nnsym.declare.convolution) -----
+    def _Im2col(self, node, x):
+        g = node.geometry
+        return spatial.im2col(x, *g.kernel, *g.image, *g.padding)
+
+    def _Col2im(self, node, columns):
+        g = node.geometry
+        return spatial.col2im(columns, *g.kernel, *g.image, *g.padding)
+
+    def _MaxPool(self, node, x):
+        return spatial.max_pool(x, *node.geometry.kernel, *node.geometry.image)
+
+    def _AvgPool(self, node, x):
+        return spatial.avg_pool(x, *node.geometry.kernel, *node.geometry.image)
+
+    def _MaxMask(self, node, x):
+        return spatial.max_mask(x, *node.geometry.kernel, *node.geometry.image)
+
+    def _Upsample(self, node, g):
+        return spatial.upsample(g, *node.geometry.kernel, *node.geometry.image)
 
     # ----- normalization and attention (issue 14) -----
     def _Normalize(self, node, z):

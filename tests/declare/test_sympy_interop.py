@@ -279,3 +279,26 @@ def test_results_have_to_sympy():
     gradients = ns.backprop(net).to_sympy()
     assert len(gradients) == 4 and all(isinstance(g, sp.Basic) for g in gradients.values())
     assert ns.to_sympy(ns.trace(ns.matrix("X", 2, 2))) == sp.Trace(sp.MatrixSymbol("X", 2, 2))
+
+
+def test_layer_nodes_print_to_sympy_of_the_same_value():
+    """Batch and layer norm, attention (causal too) and the column blocks of multi-head attention (whole,
+    SymPy takes 30 s to write it out), and a gradient through batch norm."""
+    from nnsym.declare.attention import ColumnBlock, PadColumns, attention
+    from nnsym.declare.normalization import batch_norm, layer_norm, normalize, std
+
+    Z, g, b = ns.matrix("Z", 3, 4), ns.vector("g", 3), ns.vector("b", 3)
+    Q, K, V = ns.matrix("Q", 3, 2), ns.matrix("K", 3, 2), ns.matrix("V", 3, 2)
+    small = batch_norm(ns.matrix("Y", 2, 3), ns.vector("g", 2), ns.vector("b", 2))
+    bn = batch_norm(Z, g, b)
+    exprs = [bn, layer_norm(Z.T, ns.vector("h", 4), ns.vector("c", 4)), std(Z), std(Z, over="features"),
+             normalize(Z, over="features"), attention(Q, K, V), attention(Q, K, V, causal=True),
+             ColumnBlock(Z, 1, 3), PadColumns(Q, 1, 4), PadColumns(Q, 0, 2),
+             ns.grad(ns.norm(small, squared=True), ns.matrix("Y", 2, 3)).expression]
+    rng = np.random.default_rng(11)
+    for expr in exprs:
+        values = {s.name: rng.uniform(-1, 1, tuple(int(n) for n in s.shape)) for s in expr.free_symbols()}
+        point = {sp.MatrixSymbol(n, *np.shape(v)): v for n, v in values.items()}
+        expected = ns.evaluate(expr, values)
+        got = _sympy_value(expr.to_sympy(), point).reshape(expected.shape)
+        np.testing.assert_allclose(got, expected, rtol=1e-8, atol=1e-10, err_msg=repr(expr)[:80])

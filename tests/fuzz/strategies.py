@@ -309,3 +309,84 @@ def judge(f: E.Expr, seed: int = 0) -> Tuple[str, str]:
     if finer.max_abs_error > 5 * report.max_abs_error:
         return JUMP, f"{report}; at eps 1e-7: {finer}"
     return WRONG, str(report)
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 9: the constructs of "never silently wrong, round 2"
+# --------------------------------------------------------------------------------------------------
+# Powers of powers with fractional exponents ((m^2)^{1/2} is |m|), thresholds away from 0
+# (ReLU(m + 3)), max/min and |m| written with ReLUs, transposes of symmetric symbols, numbers that are
+# almost nice (1.00000001, 2.71828182) and functions scaled by e^{+-30} (a verdict must not depend on
+# the scale). A separate builder, so that the seeded sequence of the first one is unchanged.
+
+ALMOST_NICE = (1.00000001, 2.71828182, 0.333333333, 1.41421356)
+TINY_AND_HUGE = (E.sympy.exp(-30), E.sympy.exp(30), E.sympy.Rational(1, 10**12))
+
+
+class Round2Builder(ExpressionBuilder):
+    """`ExpressionBuilder` with the issue-9 constructs; ``plain`` builds symmetric symbols without
+    their assumption (the same expression otherwise, for the same choices)."""
+
+    def __init__(self, chooser, max_depth: int = 4, plain: bool = False):
+        super().__init__(chooser, max_depth)
+        self.plain = plain
+
+    def symmetric_leaf(self, n: int) -> E.Expr:
+        if n == 1:
+            return self.leaf((1, 1))
+        return E.matrix(f"Y_{{{n}}}", n, n, assume=None if self.plain else "symmetric")
+
+    def leaf(self, shape: Shape) -> E.Expr:
+        if shape[0] == shape[1] > 1 and self.pick.integer(0, 2) == 0:
+            return self.symmetric_leaf(shape[0])
+        return super().leaf(shape)
+
+    def matrix(self, shape: Shape, depth: int) -> E.Expr:
+        if depth <= 0 or self.pick.integer(0, 2) != 0:
+            return super().matrix(shape, depth)
+        r, c = shape
+        d = depth - 1
+        kinds = ["power_of_power", "threshold", "max", "min", "abs", "almost_nice"]
+        if r == c:
+            kinds += ["symmetric", "symmetric_transpose"]
+        kind = self.pick.choice(kinds)
+        if kind == "power_of_power":
+            inner = self.pick.choice([2, 4, E.sympy.Rational(3, 2)])
+            # A signed symbol under an even power (zero only at a point: (ReLU(z)^2)^{1/2} would have a
+            # NaN gradient, 0 * inf, on a whole region), a positive one under a fractional power.
+            base = self.leaf(shape) if inner != E.sympy.Rational(3, 2) else self.positive(shape, d)
+            return E.power(E.power(base, inner), self.pick.choice([E.sympy.Rational(1, 2), E.sympy.Rational(3, 4), 3]))
+        if kind == "threshold":
+            offset = E.Constant(self.pick.choice([-3, 3, E.sympy.Rational(1, 2)]))
+            return apply("relu", E.add(self.matrix(shape, d), E.scale(offset, E.Ones(r, c))))
+        if kind in ("max", "min"):
+            a, b = self.matrix(shape, d), self.matrix(shape, d)
+            if kind == "max":
+                return E.add(a, apply("relu", E.add(b, E.neg(a))))
+            return E.add(a, E.neg(apply("relu", E.add(a, E.neg(b)))))
+        if kind == "abs":
+            m = self.matrix(shape, d)
+            return E.add(apply("relu", m), apply("relu", E.neg(m)))
+        if kind == "almost_nice":
+            return E.scale(E.lift(self.pick.choice(ALMOST_NICE)), self.matrix(shape, d))
+        if kind == "symmetric":
+            return self.symmetric_leaf(r)
+        return E.transpose(E.matmul(self.symmetric_leaf(r), self.matrix(shape, d)))
+
+    def scalar(self, depth: int) -> E.Expr:
+        if depth > 0 and self.pick.integer(0, 5) == 0:
+            kind = self.pick.choice(["scaled", "two_to_the"])
+            if kind == "scaled":
+                return E.scale(E.Constant(self.pick.choice(TINY_AND_HUGE)), super().scalar(depth - 1))
+            # 2^x = e^{x log 2}, of a bounded argument
+            return apply("exp", E.scale(E.Constant(E.sympy.log(2)), apply("tanh", super().scalar(depth - 1))))
+        return super().scalar(depth)
+
+
+@st.composite
+def round2_expressions(draw, max_depth: int = 5):
+    return Round2Builder(HypothesisChooser(draw), max_depth).scalar_root()
+
+
+def random_round2_expression(seed: int, max_depth: int = 5, plain: bool = False) -> E.Expr:
+    return Round2Builder(RandomChooser(seed), max_depth, plain).scalar_root()

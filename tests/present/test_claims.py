@@ -58,7 +58,7 @@ def test_right_claims_pass(function, wrt, shapes, assumptions, claim):
     assert verdict.ok, str(verdict)
     assert verdict.diagnosis is None
     assert verdict.points >= 3
-    assert verdict.max_rel_error < 1e-10
+    assert verdict.max_rel_error < 1e-8  # entrywise, also at points of size 10 where tanh saturates
 
 
 # (function, wrt, shapes, assumptions, wrong claim, the start of the diagnosis)
@@ -157,7 +157,7 @@ def test_expressions_in_claims_and_functions():
 
 def test_verdict_prints_as_text_json_and_latex():
     right = ns.check(*LSQ[:1], r"(Wx-y)x^\top", LSQ[1], LSQ[2])
-    assert str(right).startswith("right: the claim equals the gradient with respect to W at 4 random points")
+    assert str(right).startswith(f"right: the claim equals the gradient with respect to W at {right.points} random points")
     wrong = ns.check(*LSQ[:1], r"2(Wx-y)x^\top", LSQ[1], LSQ[2])
     data = json.loads(json.dumps(wrong.to_json()))
     assert set(data) >= {"ok", "gradient", "claimed", "max_abs_error", "max_rel_error", "worst_index", "diagnosis",

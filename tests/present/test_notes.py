@@ -24,6 +24,7 @@ TOPICS = [
     "11-probability-information",
     # issue 14: the later layers
     "12-regularization-dropout", "13-normalization", "14-optimizers", "15-attention-transformer",
+    "19-index-notation",  # issue 12
 ]
 
 
