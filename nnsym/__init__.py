@@ -33,15 +33,6 @@ _EXPORTS = {
     "nnsym.verify.evaluate": ("evaluate",),
 }
 
-# ----- convolution, pooling and recurrent networks (issue 15) -----
-from nnsym.declare.convolution import avg_pool2d, conv1d, conv2d, max_pool2d
-from nnsym.declare.recurrent import Unrolled, gru, lstm, rnn
-from nnsym.present.recurrent import Bptt, bptt
-# ----- normalization, dropout, attention, optimizers (issue 14) -----
-from nnsym.declare.attention import attention, embedding, multi_head_attention, transformer_block
-from nnsym.declare.normalization import batch_norm, dropout, layer_norm
-from nnsym.declare.optimizers import update as optimizer_update
-
 __all__ = [
     "from_sympy", "to_sympy", "Verdict", "check", "check_function", "Backprop", "Dense", "LinearEquation", "LinearSystem", "Solution", "linear_equation", "solve_linear", "Expr", "Gradient", "InputError", "MissingRuleError", "Network", "NnsymError",
     "Notation", "ParseError", "ShapeError", "Symbol", "VerificationError", "backprop", "binary_cross_entropy",
@@ -50,11 +41,6 @@ __all__ = [
     "leaky_relu", "log", "log_softmax", "logdet", "logsumexp", "matrix", "mean_over_batch", "network", "norm",
     "ones", "outer", "relu", "scalar", "sigmoid", "softmax", "softmax_cross_entropy", "softplus", "sqrt",
     "squared_error", "sum_entries", "tanh", "trace", "transpose", "vector",
-    # issue 15
-    "avg_pool2d", "conv1d", "conv2d", "max_pool2d", "Unrolled", "gru", "lstm", "rnn", "Bptt", "bptt",
-    # issue 14
-    "attention", "batch_norm", "dropout", "embedding", "layer_norm", "multi_head_attention", "optimizer_update",
-    "transformer_block",
 ]
 
 
@@ -74,6 +60,13 @@ def __getattr__(name: str):
 def __dir__():
     return sorted(set(globals()) | set(__all__))
 
+
+# ----- convolution, pooling and recurrent networks (issue 15) -----
+_EXPORTS["nnsym.declare.convolution"] = ("avg_pool2d", "conv1d", "conv2d", "max_pool2d")
+_EXPORTS["nnsym.declare.recurrent"] = ("Unrolled", "gru", "lstm", "rnn")
+_EXPORTS["nnsym.present.recurrent"] = ("Bptt", "bptt")
+
+__all__ += ["avg_pool2d", "conv1d", "conv2d", "max_pool2d", "Unrolled", "gru", "lstm", "rnn", "Bptt", "bptt"]
 
 # ----- normalization, dropout, attention, optimizers (issue 14) -----
 _EXPORTS["nnsym.declare.attention"] = ("attention", "embedding", "multi_head_attention", "transformer_block")
