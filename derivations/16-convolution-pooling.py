@@ -119,18 +119,21 @@ def note() -> Note:
              "$\\operatorname{rot180}(K)$. A worked example with random numbers: the kernel and its rotation,"),
         Display(rf"K = {array_latex(K0, 3)}, \quad \operatorname{{rot180}}(K) = {array_latex(flipped, 3)}",
                 lambda: ("rot180 is K read backwards in both directions",
-                         relative_error(flipped, K0[::-1, ::-1]))),
+                         relative_error(flipped, K0[::-1, ::-1])),
+                summary=r"\operatorname{rot180}(K)"),
         Text("and the input gradient from the exported NumPy code of $\\operatorname{col2im}(K^\\top G)$, "
              "checked against the full correlation with the rotated kernel, written with loops:"),
         Display(rf"\frac{{\partial L}}{{\partial X}} = {array_latex(dX0, 3)}",
                 lambda: ("against the full correlation of G with rot180(K), by loops",
-                         relative_error(dX0, _full_correlate(G0, flipped)))),
+                         relative_error(dX0, _full_correlate(G0, flipped))),
+                summary=r"\frac{\partial L}{\partial X} \text{ (worked, } 5 \times 5 \text{)}"),
         Text(f"**The classic mistake** leaves the kernel unrotated; here that is off by a relative error of "
              f"{unflipped_error:.2f}, so the rotation is not a convention. The kernel gradient, against the "
              f"valid correlation of $X$ with $G$ by loops:"),
         Display(rf"\frac{{\partial L}}{{\partial K}} = {array_latex(dK0, 3)}",
                 lambda: ("against the valid correlation of X with G, by loops",
-                         relative_error(dK0, _correlate(X0, G0)))),
+                         relative_error(dK0, _correlate(X0, G0))),
+                summary=r"\frac{\partial L}{\partial K} \text{ (worked, } 3 \times 3 \text{)}"),
         Text("**Pooling** takes non-overlapping $k \\times k$ windows. Max pooling keeps each window's "
              "maximum, so its gradient passes the upstream value to the position of that maximum and zero "
              "elsewhere: $\\operatorname{maxmask}(X)$ is 1 at each window's (first) maximum, and "
@@ -144,10 +147,12 @@ def note() -> Note:
         Display(rf"X = {array_latex(Xp0, 3)}, \quad G = {array_latex(Gp0, 3)}, \quad "
                 rf"\frac{{\partial L}}{{\partial X}} = {array_latex(dXp0, 3)}",
                 lambda: ("max pooling against the arg-max of each window, by loops",
-                         relative_error(dXp0, _pool_backward_by_hand(Xp0, Gp0, 2)))),
+                         relative_error(dXp0, _pool_backward_by_hand(Xp0, Gp0, 2))),
+                summary=r"\frac{\partial L}{\partial X} \text{ (max pooling, worked)}"),
         Display(rf"\text{{average pooling: }} \frac{{\partial L}}{{\partial X}} = {array_latex(dXa0, 3)}",
                 lambda: ("average pooling against G / 4 repeated over each window",
-                         relative_error(dXa0, np.kron(Gp0, np.ones((2, 2))) / 4))),
+                         relative_error(dXa0, np.kron(Gp0, np.ones((2, 2))) / 4)),
+                summary=r"\frac{\partial L}{\partial X} \text{ (average pooling, worked)}"),
         Text("**The receptive field.** One output of a $3 \\times 3$ layer sees a $3 \\times 3$ patch of its "
              "input; one output of two stacked $3 \\times 3$ layers sees $5 \\times 5$. The figure is the "
              "gradient of the centre output of two stacked layers with respect to the input image, from the "

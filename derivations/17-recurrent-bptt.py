@@ -152,7 +152,8 @@ def note() -> Note:
              "20 exported NumPy gradients $\\partial L / \\partial x_t$ (equal to $\\partial L / \\partial z_t$ "
              "here), checked against the recursion written in NumPy. At $t = 1$, against $s^{19}$:"),
         Display(r"\begin{array}{ccc} s & \|\partial L / \partial z_1\| & s^{19} \\ \hline " + table
-                + r" \end{array}", norms_check),
+                + r" \end{array}", norms_check,
+                summary=r"\|\partial L / \partial z_1\| \text{ for } s = 0.6, 1, 1.4"),
         Plot("gradient-norms", "gradient norms against the steps back from the loss, for W = sQ", draw),
         Text("With larger inputs the $\\tanh$ saturates, $\\tanh'$ falls towards 0 and the gradient vanishes even "
              "for $s > 1$. Clipping the gradient's norm tames the explosion; the vanishing is what the gated "
