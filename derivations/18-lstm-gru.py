@@ -99,6 +99,19 @@ def _gru_check(model, equations):
     return "each delta against the textbook GRU equation built term by term", worst
 
 
+def _weights_check(model, equations, errors):
+    """dL/dU of each gate in ``errors`` (name -> the gate's error at step t, built here) against
+    sum_t error_t h_{t-1}^T, the textbook sum over time."""
+    P = {p.name: p for p in model.parameters}
+    d = {d.name: d for d, _ in equations.deltas}
+    h = (model.initial[0],) + model.hidden
+    worst = 0.0
+    for name, error in errors.items():
+        summed = E.add(*[error(t, d) @ ns.transpose(h[t - 1]) for t in range(1, model.steps + 1)])
+        worst = max(worst, against(equations.gradients[P[name]], summed, seed=18))
+    return "each dL/dU against the sum over time of the gate's error times the previous hidden state, built term by term", worst
+
+
 def _cell_path(forget: float, T: int = 30):
     """||dL/dc_t|| along the cell state alone (L = g^T c_T, gates held at constants): the exported
     gradient of c_t = f o c_{t-1} + i o g_t with f = forget, against forget^(T - t)."""
@@ -138,13 +151,28 @@ def note() -> Note:
     P_l = {p.name: p for p in lstm.parameters}
     P_g = {p.name: p for p in gru.parameters}
 
+    c = (lstm.initial[1],) + lstm.cells
+    lstm_weights_check = _weights_check(lstm, lstm_bptt.equations, {
+        "U_{f}": lambda t, d: E.hadamard(E.hadamard(d[rf"\delta^{{(c)}}_{{{t}}}"], c[t - 1]),
+                                         apply("sigmoid_prime", L["a^{(f)}"][t - 1])),
+        "U_{i}": lambda t, d: E.hadamard(E.hadamard(d[rf"\delta^{{(c)}}_{{{t}}}"], L["g"][t - 1]),
+                                         apply("sigmoid_prime", L["a^{(i)}"][t - 1])),
+        "U_{o}": lambda t, d: E.hadamard(E.hadamard(d[rf"\delta_{{{t}}}"], ns.tanh(c[t])),
+                                         apply("sigmoid_prime", L["a^{(o)}"][t - 1]))})
+    h_g = (gru.initial[0],) + gru.hidden
+    gru_weights_check = _weights_check(gru, gru_bptt.equations, {
+        "U_{z}": lambda t, d: E.hadamard(E.hadamard(d[rf"\delta_{{{t}}}"], h_g[t - 1] - G_["n"][t - 1]),
+                                         apply("sigmoid_prime", G_["a^{(z)}"][t - 1])),
+        "U_{n}": lambda t, d: E.hadamard(E.hadamard(E.hadamard(d[rf"\delta_{{{t}}}"], E.Ones(*h_g[t].shape) - G_["z"][t - 1]),
+                                                    apply("tanh_prime", G_["a^{(n)}"][t - 1])), G_["r"][t - 1])})
+
     forgets = (0.5, 0.9, 1.0)
     paths = {f: _cell_path(f) for f in forgets}
 
     def path_check():
         T = len(paths[1.0])
         worst = max(relative_error(paths[f], forget_norm(f, T)) for f in forgets)
-        return ("exported gradients against f^(T-t) ||w||", worst)
+        return ("exported gradients against f to the power T - t (w has norm 1)", worst)
 
     def forget_norm(f, T):
         return f ** (T - np.arange(1, T + 1)) * 1.0  # ||w|| = 1
@@ -184,7 +212,7 @@ def note() -> Note:
         Display(_aligned(lstm_rows), lambda: lstm_check, summary=r"\delta_{t} = \dots"),
         Text("The weight gradients are sums over time; each pairs a gate's error with the gate's input "
              "($h_{t-1}$ for $U$, $x_t$ for $W$):"),
-        Display(_aligned(lstm_weights), lambda: lstm_check,
+        Display(_aligned(lstm_weights), lambda: lstm_weights_check,
                 summary=r"\frac{\partial L}{\partial U_{i}}, \frac{\partial L}{\partial U_{f}}, \frac{\partial L}{\partial U_{o}}"),
         Text("All of these are read off the unrolled derivation by `ns.bptt` (the same formula at every interior "
              "step; the unrolled gradients checked by central finite differences) and compared here term by term "
@@ -207,7 +235,7 @@ def note() -> Note:
              "additive path is $\\delta_{t+1} \\odot z_{t+1}$: the update gate plays the forget gate's part. "
              "The recursion, from `ns.bptt`:"),
         Display(_aligned(gru_rows), lambda: gru_check, summary=r"\delta_{t} = \dots"),
-        Display(_aligned(gru_weights), lambda: gru_check,
+        Display(_aligned(gru_weights), lambda: gru_weights_check,
                 summary=r"\frac{\partial L}{\partial U_{z}}, \frac{\partial L}{\partial U_{n}}"),
         Formula(gru_bptt.equations.gradients[P_g["b_{z}"]], r"\frac{\partial L}{\partial b_{z}}",
                 derivative_of=(gru.loss, P_g["b_{z}"])),
