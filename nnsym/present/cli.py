@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import Callable, Dict, List, Optional
 
-from nnsym.errors import InputError, NnsymError
+from nnsym.errors import InputError, NnsymError, command_line
 
 SUBCOMMANDS: Dict[str, Callable] = {}
 
@@ -142,8 +142,9 @@ def _gradient_arguments(parser: argparse.ArgumentParser, wrt_required: bool = Tr
 @subcommand("derive", "the closed-form gradient of a scalar function given in LaTeX, verified")
 def _derive(parser: argparse.ArgumentParser):
     _gradient_arguments(parser)
+    # Both checks run on every result now; the flag stays so that scripts written for it still work.
     parser.add_argument("--oracle", action="store_true",
-                        help="also derive entry by entry with SymPy and compare (slower; finite differences always run)")
+                        help="(the default) the entry-by-entry SymPy derivation runs beside finite differences")
     _layout_argument(parser)
     parser.add_argument("--index", action="store_true", help="also print the gradient entry by entry (index notation)")
 
@@ -155,9 +156,10 @@ def _derive(parser: argparse.ArgumentParser):
         from nnsym.present.index_form import derive_json, derive_lines
 
         shapes, assumptions = _declarations(args)
-        gradient = derive(args.function, args.wrt, shapes, assumptions, oracle=args.oracle)
+        gradient = derive(args.function, args.wrt, shapes, assumptions)
         if args.json:
-            print(json.dumps(derive_json(gradient, args.layout, args.index)))
+            written = {item.partition("=")[0].strip(): None for item in args.shape + args.assume}
+            print(json.dumps(derive_json(gradient, args.layout, args.index, written)))
             return 0
         for line in derive_lines(gradient, args.layout, args.index):
             print(line)
@@ -326,10 +328,30 @@ def _complain(message: str, code: int = 2) -> int:
     return code
 
 
+# Options whose value is a formula: a formula may start with "-" (-y^\top \log ...), which argparse
+# would take for an option. Joined to its flag (--function=-y...), it is read as the value (issue 10).
+FORMULA_OPTIONS = ("--function", "--claimed")
+
+
+def _join_formula_values(argv: List[str]) -> List[str]:
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] in FORMULA_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") \
+                and argv[i + 1] not in ("-h", "--help") and not argv[i + 1].startswith("--"):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     try:
+        argv = _join_formula_values(list(sys.argv[1:] if argv is None else argv))
         args = build_parser().parse_args(argv)
-        return args.run(args)
+        with command_line():  # messages name options (--wrt W), not Python arguments
+            return args.run(args)
     except NnsymError as error:
         # One line: what and where. (A reader's caret picture, if any, is for the Python API.)
         return _complain(str(error).splitlines()[0] if str(error).strip() else type(error).__name__)
