@@ -14,7 +14,7 @@ import sympy
 
 from nnsym.declare.attention import ColumnBlock, PadColumns
 from nnsym.declare.expressions import Constant, Expr, Symbol, post_order
-from nnsym.declare.latex_reader import parse_shape, read_latex
+from nnsym.declare.latex_reader import parse_shape, read_definition
 from nnsym.declare.layers import Network
 from nnsym.declare.names import canonical_name
 from nnsym.derive.adjoints import adjoint_hook
@@ -113,7 +113,8 @@ def export(source: Union[Network, Expr, str], wrt: Union[str, Symbol, Sequence, 
     if isinstance(source, str):
         shapes = {name: parse_shape(spec) if isinstance(spec, str) else spec for name, spec in (shapes or {}).items()}
         # The docstrings show nnsym's own LaTeX of what was read, never the user's text itself.
-        source = read_latex(source, shapes, assumptions)
+        # A named function (L = ...) is read as derive and check read it (issue 10).
+        source = read_definition(source, shapes, assumptions)[1]
     elif not isinstance(source, Expr):
         raise InputError(f"export takes a Network, an expression or a LaTeX formula, not {type(source).__name__}")
     if not source.is_scalar:

@@ -20,11 +20,12 @@ from nnsym.declare.layers import Network
 from nnsym.declare.limits import MAX_WRITTEN, measure
 from nnsym.derive import backprop as backprop_module
 from nnsym.derive import jacobian as jacobian_module
+from nnsym.derive.canonical import assumptions_relied_on
 from nnsym.derive.reverse import cotangents
 from nnsym.emit.latex import Notation, latex
 from nnsym.emit.numpy_code import compile_function, write_function
 from nnsym.emit.sympy_printer import to_sympy
-from nnsym.errors import InputError, VerificationError, refuse_deep_nesting
+from nnsym.errors import InputError, ShapeError, VerificationError, refuse_deep_nesting
 from nnsym.verify import budget
 from nnsym.verify.elementwise import ORACLE_SIZES, check_elementwise, check_elementwise_jacobian
 from nnsym.verify.finite_differences import Report, check_gradients, check_jacobian
@@ -100,6 +101,11 @@ class Gradient:
 
     def to_numpy(self) -> _NumPyCallable:
         return _NumPyCallable(write_function("gradient", {"": self.expression}, doc=_docstring(self.expression)))
+
+    @property
+    def assumptions_used(self) -> Tuple[str, ...]:
+        """Declared facts the short form relies on (1^T y = 1 for softmax(z) - y), in words."""
+        return tuple(assumptions_relied_on(self.function))
 
     def to_sympy(self):
         """The gradient as a SymPy matrix expression (the variable's shape)."""
@@ -252,6 +258,12 @@ def jacobian(y: Expr, x: Symbol, verify: bool = True) -> Matrix2:
 def hessian(f: Expr, x: Symbol, verify: bool = True) -> Matrix2:
     """The Jacobian of the gradient, both checks on that Jacobian (and the gradient's own checks)."""
     f, x, originals = _nnsym_arguments(f, x)
+    if isinstance(x, Symbol) and x.kind == "matrix":
+        # issue 10: say what is returned and what is not, rather than a Jacobian's shape complaint
+        raise ShapeError(f"hessian: {x.name} is a {x.rows}x{x.cols} matrix; a Hessian here is the n x n matrix "
+                         f"d^2 f / dx dx^T of a vector (or scalar) x. With respect to a matrix it would be a "
+                         f"4-index array, which nnsym does not return: take the Hessian with respect to a "
+                         f"vector (a column of {x.name}, or the matrix declared as a vector of its entries)")
     first = cotangents(f, [x])[x]
     expression = jacobian_module.jacobian(first, x)
     reports = ()
