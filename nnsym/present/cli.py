@@ -78,19 +78,21 @@ def _backprop(parser: argparse.ArgumentParser):
 
 @subcommand("notes", "lecture notes of the chapter, one file per topic and format, every formula verified")
 def _notes(parser: argparse.ArgumentParser):
-    parser.add_argument("topic", help="a topic (number, name or file stem, e.g. 4 or activation-functions) or 'all'")
+    parser.add_argument("topic", nargs="+",
+                        help="topics (number, name or file stem, e.g. 4 or activation-functions), or 'all'")
     parser.add_argument("-o", "--output", required=True, help="the folder to write the notes into")
     parser.add_argument("--format", default="md,tex", help="comma-separated: md, tex, pdf, html")
     parser.add_argument("--detail", default="key", choices=("result", "key", "every"),
                         help="steps shown: the result only, the key steps, every step")
-    parser.add_argument("--derivations", default=None, help="the folder of topic scripts (default: derivations/)")
+    parser.add_argument("--derivations", default=None,
+                        help="a folder of your own topic scripts (NN-name.py), added to the chapter's")
 
     def run(args) -> int:
         # Imported here, not at the top: `nnsym --help` and argument errors stay fast (start-up budget).
         from nnsym.present.notes import build_notes
 
         formats = [f.strip() for f in args.format.split(",") if f.strip()]
-        for message in build_notes([args.topic], args.output, formats, args.detail, args.derivations):
+        for message in build_notes(args.topic, args.output, formats, args.detail, args.derivations):
             print(message)
         return 0
 
