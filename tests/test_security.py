@@ -22,7 +22,7 @@ import pytest
 import sympy
 
 import nnsym as ns
-from nnsym.declare.latex_reader import read_claim, read_latex
+from nnsym.declare.reading import read_claim, read_latex
 from nnsym.declare.names import identifier
 from nnsym.emit import numpy_code
 from nnsym.emit.numpy_code import compile_function, module_source, write_function

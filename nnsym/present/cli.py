@@ -100,7 +100,7 @@ def _notes(parser: argparse.ArgumentParser):
 def _declarations(args):
     """--shape NAME=SPEC and --assume NAME=KIND -> the shapes and assumptions the reader takes."""
     from nnsym.declare.expressions import ASSUMPTIONS
-    from nnsym.declare.latex_reader import parse_shape, read_name
+    from nnsym.declare.reading import parse_shape, read_name
 
     def split(flag, item, what):
         name, equals, value = item.partition("=")

@@ -14,7 +14,7 @@ import sympy
 
 from nnsym.declare.attention import ColumnBlock, PadColumns
 from nnsym.declare.expressions import Expr, Symbol, post_order
-from nnsym.declare.latex_reader import parse_shape, read_definition
+from nnsym.declare.reading import parse_shape, read_definition
 from nnsym.declare.layers import Network
 from nnsym.declare.names import canonical_name
 from nnsym.derive.adjoints import adjoint_hook

@@ -55,7 +55,8 @@ import sympy
 from lark import Token
 
 from nnsym.declare import attention as attention_layers
-from nnsym.declare import convolution, distributions, functions, index_notation
+from nnsym.declare import convolution, distributions, functions
+from nnsym.declare.reading import index_notation
 from nnsym.declare import normalization
 from nnsym.declare.expressions import (
     Det, Expr, Norm, Softmax, Symbol, Zero, add, as_size, constant, det, diag, hadamard, hadamard_div, identity, inv, kronecker,
@@ -64,7 +65,7 @@ from nnsym.declare.expressions import (
 )
 from nnsym.declare.limits import measure
 from nnsym.declare.names import canonical_name
-from nnsym.declare.spellings import respell
+from nnsym.declare.reading.spellings import respell
 from nnsym.errors import InputError, NnsymError, ParseError, ShapeError
 
 __all__ = ["parse_shape", "read_name", "read_latex", "read_claim", "read_claim_variable", "read_definition",
@@ -756,7 +757,7 @@ class _TokenFeed(lark.lexer.Lexer):
 
 @functools.lru_cache(maxsize=None)
 def _parser():
-    grammar = Path(__file__).with_name("latex_grammar.lark").read_text()
+    grammar = Path(__file__).with_name("grammar.lark").read_text()
     return lark.Lark(grammar, parser="lalr", lexer=_TokenFeed, tree_class=_Node)
 
 
@@ -1255,7 +1256,7 @@ class _Builder:
         return (isinstance(x, Symbol) and "probability" in x.assumptions) or (isinstance(x, Softmax) and x.cols == 1)
 
 
-# ----- index notation (nnsym.declare.index_notation makes the nodes and the matrix form) -----
+# ----- index notation (nnsym.declare.reading.index_notation makes the nodes and the matrix form) -----
 
 def _summation(self, node, *args):
     """[factors] \\sum_k product: the sum covers the product after it; factors before it multiply it."""
