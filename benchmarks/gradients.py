@@ -10,7 +10,9 @@ of the KL divergence of two Gaussians (d = 256) exported against autograd of tor
 implementation's gradients are checked against the exported NumPy module's before anything is timed. What is not installed is skipped with a note.
 The last line is
 
-    RESULT mlp.exported/hand=R mlp.exported/torch=R ... hess.exported/jax=R gauss.exported/torch=R kl.exported/torch=R
+    RESULT mlp.exported/hand=R mlp.exported/torch=R ... hess.exported/jax=R gauss.exported/torch=R kl.exported/torch=R mlp32.exported/torch=R
+
+(mlp32: the same MLP in float32, the exported module against PyTorch autograd, issue 10)
 
 (ratios of median times; below 1 the exported code is faster; n/a where a library is missing).
 
@@ -282,6 +284,38 @@ def bench_hessian(d, N, seconds):
     return in_groups(calls, seconds)
 
 
+# ----- issue 10: the MLP in float32 (exported NumPy module against PyTorch autograd, float32 both) ------
+
+def bench_mlp32(seconds):
+    """The MLP case in float32: the exported module called with float32 arrays computes in float32
+    (it keeps the caller's float type); PyTorch autograd on float32 tensors; one thread each. Returns
+    median seconds of a gradient, or None without PyTorch."""
+    if torch is None:
+        return None
+    sizes, loss = (784, 256, 10), "softmax_cross_entropy"
+    net = ns.network(list(sizes), activation="sigmoid", loss=loss, batch=64, mean=True)
+    exported = load(ns.export(net), "mlp32_numpy")
+    params, X, Y = network_problem(sizes, loss, 64, seed=0)
+    args = {k: v.astype(np.float32) for k, v in dict(params, X=X, Y=Y).items()}
+    got = exported.gradients(**args)
+    if any(g.dtype != np.float32 for g in got.values()):
+        raise SystemExit("mlp32: the exported module did not compute in float32")
+    tp = {k: torch.from_numpy(args[k].copy()).requires_grad_(True) for k in ORDER}
+    tX, tY = torch.from_numpy(args["X"]), torch.from_numpy(args["Y"])
+
+    def torch_gradients():
+        for p in tp.values():
+            p.grad = None
+        torch_loss(loss, **tp, X=tX, Y=tY).backward()
+        return {k: p.grad for k, p in tp.items()}
+
+    reference = exported.gradients(**{k: v.astype(np.float64) for k, v in args.items()})
+    for name, candidate in (("exported float32", got), ("PyTorch float32", {k: v.numpy() for k, v in torch_gradients().items()})):
+        for key in ORDER:
+            if not np.allclose(reference[key], candidate[key], rtol=1e-3, atol=1e-5):
+                raise SystemExit(f"mlp32: {name} gradient {key} disagrees with float64")
+    return median_seconds({"exported": lambda: exported.gradients(**args), "torch": torch_gradients}, seconds)
+
 
 # ----- Gaussian NLL and Gaussian KL against torch.distributions (issue 16) -------------------------
 
@@ -358,6 +392,7 @@ def main():
     mlp = bench_network("mlp", (784, 256, 10), "sigmoid", "softmax_cross_entropy", 64, seconds)
     xor = bench_network("xor", (2, 2, 1), "sigmoid", "binary_cross_entropy", 4, seconds)
     hess = bench_hessian(500, 1000, seconds)
+    mlp32 = bench_mlp32(seconds)  # issue 10
     gaussian = bench_gaussian(256, 512, seconds)
 
     print(f"\n{'median µs':<22}{'forward':>12}{'gradient':>12}{'grad/fwd':>10}")
@@ -395,6 +430,11 @@ def main():
         "gauss.exported/torch": ratio(gaussian["gauss"], "exported", "torch"),
         "kl.exported/torch": ratio(gaussian["kl"], "exported", "torch"),
     }
+    # ----- issue 10: float32 -----
+    if mlp32 is not None:
+        print(f"MLP 784-256-10, B=64, float32: nnsym NumPy {mlp32['exported'] * 1e6:.1f} µs, "
+              f"PyTorch autograd {mlp32['torch'] * 1e6:.1f} µs per gradient")
+    result["mlp32.exported/torch"] = f"{mlp32['exported'] / mlp32['torch']:.3f}" if mlp32 is not None else "n/a"
     print("\nRESULT " + " ".join(f"{k}={v}" for k, v in result.items()))
 
 

@@ -16,7 +16,7 @@ def _recursion_check(depth: int = 4):
     """The general recursion instantiated for ``depth`` layers, term by term, against nnsym's derivation
     (which ns.backprop checks by finite differences and the elementwise oracle before returning it)."""
     sizes = [f"n_{l}" for l in range(depth + 1)]
-    result = ns.backprop(ns.network(sizes, activation="sigmoid", loss="squared_error"), oracle=False)
+    result = ns.backprop(ns.network(sizes, activation="sigmoid", loss="squared_error"))
     forward, equations = result.forward, result.equations
     deltas = {int(d.name.split("(")[1].rstrip(")}")): (d, G) for d, G in equations.deltas}
     worst = 0.0

@@ -77,7 +77,7 @@ def _run(gradients):
 def note() -> Note:
     """08: the XOR network."""
     net = ns.network([2, 2, 1], activation="sigmoid", loss="binary_cross_entropy", batch=4, mean=True)
-    result = ns.backprop(net, oracle=False)  # checked by central differences; every step below is too
+    result = ns.backprop(net)  # checked by central differences and the oracle; every step below too
     gradients = result.to_numpy()
     forward = result.forward
     start, trained, history, how = _run(gradients)

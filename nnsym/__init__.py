@@ -1,52 +1,37 @@
 """nnsym: the mathematics of neural networks, derived symbolically in closed matrix form and verified
-numerically. This module only re-exports the public names."""
+numerically. This module only re-exports the public names.
 
-from nnsym.declare.expressions import (
-    Expr,
-    Symbol,
-    det,
-    diag,
-    dot,
-    hadamard,
-    hadamard_div,
-    identity,
-    inv,
-    kronecker,
-    log_softmax,
-    logdet,
-    logsumexp,
-    matrix,
-    norm,
-    ones,
-    outer,
-    scalar,
-    softmax,
-    sum_entries,
-    trace,
-    transpose,
-    vector,
-)
-from nnsym.declare.functions import elu, exp, gelu, heaviside, leaky_relu, log, relu, sigmoid, softplus, sqrt, tanh
-from nnsym.declare.from_sympy import from_sympy
-from nnsym.declare.linear_equations import LinearEquation, LinearSystem, Solution, linear_equation, solve_linear
-from nnsym.declare.layers import (
-    Dense,
-    Network,
-    binary_cross_entropy,
-    dense,
-    l2_penalty,
-    mean_over_batch,
-    network,
-    softmax_cross_entropy,
-    squared_error,
-)
-from nnsym.emit.latex import Notation, latex
-from nnsym.emit.sympy_printer import to_sympy
-from nnsym.errors import InputError, MissingRuleError, NnsymError, ParseError, ShapeError, VerificationError
-from nnsym.present.results import Backprop, Gradient, backprop, grad, gradients, hessian, jacobian
-from nnsym.present.export import export
-from nnsym.present.claims import Verdict, check, check_function
-from nnsym.verify.evaluate import evaluate
+Each name is imported from its module when first used (PEP 562), not all at start-up: `nnsym
+backprop` then never loads the LaTeX reader's parser or the export printers, and start-up is part of
+every command's time. To add public names, add a block ``_EXPORTS["nnsym.module"] = ("name", ...)``
+and extend __all__ (as the blocks at the end do).
+"""
+
+from importlib import import_module
+
+_EXPORTS = {
+    "nnsym.declare.expressions": (
+        "Expr", "Symbol", "det", "diag", "dot", "hadamard", "hadamard_div", "identity", "inv", "kronecker",
+        "log_softmax", "logdet", "logsumexp", "matrix", "norm", "ones", "outer", "scalar", "softmax",
+        "sum_entries", "trace", "transpose", "vector",
+    ),
+    "nnsym.declare.functions": (
+        "elu", "exp", "gelu", "heaviside", "leaky_relu", "log", "relu", "sigmoid", "softplus", "sqrt", "tanh",
+    ),
+    "nnsym.declare.linear_equations": ("LinearEquation", "LinearSystem", "Solution", "linear_equation", "solve_linear"),
+    "nnsym.declare.layers": (
+        "Dense", "Network", "binary_cross_entropy", "dense", "l2_penalty", "mean_over_batch", "network",
+        "softmax_cross_entropy", "squared_error",
+    ),
+    "nnsym.declare.from_sympy": ("from_sympy",),
+    "nnsym.emit.latex": ("Notation", "latex"),
+    "nnsym.emit.sympy_printer": ("to_sympy",),
+    "nnsym.errors": ("InputError", "MissingRuleError", "NnsymError", "ParseError", "ShapeError", "VerificationError"),
+    "nnsym.present.results": ("Backprop", "Gradient", "backprop", "grad", "gradients", "hessian", "jacobian"),
+    "nnsym.present.export": ("export",),
+    "nnsym.present.claims": ("Verdict", "check", "check_function"),
+    "nnsym.verify.evaluate": ("evaluate",),
+}
 
 # ----- convolution, pooling and recurrent networks (issue 15) -----
 from nnsym.declare.convolution import avg_pool2d, conv1d, conv2d, max_pool2d
@@ -72,22 +57,39 @@ __all__ = [
     "transformer_block",
 ]
 
+
+def __getattr__(name: str):
+    # A name is exported as itself, or as "public=attribute" (optimizer_update is optimizers.update).
+    found = next(((module, entry) for module, names in _EXPORTS.items() for entry in names
+                  if entry.partition("=")[0] == name), None)
+    if found is None:
+        raise AttributeError(f"module 'nnsym' has no attribute {name!r}")
+    module, entry = found
+    # One of the modules named in _EXPORTS and an attribute named there, never user text.
+    value = getattr(import_module(module), entry.partition("=")[2] or name)
+    globals()[name] = value  # later uses skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+# ----- normalization, dropout, attention, optimizers (issue 14) -----
+_EXPORTS["nnsym.declare.attention"] = ("attention", "embedding", "multi_head_attention", "transformer_block")
+_EXPORTS["nnsym.declare.normalization"] = ("batch_norm", "dropout", "layer_norm")
+_EXPORTS["nnsym.declare.optimizers"] = ("optimizer_update=update",)
+
+__all__ += [
+    "attention", "batch_norm", "dropout", "embedding", "layer_norm", "multi_head_attention", "optimizer_update",
+    "transformer_block",
+]
+
 # ----- probability and information theory (issue 16) -----
-from nnsym.declare.distributions import (  # noqa: E402
-    bayes_posterior,
-    bernoulli_log_likelihood,
-    bernoulli_nll,
-    categorical_log_likelihood,
-    categorical_nll,
-    cross_entropy,
-    entropy,
-    evidence,
-    gaussian_kl,
-    gaussian_log_density,
-    isotropic_nll,
-    kl_divergence,
-    mvn_log_density,
-    mvn_nll,
+_EXPORTS["nnsym.declare.distributions"] = (
+    "bayes_posterior", "bernoulli_log_likelihood", "bernoulli_nll", "categorical_log_likelihood", "categorical_nll",
+    "cross_entropy", "entropy", "evidence", "gaussian_kl", "gaussian_log_density", "isotropic_nll", "kl_divergence",
+    "mvn_log_density", "mvn_nll",
 )
 
 __all__ += [

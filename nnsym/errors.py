@@ -4,6 +4,8 @@ Every message says what went wrong and where; the command line prints the messag
 and exits with code 2.
 """
 
+import contextlib
+import contextvars
 import functools
 
 
@@ -44,3 +46,25 @@ def refuse_deep_nesting(function):
                              "name intermediate results or split the computation") from None
 
     return guarded
+
+
+# ----- issue 10: messages in the caller's vocabulary -------------------------------------------------
+# The same check serves the Python API and the command line; a Python user is never told to pass a
+# flag. The command line runs inside `command_line()`, and a message names an option with `spelled`.
+
+_COMMAND_LINE = contextvars.ContextVar("nnsym_command_line", default=False)
+
+
+@contextlib.contextmanager
+def command_line():
+    """Messages raised inside name command-line options (--wrt W) rather than arguments (wrt="W")."""
+    token = _COMMAND_LINE.set(True)
+    try:
+        yield
+    finally:
+        _COMMAND_LINE.reset(token)
+
+
+def spelled(cli: str, python: str) -> str:
+    """``cli`` when running as the command line, else ``python``."""
+    return cli if _COMMAND_LINE.get() else python

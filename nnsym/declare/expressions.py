@@ -80,13 +80,23 @@ class Expr:
     def __eq__(self, other):
         if self is other:
             return True
-        return (
-            type(self) is type(other)
-            and self._hash == other._hash
-            and self.shape == other.shape
-            and self.params == other.params
-            and self.args == other.args
-        )
+        if type(self) is not type(other) or self._hash != other._hash:
+            return False
+        # Iterative, each pair of nodes compared once: two equal DAGs built apart share no objects, and
+        # comparing them child by child walked their written-out trees (12 rounds of f = sigma(f f + f):
+        # 9 million comparisons, 13 s of a gradient check, for 36 distinct nodes).
+        compared = set()
+        stack = [(self, other)]
+        while stack:
+            a, b = stack.pop()
+            if a is b or (id(a), id(b)) in compared:
+                continue
+            if (type(a) is not type(b) or a._hash != b._hash or a.shape != b.shape or a.params != b.params
+                    or len(a.args) != len(b.args)):
+                return False
+            compared.add((id(a), id(b)))
+            stack.extend(zip(a.args, b.args))
+        return True
 
     def __repr__(self):
         inner = ", ".join([repr(p) for p in self.params] + [repr(a) for a in self.args])

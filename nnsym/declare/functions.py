@@ -155,6 +155,12 @@ ELEMENTWISE = {
                                _normal_pdf_prime, "the standard normal density"),
 }
 
+# ----- canonical forms (issue 10): what nnsym.derive.canonical rewrites typed compositions into -----
+ELEMENTWISE["log_sigmoid"] = FunctionSpec(
+    r"\log\sigma", lambda x, a: -sympy.log(1 + sympy.exp(-x)),
+    lambda x, f: apply("sigmoid", scale(-1, x)),  # (log sigma)'(x) = 1 - sigma(x) = sigma(-x)
+    "log sigma(x) = -log(1 + e^{-x}), computed without forming sigma(x)")
+
 # The names a user may call directly (the rest appear only in derivatives).
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "elu", "gelu")
 

@@ -65,7 +65,7 @@ from nnsym.declare.expressions import (
 from nnsym.declare.limits import measure
 from nnsym.declare.names import canonical_name
 from nnsym.declare.spellings import respell
-from nnsym.errors import InputError, ParseError, ShapeError
+from nnsym.errors import InputError, NnsymError, ParseError, ShapeError
 
 __all__ = ["parse_shape", "read_name", "read_latex", "read_claim", "read_claim_variable", "read_definition",
            "read_equations", "MAX_LENGTH", "MAX_DEPTH", "read_claim_indices"]
@@ -911,6 +911,11 @@ class _Builder:
         identity_size = _IDENTITY.match(name)
         if identity_size:
             return self.placeholder("I", identity_size.group(1), col, identity, square=True)
+        # issue 10: the B of \frac{1}{B} with --shape X=4xB is that size, one quantity, not a new input.
+        for symbol in self.symbols.values():
+            for size in symbol.shape:
+                if isinstance(size, sympy.Symbol) and str(size) == name:
+                    return constant(size)
         return scalar(name)
 
     def _name(self, node, token):
@@ -1610,3 +1615,35 @@ def read_equations(text: str, shapes: dict | None = None, assumptions: dict | No
     if not equations:
         raise reader.error(1, "no equation to read")
     return equations
+
+
+# ----- issue 10: which one transpose would make a claim's shapes agree ---------------------------------
+
+MAX_TRANSPOSE_REPAIRS = 40  # names tried (each a fresh read of a short claim)
+
+
+@_guarded
+def transpose_repairs(text: str, shapes: dict | None = None, assumptions: dict | None = None, shape=None):
+    """For a claim whose shapes do not fit: each single edit that adds ``^\\top`` to one written name, or
+    removes the ``^\\top`` it has, after which the claim reads; (what was done, in words, its expression).
+    Names written together as a product (``Wx``) are not split here."""
+    tokens = _Reader(text, shapes, assumptions).tokens
+    out = []
+    names = [i for i, t in enumerate(tokens) if t.type == "NAME" and not getattr(t.value, "splittable", True)]
+    for i in names[:MAX_TRANSPOSE_REPAIRS]:
+        written = f"{tokens[i].value.base}{tokens[i].value.scripts}"
+        col = tokens[i].column
+        if i + 1 < len(tokens) and tokens[i + 1].type == "TRANSPOSE":
+            edited, said = tokens[:i + 1] + tokens[i + 2:], f"{written} without its transpose (col {col})"
+        else:
+            mark = Token("TRANSPOSE", "\\top", start_pos=tokens[i].end_pos, line=1,
+                         column=tokens[i].column, end_pos=tokens[i].end_pos)
+            edited, said = tokens[:i + 1] + [mark] + tokens[i + 1:], f"{written}^\\top for the {written} at col {col}"
+        reader = _Reader(text, shapes, assumptions)
+        reader.tokens = edited
+        try:
+            _, _, right, equals = _claim_sides(reader)
+            out.append((said, reader.expression(right, equals, shape)))
+        except NnsymError:
+            continue
+    return out

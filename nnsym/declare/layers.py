@@ -49,7 +49,15 @@ def softmax_cross_entropy(logits: Expr, target: Expr) -> Expr:
 
 
 def l2_penalty(weights: Sequence[Expr], strength: Expr) -> Expr:
-    """lambda/2 sum_l ||W^{(l)}||_F^2 (weight decay)."""
+    """lambda/2 sum_l ||W^{(l)}||_F^2 (weight decay). ``weights`` is one matrix or vector, or a list."""
+    # issue 10: one weight (ns.l2_penalty(w, ns.scalar("lam"))) is a list of one, not a TypeError.
+    if isinstance(weights, Expr):
+        weights = [weights]
+    if not isinstance(weights, (list, tuple)) or not weights or not all(isinstance(w, Expr) for w in weights):
+        raise InputError(f"l2_penalty: the weights are an expression or a list of them, not {weights!r:.60}")
+    strength = E.lift(strength)
+    if not strength.is_scalar:
+        raise InputError(f"l2_penalty: the strength must be a scalar, got {strength.rows}x{strength.cols}")
     return E.scale(E.scale(sympy.Rational(1, 2), strength), E.add(*[E.norm(w, squared=True) for w in weights]))
 
 

@@ -12,6 +12,7 @@ from typing import Callable, Dict, Iterable, List, Optional
 
 from nnsym.declare import expressions as E
 from nnsym.declare.expressions import Expr, Symbol, show_shape
+from nnsym.derive.canonical import canonical
 from nnsym.derive.rules import describe_missing, rule_for
 from nnsym.derive.simplify import collect_common_factors
 from nnsym.errors import InputError, MissingRuleError, ShapeError
@@ -47,6 +48,9 @@ def cotangents(f: Expr, variables: Iterable[Symbol], hook: Optional[CotangentHoo
     for v in variables:
         if not isinstance(v, Symbol):
             raise InputError(f"can only differentiate with respect to a declared symbol, not {v!r}")
+    # Typed compositions become the stable primitives first (issue 10): -y^T log softmax(z) is
+    # derived as the cross-entropy it is, to softmax(z) - y.
+    f = canonical(f)
     order = _dependent_order(f, set(variables))
     dependent = set(order)
     pending: Dict[Expr, List[Expr]] = {f: [E.Constant(1)]}
@@ -59,7 +63,7 @@ def cotangents(f: Expr, variables: Iterable[Symbol], hook: Optional[CotangentHoo
         if hook is not None:
             G = hook(node, G)
         if isinstance(node, Symbol):
-            result[node] = collect_common_factors(G)
+            result[node] = canonical(collect_common_factors(G))
             if trace is not None:
                 trace(node, result[node], ())
             continue

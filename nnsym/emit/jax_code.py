@@ -17,6 +17,8 @@ class JaxPrinter(NumPyPrinter):
     imports = "import math\n\nimport jax\nimport jax.numpy as jnp\nimport numpy as np"
     library = "JAX"
 
+    argument_helper = None  # JAX's own default float type, below
+
     @classmethod
     def as_array(cls, text: str) -> str:
         # The default float type: float32 unless jax_enable_x64 is set (asking for float64 warns).

@@ -15,6 +15,7 @@ code printers know. The rewrites are exact identities; the value of every node i
 | sigma'(z), sigma(z) known  | SigmoidPrimeOf(s)     | s * (1 - s)         |
 | tanh'(z), tanh(z) known    | TanhPrimeOf(t)        | 1 - t * t           |
 | X^T diag(v) X,  v >= 0     | Gram(A), A = sqrt(v) X| A.T @ A             |
+| s o g - (s^T g) s, s = softmax(z) | SoftmaxVJP(s, g) | softmax_vjp(s, g) |
 | log det S,  S spd          | CholeskyLogDet(S)     | 2 sum log diag chol |
 | A^{-1} B (A^{-1} not kept) | Solve(A, B)           | linalg.solve(A, B)  |
 | tr(A^T B)                  | TraceOfProduct(A, B)  | sum(A * B)          |
@@ -29,8 +30,8 @@ from __future__ import annotations
 from typing import Dict, List, Sequence
 
 from nnsym.declare.expressions import (
-    Add, Apply, Diag, Expr, Inverse, LogDet, MatMul, Named, Ones, Scale, Symbol, Trace, Transpose, number,
-    post_order,
+    Add, Apply, Constant, Diag, Expr, Hadamard, Inverse, LogDet, MatMul, Named, Ones, Scale, Softmax, Symbol, Trace,
+    Transpose, number, post_order, scale,
 )
 from nnsym.declare.functions import apply
 from nnsym.emit import layer_lowering
@@ -110,6 +111,16 @@ class Gram(Expr):
         super().__init__((operand, operand), (), (operand.cols, operand.cols))
 
 
+class SoftmaxVJP(Expr):
+    """(diag(s) - s s^T) g column by column, s = softmax(z): the softmax rule's s o g - (s^T g) s, with
+    no 1 - s_i cancelling where s_i rounds to 1 (issue 10: the extreme-point fuzzer found it)."""
+
+    __slots__ = ()
+
+    def __init__(self, softmax, cotangent):
+        super().__init__((softmax, cotangent), (), softmax.shape)
+
+
 # Elementwise functions whose values are never negative, in floating point too.
 _NONNEGATIVE = frozenset({"sigmoid", "sigmoid_prime", "tanh_prime", "exp", "softplus", "relu", "heaviside"})
 
@@ -151,8 +162,13 @@ class _Lowering:
         # sigma(z) and tanh(z) that the code computes anyway, by their argument.
         self.known: Dict[tuple, Expr] = {}
         for node in sorted(_all_nodes(roots), key=lambda n: isinstance(n, Named)):
-            # A named a^{(l)} = sigma(z^{(l)}) is preferred to its bare definition: it has a line.
-            inner = node.definition if isinstance(node, Named) else node
+            # Only a network's named a^{(l)} = sigma(z^{(l)}) (issue 10): s (1 - s) loses sigma'(z)'s
+            # relative accuracy for z > 37, which a saturated layer's gradient can afford (the weights'
+            # gradients are dominated by unsaturated units) but a typed formula's whole gradient may
+            # be that tiny value (the extreme-point fuzzer, tests/fuzz/extreme.py, found it).
+            if not isinstance(node, Named):
+                continue
+            inner = node.definition
             if isinstance(inner, Apply) and inner.function.name in ("sigmoid", "tanh") and inner.function.parameter is None:
                 self.known[(inner.function.name, inner.args[0])] = node
         self.memo: Dict[Expr, Expr] = {}
@@ -194,7 +210,26 @@ class _Lowering:
                     return lowered(self(known))
         return node.rebuilt(args)
 
+    def fuse_softmax_products(self, node: Expr, args):
+        """s o g - (s^T g) s (and its batch form s o g - s o 1 1^T (s o g)) among a sum's terms, with
+        one coefficient, become one SoftmaxVJP term."""
+        parts = [_softmax_product(term) for term in node.args]
+        for i, first in enumerate(parts):
+            if first is None or first[0] != "first":
+                continue
+            for j, second in enumerate(parts):
+                if second is not None and second[0] == "second" and second[2:] == first[2:] and second[1] == -first[1]:
+                    _, c, S, G = first
+                    fused = SoftmaxVJP(self.memo[S], self.memo[G])
+                    fused = fused if c == 1 else scale(Constant(c), fused)
+                    rest = [a for k, a in enumerate(args) if k not in (i, j)]
+                    return tuple([fused] + rest)
+        return args
+
     def rewrite_sum(self, node: Expr, args) -> Expr:
+        fused = self.fuse_softmax_products(node, args)
+        if fused is not args:
+            return fused[0] if len(fused) == 1 else Add(*fused)
         # Broadcasting needs one full-shaped term to broadcast against.
         if any(not _is_broadcast_bias(a) for a in node.args) and any(_is_broadcast_bias(a) for a in node.args):
             args = tuple(
@@ -202,6 +237,40 @@ class _Lowering:
                 for a, lowered in zip(node.args, args)
             )
         return node.rebuilt(args)
+
+
+def _is_softmax(node: Expr) -> bool:
+    while isinstance(node, Named):
+        node = node.definition
+    return isinstance(node, Softmax)
+
+
+def _spread_of(node: Expr):
+    """X of 1 1^T X."""
+    if isinstance(node, MatMul) and _ones_column(node.args[0]) and isinstance(node.args[1], MatMul) \
+            and _ones_row(node.args[1].args[0]):
+        return node.args[1].args[1]
+    return None
+
+
+def _softmax_product(term: Expr):
+    """("first", c, S, G) for c (S o G); ("second", c, S, G) for c (S^T G) S or c S o 1 1^T (S o G)."""
+    c = 1
+    if isinstance(term, Scale) and number(term.args[0]) is not None:
+        c, term = number(term.args[0]), term.args[1]
+    if isinstance(term, Hadamard):
+        for S, G in (term.args, term.args[::-1]):
+            if not _is_softmax(S):
+                continue
+            inner = _spread_of(G)
+            if isinstance(inner, Hadamard) and S in inner.args and S.cols != 1:
+                return ("second", c, S, inner.args[1] if inner.args[0] == S else inner.args[0])
+            return ("first", c, S, G)
+    if isinstance(term, Scale) and isinstance(term.args[0], MatMul) and isinstance(term.args[0].args[0], Transpose):
+        S = term.args[1]
+        if term.args[0].args[0].args[0] == S and _is_softmax(S):
+            return ("second", c, S, term.args[0].args[1])
+    return None
 
 
 # ----- log-determinants, solves and traces of products (issue 16: Gaussian likelihoods) -----------

@@ -23,6 +23,7 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from nnsym.declare.expressions import Apply, Constant, Expr, Named, Power, Scale, Symbol, number
 from nnsym.declare.names import identifier
+from nnsym.derive.canonical import canonical
 from nnsym.emit import stable
 from nnsym.emit.lowering import lower
 from nnsym.errors import InputError, MissingRuleError
@@ -32,6 +33,7 @@ HELPERS = {
     "step_nonpositive", "leaky_relu", "leaky_relu_prime", "elu", "elu_prime", "erf", "normal_pdf",
     "gelu", "gelu_prime", "logsumexp", "softmax", "log_softmax", "softmax_cross_entropy",
     "binary_cross_entropy", "logdet",
+    "softmax_vjp", "float_array", "float_dtype",  # issue 10
     "im2col", "col2im", "max_pool", "avg_pool", "max_mask", "upsample",  # issue 15: nnsym.emit.spatial
 }
 # Helpers that call other helpers.
@@ -64,10 +66,14 @@ class NumPyPrinter(Printer):
     imports = "import math\n\nimport numpy as np"
     library = "NumPy"
 
+    # issue 10: the caller's float type is kept (float32 in, float32 arithmetic and out); other input
+    # (ints, lists) becomes float64. `float_array` and `float_dtype` are helpers of the stable module.
+    argument_helper = "float_array"
+
     @classmethod
     def as_array(cls, text: str) -> str:
         """An argument converted to a float array of this library."""
-        return f"{cls.prefix}.asarray({text}, dtype=float)"
+        return f"float_array({text})"
 
     @staticmethod
     def scalar_output(text: str) -> str:
@@ -85,6 +91,8 @@ class NumPyPrinter(Printer):
         self.precedences: Dict[Expr, int] = {}
         self.sizes = sizes
         self.used_helpers: set = set()
+        self.dtype_name = ""  # the generated function's variable holding its arguments' float type
+        self.uses_dtype = False
         # math.sqrt: a size may sit under a root (the 1/sqrt(d) of attention); generated modules import math
         self._python = PythonCodePrinter({"fully_qualified_modules": True})
 
@@ -124,7 +132,12 @@ class NumPyPrinter(Printer):
         return repr(float(value)) if not value.is_Integer else f"{int(value)}.0"
 
     def array(self, function: str, node) -> str:
-        return f"{self.prefix}.{function}(({self.size(node.rows)}, {self.size(node.cols)}))"
+        return f"{self.prefix}.{function}(({self.size(node.rows)}, {self.size(node.cols)}){self.dtype()})"
+
+    def dtype(self) -> str:
+        """``, dtype=...`` for a constructed array: the arguments' float type (float64 without any)."""
+        self.uses_dtype = True
+        return f", dtype={self.dtype_name}" if self.dtype_name else ""
 
     def scalar_array(self, text: str) -> str:
         """A 0-d result as the 1 x 1 array every scalar is."""
@@ -138,7 +151,7 @@ class NumPyPrinter(Printer):
         return self.number_text(value)
 
     def _print_Identity(self, node):
-        return f"{self.prefix}.eye({self.size(node.rows)})"
+        return f"{self.prefix}.eye({self.size(node.rows)}{self.dtype()})"
 
     def _print_Ones(self, node):
         return self.array("ones", node)
@@ -291,6 +304,9 @@ class NumPyPrinter(Printer):
         s = self.child(node, 0, PRODUCT + 1)
         return f"{self.child(node, 0, PRODUCT)} * (1.0 - {s})"
 
+    def _print_SoftmaxVJP(self, node):
+        return f"{self.helper('softmax_vjp')}({self.arg(node, 0)}, {self.arg(node, 1)})"
+
     def _print_TanhPrimeOf(self, node):
         t = self.child(node, 0, PRODUCT + 1)
         return f"1.0 - {self.child(node, 0, PRODUCT)} * {t}"
@@ -435,9 +451,15 @@ def write_function(name: str, outputs: Mapping[str, Expr], doc: str = "", *, pri
     for size in sorted({d for r in _sizes_used(roots) for d in r.free_symbols}, key=str):
         if size not in size_names:
             raise InputError(f"the size {size} is not fixed by any argument")
+    # Typed compositions as the stable primitives (issue 10): log(1^T e^z) is computed as logsumexp.
+    memo = {}
+    roots = [canonical(r, memo) for r in roots]
     if lowered:
         roots = lower(roots)
     out = printer_class(size_names)
+    if symbols and printer_class.argument_helper:
+        out.used_helpers.add(printer_class.argument_helper)
+        out.dtype_name = _fresh("dtype", set(arguments.values()) | set(size_names.values()))
     order, uses = _parents(roots)
     for node in order:
         if _repeats_child(node):  # its text names the child twice: compute the child once, on a line
@@ -471,6 +493,11 @@ def write_function(name: str, outputs: Mapping[str, Expr], doc: str = "", *, pri
         else:
             out.names[node] = text
             out.precedences[node] = out.precedence(node)
+    if out.uses_dtype and out.dtype_name:
+        out.used_helpers.add("float_dtype")
+        first = next(i for i, line in enumerate(lines) if not _is_argument_line(line, arguments, size_names))\
+            if any(not _is_argument_line(line, arguments, size_names) for line in lines) else len(lines)
+        lines.insert(first, f"{out.dtype_name} = float_dtype({', '.join(arguments[s.name] for s in symbols)})")
     results = []
     for key, root in zip(outputs, roots):
         value = out.names[root]
@@ -487,6 +514,12 @@ def write_function(name: str, outputs: Mapping[str, Expr], doc: str = "", *, pri
     head = f"def {name}(*, {signature}):" if signature else f"def {name}():"  # a constant needs no argument
     source = "\n".join([head, *docstring_lines(doc), body]) + "\n"
     return GeneratedFunction(name, source, tuple(sorted(out.used_helpers)), arguments, tuple(outputs))
+
+
+def _is_argument_line(line: str, arguments, size_names) -> bool:
+    """A line of the argument conversion and shape checks (the float type is computed after them)."""
+    head = line.split(" ", 1)[0]
+    return line.startswith("assert ") or head in set(arguments.values()) | set(size_names.values())
 
 
 def _repeats_child(node) -> bool:

@@ -115,6 +115,17 @@ def logdet(a):
     return value
 
 
+# ----- issue 10 -----
+
+def softmax_vjp(s, g):
+    # As `stable.softmax_vjp`: at each column's largest s_i, sum_{j != i} s_j (g_i - g_j) replaces
+    # g_i - s^T g, whose 1 - s_i has cancelled.
+    p = s * g
+    top = jnp.argmax(s, axis=0)[None, :]
+    at_top = jnp.sum(s * (jnp.take_along_axis(g, top, axis=0) - g), axis=0, keepdims=True)
+    return jnp.where(jnp.arange(s.shape[0])[:, None] == top, s * at_top, p - s * jnp.sum(p, axis=0, keepdims=True))
+
+
 # ----- normalization and attention (issue 14) -----
 
 

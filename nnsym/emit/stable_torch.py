@@ -9,6 +9,7 @@ module does not import it: reading the source must work without it. Where NumPy 
 import math
 
 torch = None  # bound by the generated module's import
+np = None  # likewise (float_array converts NumPy arrays)
 
 
 def sigmoid(z):
@@ -114,6 +115,35 @@ def binary_cross_entropy(z, y):
 def logdet(a):
     sign, value = torch.linalg.slogdet(a)
     return value
+
+
+# ----- issue 10 -----
+
+def softmax_vjp(s, g):
+    # As `stable.softmax_vjp`: at each column's largest s_i, sum_{j != i} s_j (g_i - g_j) replaces
+    # g_i - s^T g, whose 1 - s_i has cancelled.
+    p = s * g
+    top = torch.argmax(s, dim=0, keepdim=True)
+    at_top = torch.sum(s * (torch.gather(g, 0, top) - g), dim=0, keepdim=True)
+    rows = torch.arange(s.shape[0], device=s.device)[:, None]
+    return torch.where(rows == top, s * at_top, p - s * torch.sum(p, dim=0, keepdim=True))
+
+
+def float_array(x):
+    # A float32 or float64 tensor or NumPy array keeps its type; anything else (lists, ints) is float64
+    # (torch.as_tensor would make a list of floats float32).
+    if isinstance(x, torch.Tensor) and x.dtype in (torch.float32, torch.float64):
+        return x
+    if isinstance(x, np.ndarray) and x.dtype in (np.float32, np.float64):
+        return torch.as_tensor(x)
+    return torch.as_tensor(np.asarray(x, dtype=np.float64))
+
+
+def float_dtype(*tensors):
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        dtype = torch.promote_types(dtype, t.dtype)
+    return dtype
 
 
 # ----- normalization and attention (issue 14) -----

@@ -1,7 +1,8 @@
 """PyTorch source code: `NumPyPrinter` with ``torch`` for ``np``.
 
-Tensors are float64 like NumPy's default; constructors name the dtype because PyTorch's default is
-float32. A scalar result stays a 0-d tensor.
+Tensors keep the caller's float type (float32 in, float32 out; anything else becomes float64, NumPy's
+default); constructors name the dtype because PyTorch's default is float32. A scalar result stays a
+0-d tensor.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ class TorchPrinter(NumPyPrinter):
     imports = "import math\n\nimport numpy as np\nimport torch"
     library = "PyTorch"
 
-    @classmethod
-    def as_array(cls, text: str) -> str:
-        return f"torch.as_tensor({text}, dtype=torch.float64)"
 
     @staticmethod
     def scalar_output(text: str) -> str:
@@ -30,11 +28,8 @@ class TorchPrinter(NumPyPrinter):
     def full(cls, text: str) -> str:
         return f"torch.full((1, 1), {text}, dtype=torch.float64)"
 
-    def array(self, function: str, node) -> str:
-        return f"torch.{function}(({self.size(node.rows)}, {self.size(node.cols)}), dtype=torch.float64)"
-
-    def _print_Identity(self, node):
-        return f"torch.eye({self.size(node.rows)}, dtype=torch.float64)"
+    def dtype(self) -> str:
+        return super().dtype() or ", dtype=torch.float64"
 
     # ---- normalization and attention (issue 14) ----
     axis_keywords = ("dim", "keepdim")

@@ -23,12 +23,14 @@ import numpy as np
 from nnsym.declare.expressions import Expr, Symbol, show_shape, transpose
 from nnsym.declare.latex_reader import (
     read_claim, read_claim_indices, read_claim_variable, read_definition, read_latex, read_name,
+    transpose_repairs,
 )
 from nnsym.declare.names import canonical_name, identifier
+from nnsym.derive.delta_form import delta_form
 from nnsym.derive.reverse import cotangents
 from nnsym.emit.latex import latex
 from nnsym.emit.numpy_code import compile_function, module_source, write_function
-from nnsym.errors import InputError, NnsymError, ShapeError
+from nnsym.errors import InputError, NnsymError, ShapeError, spelled
 from nnsym.present import diagnose
 from nnsym.present.results import Gradient, grad
 from nnsym.verify import agreement
@@ -81,7 +83,8 @@ def read_function(function, wrt, shapes: Optional[Mapping] = None, assumptions: 
         variable = wrt
     else:
         if not isinstance(wrt, str) or not wrt.strip():
-            raise InputError("--wrt needs the name of the variable, e.g. --wrt W")
+            raise InputError(f"{spelled('--wrt', 'wrt')} needs the name of the variable, e.g. "
+                             f"{spelled('--wrt W', repr('W'))}")
         with reading("wrt"):
             name = read_name(wrt)
         found = {s.name: s for s in f.free_symbols()}
@@ -93,10 +96,10 @@ def read_function(function, wrt, shapes: Optional[Mapping] = None, assumptions: 
                 variable = read_latex(name, shapes, assumptions)
         else:
             known = ", ".join(sorted(found)) or "none"
-            raise InputError(f"--wrt {wrt}: {name} does not appear in the function and is not declared "
+            raise InputError(f"{spelled('--wrt', 'wrt')} {wrt}: {name} does not appear in the function and is not declared "
                              f"(the function's symbols: {known})")
         if not isinstance(variable, Symbol):
-            raise InputError(f"--wrt {wrt}: not a symbol")
+            raise InputError(f"{spelled('--wrt', 'wrt')} {wrt}: not a symbol")
     return f, variable
 
 
@@ -130,15 +133,18 @@ def derive(function, wrt, shapes=None, assumptions=None, oracle: bool = True) ->
     return gradient
 
 
-def gradient_json(gradient: Gradient) -> dict:
-    """What `nnsym derive --json` prints."""
+def gradient_json(gradient: Gradient, spellings: Optional[Mapping[str, str]] = None) -> dict:
+    """What `nnsym derive --json` prints. ``spellings`` maps the names the user declared (``W_1``) to
+    themselves: the ``arguments`` keys are then the names as the user wrote them, not nnsym's W_{1}."""
     generated = write_function("gradient", {"": gradient.expression}, doc=gradient.latex())
+    as_written = {canonical_name(k): k for k in (spellings or {})}
     reports = gradient.reports
     return {
         "gradient": gradient.latex(),
         "layout": gradient.layout,
         "numpy": module_source([generated], "A gradient derived by `nnsym derive` (its LaTeX is the docstring)."),
-        "arguments": dict(generated.arguments),
+        "arguments": {as_written.get(k, k): v for k, v in generated.arguments.items()},
+        "assumptions_used": list(gradient.assumptions_used),
         "verified": {
             "points": sum(r.points for r in reports),
             "max_abs_error": max((r.max_abs_error for r in reports), default=None),
@@ -173,6 +179,9 @@ class Verdict:
     message: str = ""  # a wrong shape, a non-finite value: said in words
     method: str = "closed form evaluated at random points"
     expressions: Tuple = field(default=(), compare=False, repr=False)  # (truth, claim) when read
+    # issue 10: a typed network's gradient as a textbook writes it: z^{(l)} = ..., delta^{(l)} = ..., then
+    # the gradient in terms of the deltas (verified equal to `gradient`); empty for fewer than two layers
+    gradient_steps: Tuple[str, ...] = ()
     matrix_form: str = ""  # an entry-wise claim (dL/dW_{ij} = ...) in matrix form
     # Issue 9: neither right nor wrong -- the values are rounding noise at some point (nnsym.verify.agreement).
     undecided: bool = False
@@ -191,6 +200,7 @@ class Verdict:
             "worst_claimed": None if self.worst_claimed is None else _number(self.worst_claimed),
             "worst_true": None if self.worst_true is None else _number(self.worst_true),
             "diagnosis": self.diagnosis, "points": self.points, "message": self.message,
+            "gradient_steps": list(self.gradient_steps),
             "verdict": self.status, "note": self.note,
         }
 
@@ -216,7 +226,11 @@ class Verdict:
                          f"max rel error {self.max_rel_error:.3g}, {self.points} points)")
         if self.diagnosis:
             lines.append(f"diagnosis: {self.diagnosis}")
-        lines.append(f"gradient: {self.gradient}")
+        if self.gradient_steps:  # the delta form: the gradient last, the names it uses before it
+            lines.append(f"gradient: {self.gradient_steps[-1]}")
+            lines.extend(("  where " if k == 0 else "        ") + step for k, step in enumerate(self.gradient_steps[:-1]))
+        else:
+            lines.append(f"gradient: {self.gradient}")
         lines.append(f"claimed:  {self.claimed}")
         if self.matrix_form:
             lines.append(f"your claim in matrix form: {self.matrix_form}")
@@ -279,7 +293,13 @@ def _read_claimed(claimed, shapes, assumptions, shape):
         try:
             _, named, claim = read_claim(claimed, shapes, assumptions, shape)
         except ShapeError as error:  # the claim's own shapes do not fit: an answer, and a wrong one
-            return None, None, f"the claim's shapes do not fit together: {str(error).splitlines()[0]}"
+            message = f"the claim's shapes do not fit together: {str(error).splitlines()[0]}"
+            # issue 10: say which one transpose would make them fit (and give the gradient's shape)
+            repairs = [said for said, expr in transpose_repairs(claimed, shapes, assumptions, shape)
+                       if shape is None or expr.shape == tuple(shape)]
+            if repairs:
+                message += f"; they fit with {repairs[0]}"
+            return None, None, message
     return claim, named, ""
 
 
@@ -315,10 +335,10 @@ def _check(function, claimed, wrt, shapes, assumptions, points, seed, layout) ->
         with reading("claimed"):
             wrt = read_claim_variable(claimed, shapes, assumptions)
         if wrt is None:
-            raise InputError("say which variable the gradient is with respect to: --wrt NAME, or a left side "
+            raise InputError(f"say which variable the gradient is with respect to: {spelled('--wrt NAME', 'wrt=NAME')}, or a left side "
                              "\\frac{\\partial L}{\\partial W} = ... in the claim")
     f, variable = read_function(function, wrt, shapes, assumptions)
-    truth = derive(f, variable, oracle=False).expression  # verified by finite differences
+    truth = derive(f, variable).expression  # verified by finite differences and the elementwise oracle
     # The function's scalars are declared for the claim, so that 2cx reads as 2 c x, as it would there.
     scalars = {s.name: (1, 1) for s in f.free_symbols() if s.is_scalar}
     claim, named, message = _read_claimed(claimed, {**scalars, **dict(shapes or {})}, assumptions, truth.shape)
@@ -328,7 +348,7 @@ def _check(function, claimed, wrt, shapes, assumptions, points, seed, layout) ->
         if again[0] is not None and again[0].shape == truth.shape[::-1]:
             claim, named, message = again
     if named is not None and canonical_name(named) != variable.name:
-        raise InputError(f"the claim is a derivative with respect to {named}, but --wrt is {variable.name}")
+        raise InputError(f"the claim is a derivative with respect to {named}, but {spelled('--wrt', 'wrt')} is {variable.name}")
     shown_truth = latex(truth)
     if claim is None:
         return Verdict(False, shown_truth, str(claimed), None, None, None, None, None, None, 0, variable.name, message)
@@ -347,12 +367,31 @@ def _check(function, claimed, wrt, shapes, assumptions, points, seed, layout) ->
             return Verdict(False, shown_truth, shown_claim, None, None, None, None, None, None, 0,
                            variable.name, message, expressions=(truth, claim))
     verdict = _judge(f, variable, truth, claim, shown_truth, shown_claim, message, points, seed)
+    verdict = replace(verdict, gradient_steps=_delta_steps(f, variable, truth))
     if verdict.diagnosis and verdict.diagnosis.startswith("transpose") and layout == "denominator":
         verdict = replace(verdict, diagnosis=verdict.diagnosis + NUMERATOR_HINT)
     return verdict
 
 
 NUMERATOR_HINT = " (if your text uses numerator layout, check with --layout numerator)"
+
+
+def _delta_steps(f, variable, truth) -> Tuple[str, ...]:
+    """The delta form of a typed network's gradient (`nnsym.derive.delta_form`), as lines, when it has
+    two layers or more and equals the gradient at random points; else ()."""
+    form = delta_form(f, variable)
+    if form is None:
+        return ()
+    symbols = symbols_of(f, truth, variable)
+    sizes = small_sizes(symbols)
+    rng = np.random.default_rng(7)
+    for _ in range(2):
+        point = random_point([f, truth], symbols, sizes, rng)
+        if not diagnose.close(evaluate(form.gradient, point, sizes), evaluate(truth, point, sizes)):
+            return ()
+    lines = [f"{latex(z)} = {latex(z.definition)}" for z in form.pre_activations]
+    lines += [f"{latex(delta)} = {latex(definition)}" for delta, definition in form.deltas]
+    return tuple(lines + [latex(form.gradient)])
 
 
 def _judge(f, variable, truth, claim, shown_truth, shown_claim, message, points, seed) -> Verdict:

@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import Callable, Dict, List, Optional
 
-from nnsym.errors import InputError, NnsymError
+from nnsym.errors import InputError, NnsymError, command_line
 
 SUBCOMMANDS: Dict[str, Callable] = {}
 
@@ -78,19 +78,21 @@ def _backprop(parser: argparse.ArgumentParser):
 
 @subcommand("notes", "lecture notes of the chapter, one file per topic and format, every formula verified")
 def _notes(parser: argparse.ArgumentParser):
-    parser.add_argument("topic", help="a topic (number, name or file stem, e.g. 4 or activation-functions) or 'all'")
+    parser.add_argument("topic", nargs="+",
+                        help="topics (number, name or file stem, e.g. 4 or activation-functions), or 'all'")
     parser.add_argument("-o", "--output", required=True, help="the folder to write the notes into")
     parser.add_argument("--format", default="md,tex", help="comma-separated: md, tex, pdf, html")
     parser.add_argument("--detail", default="key", choices=("result", "key", "every"),
                         help="steps shown: the result only, the key steps, every step")
-    parser.add_argument("--derivations", default=None, help="the folder of topic scripts (default: derivations/)")
+    parser.add_argument("--derivations", default=None,
+                        help="a folder of your own topic scripts (NN-name.py), added to the chapter's")
 
     def run(args) -> int:
         # Imported here, not at the top: `nnsym --help` and argument errors stay fast (start-up budget).
         from nnsym.present.notes import build_notes
 
         formats = [f.strip() for f in args.format.split(",") if f.strip()]
-        for message in build_notes([args.topic], args.output, formats, args.detail, args.derivations):
+        for message in build_notes(args.topic, args.output, formats, args.detail, args.derivations):
             print(message)
         return 0
 
@@ -142,8 +144,9 @@ def _gradient_arguments(parser: argparse.ArgumentParser, wrt_required: bool = Tr
 @subcommand("derive", "the closed-form gradient of a scalar function given in LaTeX, verified")
 def _derive(parser: argparse.ArgumentParser):
     _gradient_arguments(parser)
+    # Both checks run on every result now; the flag stays so that scripts written for it still work.
     parser.add_argument("--oracle", action="store_true",
-                        help="also derive entry by entry with SymPy and compare (slower; finite differences always run)")
+                        help="(the default) the entry-by-entry SymPy derivation runs beside finite differences")
     _layout_argument(parser)
     parser.add_argument("--index", action="store_true", help="also print the gradient entry by entry (index notation)")
 
@@ -155,9 +158,10 @@ def _derive(parser: argparse.ArgumentParser):
         from nnsym.present.index_form import derive_json, derive_lines
 
         shapes, assumptions = _declarations(args)
-        gradient = derive(args.function, args.wrt, shapes, assumptions, oracle=args.oracle)
+        gradient = derive(args.function, args.wrt, shapes, assumptions)
         if args.json:
-            print(json.dumps(derive_json(gradient, args.layout, args.index)))
+            written = {item.partition("=")[0].strip(): None for item in args.shape + args.assume}
+            print(json.dumps(derive_json(gradient, args.layout, args.index, written)))
             return 0
         for line in derive_lines(gradient, args.layout, args.index):
             print(line)
@@ -326,10 +330,30 @@ def _complain(message: str, code: int = 2) -> int:
     return code
 
 
+# Options whose value is a formula: a formula may start with "-" (-y^\top \log ...), which argparse
+# would take for an option. Joined to its flag (--function=-y...), it is read as the value (issue 10).
+FORMULA_OPTIONS = ("--function", "--claimed")
+
+
+def _join_formula_values(argv: List[str]) -> List[str]:
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] in FORMULA_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") \
+                and argv[i + 1] not in ("-h", "--help") and not argv[i + 1].startswith("--"):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     try:
+        argv = _join_formula_values(list(sys.argv[1:] if argv is None else argv))
         args = build_parser().parse_args(argv)
-        return args.run(args)
+        with command_line():  # messages name options (--wrt W), not Python arguments
+            return args.run(args)
     except NnsymError as error:
         # One line: what and where. (A reader's caret picture, if any, is for the Python API.)
         return _complain(str(error).splitlines()[0] if str(error).strip() else type(error).__name__)

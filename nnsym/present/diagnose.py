@@ -18,14 +18,16 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from nnsym.declare import expressions as E
-from nnsym.declare.expressions import Add, Apply, Expr, MatMul, Named, Scale, Symbol, Transpose
+from nnsym.declare.expressions import (Add, Apply, Expr, MatMul, Named, Scale, SoftmaxCrossEntropy, Symbol,
+                                       Transpose, post_order)
 from nnsym.declare.attention import RowSoftmax
 from nnsym.declare.normalization import Normalize, std
 from nnsym.declare.convolution import Im2col, col2im
+from nnsym.derive.canonical import canonical, rebuild
 from nnsym.derive.reverse import cotangents
 from nnsym.derive.rules import rule_for
 from nnsym.emit.latex import latex
-from nnsym.errors import NnsymError
+from nnsym.errors import NnsymError, spelled
 from nnsym.verify.evaluate import evaluate
 
 # Two float64 evaluations of algebraically equal formulas at random O(1) points differ by a few ulp
@@ -69,6 +71,11 @@ class Sample:
                 return [evaluate(expr, values, self.sizes) for values in points]
         except (NnsymError, np.linalg.LinAlgError, ValueError):
             return None
+
+    def claim_equals_truth_at(self, candidate: Expr) -> bool:
+        """Does ``candidate`` (a variant of the claim) equal the true gradient at every point?"""
+        values = self.values_of(candidate)
+        return values is not None and all(close(v, t) for v, t in zip(values, self.true_values))
 
     def claim_equals(self, expr: Expr) -> bool:
         """Does the claim equal ``expr`` at every point?"""
@@ -131,11 +138,21 @@ def scaled(sample: Sample) -> Optional[str]:
         for power, shown in ((1, "{r}{s}"), (-1, "{r}/{s}")):
             ratios = [f / v ** power for f, v in zip(factors, q)]
             if all(abs(r - ratios[0]) <= 1e-9 * abs(ratios[0]) for r in ratios):
-                r = _rational(ratios[0]) or f"{ratios[0]:.12g}"
-                r = {"1": "", "-1": "-"}.get(r, r) if power == 1 else r
-                name = shown.format(r=r, s=symbol.name)
+                name = _ratio_with(ratios[0], symbol.name, power)
                 return f"scaled by {name}: the claim is {name} times the true gradient"
     return None
+
+
+def _ratio_with(ratio: float, symbol: str, power: int) -> str:
+    """ratio * symbol^power written so that it reads one way only (issue 10): 6/B, 1/(6B), B/6, -2B."""
+    fraction = Fraction(ratio).limit_denominator(64)
+    if abs(float(fraction) - ratio) > 1e-9 * abs(ratio):
+        return f"{ratio:.6g}{symbol}" if power == 1 else f"{ratio:.6g}/{symbol}"
+    p, q = fraction.numerator, fraction.denominator
+    if power == -1:
+        return f"{p}/{symbol}" if q == 1 else f"{p}/({q}{symbol})"
+    top = {1: "", -1: "-"}.get(p, str(p)) + symbol
+    return top if q == 1 else f"{top}/{q}"
 
 
 def _apply_nodes(expr: Expr, wrt: Symbol) -> List[Apply]:
@@ -211,7 +228,8 @@ def symmetric_only(sample: Sample) -> Optional[str]:
             names = ", ".join(s.name for s in subset)
             verb = "is" if len(subset) == 1 else "are"
             return (f"symmetric-only identity: the claim is right only if {names} {verb} symmetric; "
-                    "declare it (--assume NAME=symmetric) or use the general form")
+                    f"declare it ({spelled('--assume NAME=symmetric', f'assumptions={{{subset[0].name!r}: ' + repr('symmetric') + '}')}) "
+                    "or use the general form")
     return None
 
 
@@ -311,6 +329,68 @@ def wrong_order(sample: Sample) -> Optional[str]:
             candidate = E.add(*(variant if j == i else t for j, t in enumerate(terms)))
             if sample.claim_equals(candidate):
                 return f"wrong order: the claim computes {_show(variant)} where the true gradient has {_show(term)}"
+    return None
+
+
+# ----- issue 10: a weight matrix's missing transpose, a claim right only under an assumption -----------
+
+def _transpose_swaps(node: Expr):
+    """(symbol, claim with one occurrence of a square, non-symmetric matrix transposed or untransposed)."""
+    def square(n):
+        return isinstance(n, Symbol) and n.kind == "matrix" and n.is_square and not n.assumptions & {"symmetric", "spd"}
+
+    if square(node):
+        yield node, True, E.transpose(node)
+        return
+    if isinstance(node, Transpose) and square(node.args[0]):
+        yield node.args[0], False, node.args[0]
+        return
+    for i, child in enumerate(node.args):
+        for symbol, added, replaced in _transpose_swaps(child):
+            args = list(node.args)
+            args[i] = replaced
+            try:
+                yield symbol, added, rebuild(node, args)
+            except NnsymError:
+                continue
+
+
+def missing_transpose(sample: Sample) -> Optional[str]:
+    """The claim has W where the gradient has W^T (or the reverse), W square: a weight matrix used
+    without its transpose. Tried before the symmetric-only identity, which would tell a student to
+    declare a weight matrix symmetric."""
+    if sample.claim is None:
+        return None
+    for k, (symbol, added, candidate) in enumerate(_transpose_swaps(sample.claim)):
+        if k >= MAX_TERMS:
+            break
+        if candidate.shape == sample.truth.shape and sample.claim_equals_truth_at(candidate):
+            name = latex(symbol)
+            if added:
+                return (f"missing transpose: the claim has {name} where the gradient has {name}^\\top; "
+                        f"with {name}^\\top there the claim is right")
+            return (f"extra transpose: the claim has {name}^\\top where the gradient has {name}; "
+                    f"with {name} there the claim is right")
+    return None
+
+
+def assumption_only(sample: Sample) -> Optional[str]:
+    """The claim is right only where the targets of a cross-entropy sum to one (softmax(z) - y)."""
+    targets = sorted({node.args[1] for node in post_order([canonical(sample.function)])
+                      if isinstance(node, SoftmaxCrossEntropy) and isinstance(node.args[1], Symbol)
+                      and not node.args[1].assumptions & {"probability", "onehot"}}, key=lambda s: s.name)
+    for y in targets:
+        points = []
+        for values in sample.points:
+            values = dict(values)
+            v = np.abs(values[y.name]) + 1e-3
+            values[y.name] = v / v.sum(axis=0, keepdims=True)
+            points.append(values)
+        truth = sample.values_of(sample.truth, points)
+        claim = sample.claim_at(points)
+        if truth is not None and claim is not None and all(close(c, t) for c, t in zip(claim, truth)):
+            return (f"right only if \\mathbf{{1}}^\\top {y.name} = 1: declare {y.name} one-hot or a probability "
+                    f"vector: pass {spelled(f'--assume {y.name}=onehot', f'assumptions={{{y.name!r}: ' + repr('onehot') + '}')}")
     return None
 
 
@@ -545,7 +625,8 @@ def symmetric_convention(sample: Sample) -> Optional[str]:
 # In order: the first that fits is reported. Transpose and scale are the commonest and cheapest; the
 # layers' named slips come before the plain "scaled by" they would otherwise be reported as.
 DIAGNOSES: Tuple[Callable[[Sample], Optional[str]], ...] = (
-    transposed, *LAYER_DIAGNOSES, *SPATIAL_RECURRENT_DIAGNOSES, scaled, elementwise_factor, symmetric_only, symmetric_convention, dropped_term,
+    transposed, *LAYER_DIAGNOSES, *SPATIAL_RECURRENT_DIAGNOSES, scaled, missing_transpose, assumption_only,
+    elementwise_factor, symmetric_only, symmetric_convention, dropped_term,
     extra_term, wrong_order,
 )
 

@@ -15,7 +15,7 @@ import sympy
 from nnsym.declare.attention import ColumnBlock, PadColumns
 from nnsym.declare.convolution import Col2im, Im2col, _Pooling
 from nnsym.declare.expressions import Expr, Symbol, post_order
-from nnsym.declare.latex_reader import parse_shape, read_latex
+from nnsym.declare.latex_reader import parse_shape, read_definition
 from nnsym.declare.layers import Network
 from nnsym.declare.names import canonical_name
 from nnsym.derive.adjoints import adjoint_hook
@@ -27,6 +27,7 @@ from nnsym.emit.torch_code import TorchPrinter
 from nnsym.errors import InputError, VerificationError
 from nnsym.present.claims import MAX_TOTAL_ENTRIES
 from nnsym.present.results import backprop, gradients, hessian
+from nnsym.verify.budget import resized
 from nnsym.verify.directional import check_directional
 from nnsym.verify.evaluate import concrete_shape
 from nnsym.verify.points import MAX_ENTRIES, entries, small_sizes, symbols_of
@@ -95,10 +96,9 @@ def export(source: Union[Network, Expr, str], wrt: Union[str, Symbol, Sequence, 
         if hessians:
             raise InputError("Hessians are exported for functions of a vector, not for networks")
         if verify:
-            # Finite differences at 3 points on the small twin; a wrong formula raises VerificationError.
-            # (The elementwise oracle would add tens of seconds for a 4-size network and no coverage
-            # that the finite differences lack here.)
-            backprop(_small_twin(source), oracle=False)
+            # Both checks (finite differences, the elementwise oracle) on the small twin; a wrong formula
+            # raises VerificationError.
+            backprop(_small_twin(source))
         result = backprop(source, verify=False)
         fw = result.forward
         spec = ModuleSpec(
@@ -115,7 +115,8 @@ def export(source: Union[Network, Expr, str], wrt: Union[str, Symbol, Sequence, 
     if isinstance(source, str):
         shapes = {name: parse_shape(spec) if isinstance(spec, str) else spec for name, spec in (shapes or {}).items()}
         # The docstrings show nnsym's own LaTeX of what was read, never the user's text itself.
-        source = read_latex(source, shapes, assumptions)
+        # A named function (L = ...) is read as derive and check read it (issue 10).
+        source = read_definition(source, shapes, assumptions)[1]
     elif not isinstance(source, Expr):
         raise InputError(f"export takes a Network, an expression or a LaTeX formula, not {type(source).__name__}")
     if not source.is_scalar:
@@ -177,29 +178,20 @@ def _small_sizes(f: Expr, variables) -> Optional[dict]:
     return {d: sympy.Integer(next(free)) for d in concrete}
 
 
-def _resized(expr: Expr, small: Mapping) -> Expr:
-    """``expr`` with every concrete size replaced by its small twin, rebuilt bottom-up without
-    recursion (nodes as they were, not re-simplified; sizes live only in shapes)."""
-    done: dict = {}
-    for node in post_order([expr]):
-        done[node] = node.rebuilt([done[child] for child in node.args], [small.get(d, d) for d in node.shape])
-    return done[expr]
-
-
 def _check_on_twin(f: Expr, variables, small: Mapping, found: Mapping, hessians: Mapping) -> None:
     """Verify the derivation on the small twin of ``f`` and require that the full-size formulas are
     exactly the twin's, resized: then what was checked is what is exported."""
-    twin = _resized(f, small)
-    twin_variables = [_resized(v, small) for v in variables]
+    twin = resized(f, small)
+    twin_variables = [resized(v, small) for v in variables]
     if entries(twin_variables, small_sizes(symbols_of(twin, *twin_variables))) > MAX_ENTRIES:
         raise InputError(f"sizes too large to check numerically (more than {MAX_ENTRIES} entries), "
                          "even with each size made small")
     checked = gradients(twin, twin_variables, hook=adjoint_hook(twin))
     for v, tv in zip(variables, twin_variables):
-        if _resized(found[v], small) != checked[tv].expression:
+        if resized(found[v], small) != checked[tv].expression:
             raise VerificationError(f"the gradient with respect to {v.name} at full size is not the one "
                                     "checked at small sizes; export it with symbolic sizes (mxn)")
-        if v in hessians and _resized(hessians[v], small) != hessian(twin, tv).expression:
+        if v in hessians and resized(hessians[v], small) != hessian(twin, tv).expression:
             raise VerificationError(f"the Hessian with respect to {v.name} at full size is not the one "
                                     "checked at small sizes; export it with symbolic sizes (mxn)")
 

@@ -28,6 +28,7 @@ def derive_lines(gradient: Gradient, layout: str = "denominator", index: bool = 
         lines = [_numerator_equation(gradient), f"% {LAYOUT_NUMERATOR}"]
     else:
         lines = [gradient.equation(), f"% {gradient.layout}"]
+    lines += [f"% {note}" for note in gradient.assumptions_used]  # issue 10: what makes a short form right
     if index and not gradient.variable.is_scalar:
         if "_" in gradient.variable.name:
             lines.append(f"% no entry-wise form: the entries of {gradient.variable.name} would read as names "
@@ -43,8 +44,8 @@ def index_equation(gradient: Gradient) -> str:
         r"\partial f}", f"\\partial {gradient.function_name}}}", 1)
 
 
-def derive_json(gradient: Gradient, layout: str = "denominator", index: bool = False) -> dict:
-    found = gradient_json(gradient)
+def derive_json(gradient: Gradient, layout: str = "denominator", index: bool = False, spellings=None) -> dict:
+    found = gradient_json(gradient, spellings)
     if layout == "numerator":
         found["gradient"] = latex(transpose(gradient.expression))
         found["layout"] = LAYOUT_NUMERATOR

@@ -31,7 +31,7 @@ from nnsym.derive.backprop import delta_hook
 from nnsym.derive.steps import DETAILS, Derivation, derive_steps
 from nnsym.emit.latex import latex
 from nnsym.emit.steps_latex import rows as step_rows, shown_cotangent, sides, text_escape
-from nnsym.errors import InputError, NnsymError, VerificationError
+from nnsym.errors import InputError, NnsymError, VerificationError, spelled
 from nnsym.present.markdown_text import html_paragraphs, tex_paragraphs
 from nnsym.present import lint_marks
 from nnsym.verify.finite_differences import check_gradients
@@ -269,19 +269,21 @@ def _plot_files(note: Note, directory: Optional[Path], messages: List[str]) -> D
         import matplotlib  # optional extra: nnsym[plot]
 
         matplotlib.use("Agg")
-        from matplotlib import pyplot
+        # A Figure without pyplot: pyplot's import and figure manager cost a third of a second of
+        # `nnsym notes all`, and the figures are only written to files.
+        from matplotlib.figure import Figure
     except ImportError:
         messages.append(f"{note.stem}: {PLOTS_LEFT_OUT}")
         return {}
     files = {}
     for plot in plots:
-        figure, axes = pyplot.subplots(figsize=(5, 3.2))
+        figure = Figure(figsize=(5, 3.2))
+        axes = figure.subplots()
         plot.draw(axes)
         figure.tight_layout()
         stem = f"{note.stem}-{plot.name}"
         figure.savefig(directory / f"{stem}.png", dpi=120)
         figure.savefig(directory / f"{stem}.pdf")
-        pyplot.close(figure)
         files[plot.name] = stem
     return files
 
@@ -497,14 +499,21 @@ def compile_pdf(tex_file: Path) -> str:
 # ----- the chapter's topics -----
 
 
-def topics(directory: Optional[Path] = None) -> Dict[str, Path]:
-    """``{'04-activation-functions': path, ...}`` from the scripts in ``derivations/``."""
-    directory = Path(directory) if directory is not None else DERIVATIONS
+def _topic_scripts(directory: Path) -> Dict[str, Path]:
     if not directory.is_dir():
-        raise InputError(f"no derivations folder at {directory} (pass --derivations DIR)")
+        raise InputError(f"no derivations folder at {directory} (pass {spelled('--derivations DIR', 'the folder of the topic scripts')})")
     found = {path.stem: path for path in sorted(directory.glob("[0-9][0-9]-*.py"))}
     if not found:
         raise InputError(f"no topic scripts (NN-name.py) in {directory}")
+    return found
+
+
+def topics(directory: Optional[Path] = None) -> Dict[str, Path]:
+    """``{'04-activation-functions': path, ...}``: the chapter's topics, then those of ``directory``
+    (a user's own folder adds to the chapter; a script with a chapter topic's file name replaces it)."""
+    found = _topic_scripts(DERIVATIONS)
+    if directory is not None:
+        found.update(_topic_scripts(Path(directory)))
     return found
 
 
@@ -512,10 +521,15 @@ def find_topic(name: str, available: Dict[str, Path]) -> List[str]:
     """'all', a number ('4', '04'), a name ('activation-functions') or the whole stem."""
     if name == "all":
         return list(available)
-    for stem in available:
-        number, _, rest = stem.partition("-")
-        if name in (stem, rest) or (name.isascii() and name.isdigit() and int(name) == int(number)):
-            return [stem]
+    if name in available:
+        return [name]
+    matches = [stem for stem in available
+               if name == stem.partition("-")[2]
+               or (name.isascii() and name.isdigit() and int(name) == int(stem.partition("-")[0]))]
+    if len(matches) > 1:
+        raise InputError(f"topic {name!r} is ambiguous: {', '.join(matches)}; name one of them")
+    if matches:
+        return matches
     raise InputError(f"unknown topic {name!r}; known: all, {', '.join(available)}")
 
 

@@ -20,35 +20,20 @@ from nnsym.declare.layers import Network
 from nnsym.declare.limits import MAX_WRITTEN, measure
 from nnsym.derive import backprop as backprop_module
 from nnsym.derive import jacobian as jacobian_module
+from nnsym.derive.canonical import assumptions_relied_on
 from nnsym.derive.reverse import cotangents
 from nnsym.emit.latex import Notation, latex
 from nnsym.emit.numpy_code import compile_function, write_function
 from nnsym.emit.sympy_printer import to_sympy
-from nnsym.errors import InputError, VerificationError, refuse_deep_nesting
-from nnsym.verify.elementwise import MAX_ORACLE_ENTRIES, ORACLE_SIZES, check_elementwise
+from nnsym.errors import InputError, ShapeError, VerificationError, refuse_deep_nesting
+from nnsym.verify import budget
+from nnsym.verify.elementwise import ORACLE_SIZES, check_elementwise, check_elementwise_jacobian
 from nnsym.verify.finite_differences import Report, check_gradients, check_jacobian
-from nnsym.verify.points import small_sizes, symbols_of
-from nnsym.verify.evaluate import concrete_shape
 
 LAYOUT_GRADIENT = "denominator layout: the gradient has the variable's shape"
 LAYOUT_JACOBIAN = "numerator layout: rows follow the function, columns the variable"
-ORACLE_MAX_NONLINEAR = 5  # nested nonlinear steps in f (a 4-layer network has 5: 7 s)
-ORACLE_MAX_WRITTEN = 2_000  # nodes of f written out
-
-
-def _oracle_fits(exprs) -> bool:
-    # SymPy's entry-by-entry derivative grows steeply with nested nonlinear steps (a 5-layer network
-    # takes it 25 s, 8 nested activations 40 s): past the bound only finite differences check.
-    _, written, nonlinear = measure(exprs[0])
-    if nonlinear > ORACLE_MAX_NONLINEAR or written > ORACLE_MAX_WRITTEN:
-        return False
-    symbols = symbols_of(*exprs)
-    sizes = small_sizes(symbols, choices=ORACLE_SIZES)
-    total = 0
-    for s in symbols:
-        r, c = concrete_shape(s, sizes)
-        total += r * c
-    return total <= MAX_ORACLE_ENTRIES
+ORACLE_POINTS = 2
+ORACLE_METHOD = "elementwise SymPy derivation"
 
 
 def _docstring(expression: Expr) -> str:
@@ -117,6 +102,11 @@ class Gradient:
     def to_numpy(self) -> _NumPyCallable:
         return _NumPyCallable(write_function("gradient", {"": self.expression}, doc=_docstring(self.expression)))
 
+    @property
+    def assumptions_used(self) -> Tuple[str, ...]:
+        """Declared facts the short form relies on (1^T y = 1 for softmax(z) - y), in words."""
+        return tuple(assumptions_relied_on(self.function))
+
     def to_sympy(self):
         """The gradient as a SymPy matrix expression (the variable's shape)."""
         return to_sympy(self.expression, self.sympy_symbols)
@@ -169,9 +159,17 @@ class Matrix2:
 
 def verify_gradients(f: Expr, gradients: Dict[Symbol, Expr], points: int = 3, seed: int = 0,
                      oracle: bool = True) -> Tuple[Report, ...]:
-    reports = [check_gradients(f, gradients, points=points, seed=seed)]
-    if oracle and _oracle_fits([f, *gradients.values()]):
-        reports.append(check_elementwise(f, gradients, seed=seed + 1))
+    """Both checks, each at sizes within its time budget (`verify.budget`: past it, on a copy of the
+    formulas with smaller sizes); each report says at which sizes it ran and why."""
+    reports = [budget.run_within_budget(
+        f, gradients, "central differences", budget.finite_difference_seconds, budget.FINITE_DIFFERENCE_BUDGET,
+        points, lambda plan: check_gradients(plan.f, plan.gradients, points=points, seed=seed, sizes=plan.sizes))]
+    if oracle:
+        reports.append(budget.run_within_budget(
+            f, gradients, "the elementwise oracle", budget.oracle_seconds, budget.ORACLE_BUDGET, ORACLE_POINTS,
+            lambda plan: check_elementwise(plan.f, plan.gradients, points=ORACLE_POINTS, seed=seed + 1,
+                                           sizes=plan.sizes),
+            choices=ORACLE_SIZES, method=ORACLE_METHOD))
     return tuple(reports)
 
 
@@ -234,20 +232,43 @@ def gradients(f: Expr, wrt: Sequence[Symbol], verify: bool = True, oracle: bool 
     return {v: Gradient(f, v, found[v], reports, layout_of(v), sympy_symbols=originals) for v in wrt}
 
 
+def verify_jacobian(y: Expr, x: Symbol, jacobian: Expr, seed: int = 0) -> Tuple[Report, ...]:
+    """Central differences of y, and the elementwise oracle (a reverse pass per entry of y) at sizes
+    within its budget."""
+    def run(plan):
+        (variable,) = plan.gradients
+        return check_elementwise_jacobian(plan.f, variable, plan.gradients[variable], points=ORACLE_POINTS,
+                                          seed=seed + 1, sizes=plan.sizes)
+
+    oracle = budget.run_within_budget(y, {x: jacobian}, "the elementwise oracle", budget.jacobian_oracle_seconds,
+                                      budget.ORACLE_BUDGET, ORACLE_POINTS, run, choices=ORACLE_SIZES,
+                                      method=ORACLE_METHOD)
+    return check_jacobian(y, x, jacobian, seed=seed), oracle
+
+
 @refuse_deep_nesting
 def jacobian(y: Expr, x: Symbol, verify: bool = True) -> Matrix2:
     y, x, originals = _nnsym_arguments(y, x)
     expression = jacobian_module.jacobian(y, x)
-    reports = _require([check_jacobian(y, x, expression)], "the Jacobian") if verify else ()
+    reports = _require(verify_jacobian(y, x, expression), "the Jacobian") if verify else ()
     return Matrix2(y, x, expression, reports, LAYOUT_JACOBIAN, "jacobian", originals)
 
 
 @refuse_deep_nesting
 def hessian(f: Expr, x: Symbol, verify: bool = True) -> Matrix2:
+    """The Jacobian of the gradient, both checks on that Jacobian (and the gradient's own checks)."""
     f, x, originals = _nnsym_arguments(f, x)
+    if isinstance(x, Symbol) and x.kind == "matrix":
+        # issue 10: say what is returned and what is not, rather than a Jacobian's shape complaint
+        raise ShapeError(f"hessian: {x.name} is a {x.rows}x{x.cols} matrix; a Hessian here is the n x n matrix "
+                         f"d^2 f / dx dx^T of a vector (or scalar) x. With respect to a matrix it would be a "
+                         f"4-index array, which nnsym does not return: take the Hessian with respect to a "
+                         f"vector (a column of {x.name}, or the matrix declared as a vector of its entries)")
     first = cotangents(f, [x])[x]
     expression = jacobian_module.jacobian(first, x)
-    reports = _require([check_jacobian(first, x, expression)], "the Hessian") if verify else ()
+    reports = ()
+    if verify:
+        reports = _require(verify_gradients(f, {x: first}) + verify_jacobian(first, x, expression), "the Hessian")
     return Matrix2(f, x, expression, reports, "symmetric: d^2 f / dx dx^T", "hessian", originals)
 
 

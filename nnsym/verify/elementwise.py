@@ -1,27 +1,34 @@
-"""The elementwise oracle: write every matrix out as SymPy entries, differentiate entry by entry.
+"""The elementwise oracle: every matrix written out as SymPy entries, differentiated entry by entry.
 
-At small concrete sizes each symbol becomes a `sympy.Matrix` of scalar symbols, the function a SymPy
-scalar, and dL/dW_ij = sympy.diff(L, W_ij). This shares nothing with the closed-form engine (no
-rules table, no matrix identities), so agreement between the two is independent evidence. It grows
-faster than n^4 (FINDINGS.md), so it is an oracle for n <= 8, never the engine.
+At small concrete sizes each symbol becomes a `sympy.Matrix` of scalar symbols and each node, by its
+`ToSympy._<Node>` method, a matrix of entries in terms of its children's entries. This shares
+nothing with the closed-form engine (no rules table, no matrix identities, no table of
+derivatives: SymPy differentiates the scalar definitions), so agreement is independent evidence.
+
+`check_elementwise` never expands the function into one scalar formula (that grew faster than n^4
+and with every nested layer: a 4-layer tanh network took 16 s). Each node's entries become fresh
+symbols defined by small local expressions of their children's entries (a straight-line `Program`);
+dL/dW_ij is then accumulated backwards over that program by the chain rule, each local partial
+derivative taken by `sympy.diff` of one small local expression. The work is linear in the number
+of entries and in the depth.
 """
 
 from __future__ import annotations
 
-from typing import Dict, Mapping
+from collections import defaultdict
+from typing import Dict, List, Mapping, Sequence
 
 import numpy as np
 import sympy
 
 from nnsym.declare import convolution as C
-from nnsym.declare.expressions import Expr, Symbol
+from nnsym.declare.expressions import Expr, Symbol, post_order
 from nnsym.declare.functions import scalar_definition
-from nnsym.errors import InputError, MissingRuleError
+from nnsym.errors import MissingRuleError
 from nnsym.verify.evaluate import concrete_shape
 from nnsym.verify.finite_differences import Report
 from nnsym.verify.points import random_point, small_sizes, symbols_of
 
-MAX_ORACLE_ENTRIES = 64
 ORACLE_SIZES = (3, 2)
 
 
@@ -54,19 +61,33 @@ def _standardized(z, over, eps):
 
 
 class ToSympy:
-    """Expression -> explicit `sympy.Matrix` of entries."""
+    """Expression -> explicit `sympy.Matrix` of entries: one ``_<Node>(node, *children's entries)``
+    method per node type, the definition of its entries. A method may read its node's type,
+    parameters and shape, its children's types and entries, not the children's parameters or names:
+    the program (`Program.apply`) runs it once per kind of node and reuses the result for every node
+    of that kind."""
 
-    def __init__(self, sizes: Mapping, entries: Dict[Symbol, sympy.Matrix]):
+    def __init__(self, sizes: Mapping, entries: Dict[Symbol, sympy.Matrix], program: "Program | None" = None):
         self.sizes = sizes
         self.entries = entries
+        # With a program, each node's entries are named there and its parents see only the names.
+        self.program = program
         self.memo: Dict[Expr, sympy.Matrix] = {}
+        self.context = tuple(sorted((str(size), int(value)) for size, value in sizes.items()))
 
     def __call__(self, node: Expr) -> sympy.Matrix:
-        if node not in self.memo:
-            method = getattr(self, "_" + type(node).__name__, None)
+        # Iterative (children before parents): a deep network's DAG is deeper than Python's recursion.
+        for current in post_order([node], seen=self.memo):
+            method = getattr(self, "_" + type(current).__name__, None)
             if method is None:
-                raise MissingRuleError(f"the elementwise oracle has no rule for {type(node).__name__}")
-            self.memo[node] = method(node, *[self(child) for child in node.args])
+                raise MissingRuleError(f"the elementwise oracle has no rule for {type(current).__name__}")
+            children = [self.memo[child] for child in current.args]
+            if self.program is None:
+                self.memo[current] = method(current, *children)
+            elif not children:
+                self.memo[current] = self.program.define(method(current))
+            else:
+                self.memo[current] = self.program.apply(method, current, children, self.context)
         return self.memo[node]
 
     def shape(self, node):
@@ -148,7 +169,9 @@ class ToSympy:
         return sympy.Matrix([[sympy.log(a.det(method="berkowitz"))]])
 
     def _Inverse(self, node, a):
-        return a.inv(method="ADJ")
+        # The adjugate over the determinant, without inv()'s invertibility test: that simplifies the
+        # symbolic determinant (4 s at 4 x 4); a singular point divides by zero and fails the check.
+        return a.adjugate(method="berkowitz") / a.det(method="berkowitz")
 
     def _Diag(self, node, v):
         return sympy.diag(*list(v))
@@ -275,8 +298,177 @@ class ToSympy:
         return value
 
 
+class Program:
+    """A straight-line program over scalar entries: steps ``t_k = e_k(operands)``, each ``e_k`` a small
+    SymPy expression of entry symbols and earlier ``t``s, compiled with its partial derivatives, in
+    the order they may be computed; run forward in floats, then backward by the chain rule (the
+    adjoint of each step times its local partial derivatives, passed to its operands). No rules
+    table, no expanded formula.
+
+    A node's method runs on its children's entries renamed to placeholders, once per distinct kind
+    of node (type, parameters, shape, which child entries are equal or numbers): the 8 layers of a
+    network differ only in names, so SymPy builds, differentiates and compiles each kind of step
+    once, and every further node of that kind only binds its operands."""
+
+    def __init__(self):
+        self.steps: List[_Step] = []
+
+    def __len__(self):
+        return len(self.steps)
+
+    def apply(self, method, node: Expr, children: Sequence[sympy.Matrix], context) -> sympy.Matrix:
+        """``method(node, *children)`` as steps of the program; its entries are named."""
+        operands: List[sympy.Symbol] = []
+        index: Dict[sympy.Symbol, int] = {}
+        pattern = []
+        for child in children:
+            cells = []
+            for entry in child:
+                if entry.is_Symbol:
+                    if entry not in index:
+                        index[entry] = len(operands)
+                        operands.append(entry)
+                    cells.append(_placeholder(index[entry]))
+                else:
+                    cells.append(entry)
+            pattern.append((child.rows, child.cols, tuple(cells)))
+        # The children's types too: a method that looks at its operand's type (log of a sigmoid) then
+        # still meets only nodes like the one it was run on.
+        key = (type(node).__name__, node.params, node.shape, tuple(type(c).__name__ for c in node.args),
+               tuple(pattern), context)
+        shape = _NODE_KINDS.get(key)
+        if shape is None:
+            renamed = [sympy.Matrix(rows, cols, list(cells)) for rows, cols, cells in pattern]
+            shape = _node_kind(method(node, *renamed))
+            _remember(_NODE_KINDS, key, shape)
+        rows, cols, cells = shape
+        return sympy.Matrix(rows, cols, [self._bind(cell, operands) for cell in cells])
+
+    def define(self, matrix: sympy.Matrix) -> sympy.Matrix:
+        """A leaf's entries: symbols and numbers as they are, any other entry a step."""
+        def name(entry):
+            if entry.is_Atom or entry.is_number:
+                return entry
+            symbols = sorted(entry.free_symbols, key=str)
+            return self._bind(_step_cell(entry, symbols, range(len(symbols))), symbols)
+
+        return matrix.applyfunc(name)
+
+    def _bind(self, cell, operands):
+        kind, content, where = cell
+        if kind == "operand":
+            return operands[content]
+        if kind == "number":
+            return content
+        symbol = sympy.Symbol(f"t_{len(self.steps)}", real=True)
+        self.steps.append(_Step(symbol, content, [operands[k] for k in where]))
+        return symbol
+
+    def forward(self, values: Dict) -> Dict:
+        """``values`` (entry symbol -> float) extended by every step's value."""
+        for step in self.steps:
+            values[step.symbol] = step.local.value(*[values[o] for o in step.operands])
+        return values
+
+    def gradient(self, values: Dict, output) -> Dict:
+        """d output / d s for every symbol s that ``output`` depends on (``values`` from `forward`)."""
+        adjoint = defaultdict(float)
+        adjoint[output] = 1.0
+        for step in reversed(self.steps):
+            bar = adjoint.pop(step.symbol, 0.0)
+            if bar == 0.0:
+                continue
+            arguments = [values[o] for o in step.operands]
+            for operand, partial in zip(step.operands, step.local.partials):
+                adjoint[operand] += bar * partial(*arguments)
+        return adjoint
+
+
+class _Step:
+    __slots__ = ("symbol", "local", "operands")
+
+    def __init__(self, symbol, local, operands):
+        self.symbol, self.local, self.operands = symbol, local, operands
+
+
+class _Local:
+    """A step's expression over placeholders p_0, p_1, ... (its operands in order), compiled, and
+    its partial derivatives by sympy.diff, compiled when first needed (the closed forms' steps are
+    only evaluated, never differentiated)."""
+
+    __slots__ = ("expression", "value", "_partials")
+
+    def __init__(self, expression, arity):
+        self.expression = expression
+        self.value = _scalar_function(_placeholders(arity), expression)
+        self._partials = None
+
+    @property
+    def partials(self):
+        if self._partials is None:
+            arguments = _placeholders(len(self.expression.free_symbols))
+            self._partials = [_scalar_function(arguments, self.expression.diff(p)) for p in arguments]
+        return self._partials
+
+
+_PLACEHOLDERS: List[sympy.Symbol] = []
+_NODE_KINDS: Dict[tuple, tuple] = {}  # (node kind, children's pattern) -> its entries as cells
+_LOCALS: Dict[sympy.Expr, _Local] = {}  # a step's expression over placeholders -> compiled
+_MAX_REMEMBERED = 20_000  # per process: the notes and the tests meet each kind again and again
+
+
+def _placeholders(count: int) -> List[sympy.Symbol]:
+    while len(_PLACEHOLDERS) < count:
+        _PLACEHOLDERS.append(sympy.Symbol(f"p_{len(_PLACEHOLDERS)}", real=True))
+    return _PLACEHOLDERS[:count]
+
+
+def _placeholder(k: int) -> sympy.Symbol:
+    return _placeholders(k + 1)[k]
+
+
+def _remember(memo: Dict, key, value) -> None:
+    if len(memo) >= _MAX_REMEMBERED:
+        memo.clear()
+    memo[key] = value
+
+
+def _node_kind(value: sympy.Matrix) -> tuple:
+    """A node's entries over its operands' placeholders p_k -> (rows, cols, cells): each cell the
+    k-th operand itself, a number, or a step over some of the operands."""
+    position = {p: k for k, p in enumerate(_PLACEHOLDERS)}
+    cells = []
+    for entry in value:
+        if entry.is_number:
+            cells.append(("number", entry, None))
+        elif entry in position:
+            cells.append(("operand", position[entry], None))
+        else:
+            symbols = sorted(entry.free_symbols, key=position.__getitem__)
+            cells.append(_step_cell(entry, symbols, [position[s] for s in symbols]))
+    return value.rows, value.cols, tuple(cells)
+
+
+def _step_cell(entry, symbols, where) -> tuple:
+    """A step computing ``entry`` from ``symbols`` (the operands at positions ``where``), renamed
+    p_0, p_1, ... so that steps of one form share their compiled code and derivatives."""
+    expression = entry.xreplace(dict(zip(symbols, _placeholders(len(symbols)))))
+    local = _LOCALS.get(expression)
+    if local is None:
+        local = _Local(expression, len(symbols))
+        _remember(_LOCALS, expression, local)
+    return ("step", local, list(where))
+
+
+def _scalar_function(arguments, expression):
+    # Scalar code (Python's math), not NumPy: differentiated ReLUs nest Piecewise conditions that
+    # np.select refuses. The expression is SymPy's own, built from nnsym's nodes: never user text.
+    return sympy.lambdify(arguments, expression, modules=_SCALAR_MODULES, docstring_limit=0)
+
+
 def elementwise_gradient(f: Expr, symbol: Symbol, sizes: Mapping, entries: Dict) -> sympy.Matrix:
-    """dL/dW by differentiating the written-out scalar L by each entry of W."""
+    """dL/dW as SymPy formulas, by differentiating the written-out scalar L by each entry of W (at tiny
+    sizes only: the formula grows with every nested layer; `check_elementwise` does not expand it)."""
     scalar = ToSympy(sizes, entries)(f)[0, 0]
     return entries[symbol].applyfunc(lambda w: sympy.diff(scalar, w))
 
@@ -286,8 +478,9 @@ def _heaviside(x, at_zero=0.0):
 
 
 def _dirac_delta(x, *order):
-    """d/dx of a step: 0 away from the step, where random points are (issue 9: it was a NameError)."""
-    return 0.0
+    """d/dx of a step: 0 away from the step, where random points are (issue 9: it was a NameError); at
+    the step itself no derivative exists: nan, which fails the comparison (never a silent 0)."""
+    return 0.0 if x != 0 else float("nan")
 
 
 _SCALAR_MODULES = [{"Heaviside": _heaviside, "DiracDelta": _dirac_delta}, "math"]
@@ -295,31 +488,95 @@ _SCALAR_MODULES = [{"Heaviside": _heaviside, "DiracDelta": _dirac_delta}, "math"
 
 def check_elementwise(f: Expr, gradients: Mapping[Symbol, Expr], points: int = 2, seed: int = 1,
                       sizes: Mapping | None = None, rtol: float = 1e-9, atol: float = 1e-9) -> Report:
-    """Compare closed forms with the entry-by-entry SymPy derivative at random points."""
+    """Compare closed forms with the entry-by-entry derivative (reverse accumulation over the program of
+    scalar steps, local derivatives by SymPy) at random points."""
     symbols = symbols_of(f, *gradients.values(), *gradients)
-    # Smaller sizes than the numerical checks use: the written-out expressions grow fast.
+    # Smaller sizes than the numerical checks use: the program has a step per entry.
     sizes = small_sizes(symbols, sizes, choices=ORACLE_SIZES)
-    if sum(np.prod(concrete_shape(s, sizes)) for s in symbols) > MAX_ORACLE_ENTRIES:
-        raise InputError(f"too many entries for the elementwise oracle (more than {MAX_ORACLE_ENTRIES})")
     entries = {s: entry_symbols(s, sizes, f"v{k}") for k, s in enumerate(symbols)}
-    flat = [v for s in symbols for v in entries[s]]
-    converter = ToSympy(sizes, entries)
+    program = Program()
+    converter = ToSympy(sizes, entries, program)
+    loss = converter(f)[0, 0]
+    closed = {variable: converter(closed_form) for variable, closed_form in gradients.items()}
+    worst = _Worst(rtol, atol)
+    for values in _evaluated(program, [f], symbols, sizes, entries, points, seed, worst):
+        adjoint = program.gradient(values, loss)
+        for variable in gradients:
+            expected = [[adjoint.get(w, 0.0) for w in row] for row in entries[variable].tolist()]
+            worst.add(variable.name, expected, _values(closed[variable], values))
+    return worst.report(points, len(program))
+
+
+def check_elementwise_jacobian(y: Expr, x: Symbol, jacobian: Expr, points: int = 2, seed: int = 1,
+                               sizes: Mapping | None = None, rtol: float = 1e-9, atol: float = 1e-9) -> Report:
+    """A closed-form Jacobian (numerator layout: row k is y's k-th entry, column j x's j-th, both in
+    row-major order) against one reverse pass over the program per entry of y."""
+    symbols = symbols_of(y, jacobian, x)
+    sizes = small_sizes(symbols, sizes, choices=ORACLE_SIZES)
+    entries = {s: entry_symbols(s, sizes, f"v{k}") for k, s in enumerate(symbols)}
+    program = Program()
+    converter = ToSympy(sizes, entries, program)
+    outputs = list(converter(y))
+    closed = converter(jacobian)
+    worst = _Worst(rtol, atol)
+    for values in _evaluated(program, [y, jacobian], symbols, sizes, entries, points, seed, worst):
+        rows = []
+        for output in outputs:
+            adjoint = program.gradient(values, output)
+            rows.append([adjoint.get(w, 0.0) for w in entries[x]])
+        worst.add(x.name, rows, _values(closed, values))
+    return worst.report(points, len(program))
+
+
+def _evaluated(program: Program, exprs, symbols, sizes, entries, points: int, seed: int, worst: "_Worst"):
+    """Values of every entry and step at ``points`` random points where the functions are defined. A
+    point where Python's math overflows (the evaluator's stable forms did not) is replaced by another;
+    if none of three times as many works, the check fails: it never passes without having compared."""
     rng = np.random.default_rng(seed)
-    worst = (0.0, 0.0, None, None)
-    ok = True
-    for variable, closed_form in gradients.items():
-        oracle = elementwise_gradient(f, variable, sizes, entries)
-        # Scalar code (Python's math), entry by entry: differentiated ReLUs nest Piecewise conditions
-        # inside conditions, which the NumPy printer writes as np.select calls NumPy refuses.
-        pair = sympy.lambdify(flat, [oracle.tolist(), converter(closed_form).tolist()], modules=_SCALAR_MODULES)
-        for _ in range(points):
-            values = random_point([f], symbols, sizes, rng)
-            arguments = [float(values[s.name][index]) for s in symbols for index in np.ndindex(*values[s.name].shape)]
-            expected, actual = (np.array(m, dtype=float) for m in pair(*arguments))
-            error = np.abs(expected - actual)
-            ok &= bool(np.all(error <= atol + rtol * np.abs(expected)))
-            index = np.unravel_index(np.argmax(error), error.shape)
-            rel = float(np.max(error / np.maximum(np.abs(expected), 1e-12)))
-            if error[index] >= worst[0]:
-                worst = (float(error[index]), max(rel, worst[1]), variable.name, tuple(int(i) for i in index))
-    return Report(ok, points, worst[0], worst[1], worst[2], worst[3], "elementwise SymPy derivation")
+    done = 0
+    for _ in range(3 * points):
+        drawn = random_point(exprs, symbols, sizes, rng)
+        values = {entries[s][index]: float(drawn[s.name][index])
+                  for s in symbols for index in np.ndindex(*drawn[s.name].shape)}
+        try:
+            program.forward(values)
+            yield values
+        except (ArithmeticError, ValueError):  # math.exp overflowing, math.log(0) after rounding
+            continue
+        done += 1
+        if done == points:
+            return
+    worst.ok = False
+
+
+class _Worst:
+    """The worst entry over everything compared, and whether every entry was within tolerance."""
+
+    def __init__(self, rtol: float, atol: float):
+        self.rtol, self.atol = rtol, atol
+        self.ok, self.compared = True, False
+        self.abs = self.rel = 0.0
+        self.variable = self.index = None
+
+    def add(self, variable: str, expected, actual) -> None:
+        expected, actual = np.array(expected, dtype=float), np.array(actual, dtype=float)
+        error = np.abs(expected - actual)  # nan (a step undefined at the point) fails below
+        self.ok &= bool(np.all(error <= self.atol + self.rtol * np.abs(expected)))
+        self.compared = True
+        index = np.unravel_index(np.argmax(error), error.shape)
+        self.rel = max(self.rel, float(np.max(error / np.maximum(np.abs(expected), 1e-12))))
+        if error[index] >= self.abs:
+            self.abs, self.variable, self.index = float(error[index]), variable, tuple(int(i) for i in index)
+
+    def report(self, points: int, steps: int) -> Report:
+        return Report(self.ok and self.compared, points, self.abs, self.rel, self.variable, self.index,
+                      "elementwise SymPy derivation", detail=f"chain rule over {steps} scalar steps")
+
+
+def _values(matrix: sympy.Matrix, values) -> list:
+    return [[_value(e, values) for e in row] for row in matrix.tolist()]
+
+
+def _value(entry, values) -> float:
+    """A closed-form entry: a step's value, an entry symbol's, or a number."""
+    return values[entry] if entry in values else float(entry)

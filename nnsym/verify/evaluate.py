@@ -73,6 +73,7 @@ _ELEMENTWISE = {
     "step_nonpositive": stable.step_nonpositive,
     "gelu_prime": stable.gelu_prime,
     "normal_pdf": stable.normal_pdf,
+    "log_sigmoid": stable.log_sigmoid,  # issue 10: a canonical form
 }
 
 

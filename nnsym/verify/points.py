@@ -7,7 +7,7 @@ from typing import Dict, Iterable, Mapping
 
 import numpy as np
 from nnsym.declare.expressions import Apply, Det, Expr, Inverse, LogDet, Power, Symbol, post_order
-from nnsym.errors import InputError
+from nnsym.errors import InputError, spelled
 from nnsym.verify.evaluate import concrete_shape, evaluate
 
 # Distinct small sizes: a transposed answer then has the wrong shape or the wrong entries.
@@ -97,7 +97,8 @@ def random_point(exprs, symbols, sizes, rng, tries: int = 50, scale: float = 1.0
     if point is None:
         raise InputError(
             f"could not find a point where the function is defined after {tries} random draws; "
-            "declare assumptions (--assume NAME=positive, spd, probability, ...)"
+            f"declare assumptions ({spelled('--assume NAME=positive', 'assumptions={NAME: ' + repr('positive') + '}')}, "
+            "or spd, probability, ...)"
         )
     return point
 

@@ -126,7 +126,7 @@ def test_a_claim_whose_own_shapes_do_not_fit_is_wrong_and_says_so():
 
 def test_the_left_side_names_the_variable_and_must_agree_with_wrt():
     assert ns.check(LSQ[0], r"\frac{\partial L}{\partial W} = (Wx-y)x^\top", shapes=LSQ[2]).ok
-    with pytest.raises(InputError, match="with respect to x, but --wrt is W"):
+    with pytest.raises(InputError, match="with respect to x, but wrt is W"):
         ns.check(LSQ[0], r"\frac{\partial L}{\partial x} = W^\top(Wx-y)", "W", LSQ[2])
     with pytest.raises(InputError, match="say which variable"):
         ns.check(LSQ[0], r"(Wx-y)x^\top", shapes=LSQ[2])

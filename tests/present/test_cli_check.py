@@ -49,7 +49,7 @@ def test_derive_json_numpy_source_runs_alone_and_matches_finite_differences(caps
                        "--shape", "x=3", "--shape", "y=4", "--assume", "y=probability", "--json")
     assert code == 0
     data = json.loads(out)
-    assert set(data) == {"gradient", "layout", "numpy", "arguments", "verified"}
+    assert set(data) == {"gradient", "layout", "numpy", "arguments", "assumptions_used", "verified"}
     assert data["arguments"] == {"W^{(1)}": "W_1", "x": "x", "y": "y"}
     assert data["verified"]["points"] >= 3 and data["verified"]["max_rel_error"] < 1e-4
     namespace = {}
