@@ -24,6 +24,8 @@ TOPICS = [
     "11-probability-information",
     # issue 14: the later layers
     "12-regularization-dropout", "13-normalization", "14-optimizers", "15-attention-transformer",
+    # issue 15: convolution, pooling and recurrent networks
+    "16-convolution-pooling", "17-recurrent-bptt", "18-lstm-gru",
     "19-index-notation",  # issue 12
 ]
 
