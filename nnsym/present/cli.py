@@ -8,6 +8,7 @@ user.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Callable, Dict, List, Optional
 
@@ -78,19 +79,21 @@ def _backprop(parser: argparse.ArgumentParser):
 
 @subcommand("notes", "lecture notes of the chapter, one file per topic and format, every formula verified")
 def _notes(parser: argparse.ArgumentParser):
-    parser.add_argument("topic", help="a topic (number, name or file stem, e.g. 4 or activation-functions) or 'all'")
+    parser.add_argument("topic", nargs="+",
+                        help="topics (number, name or file stem, e.g. 4 or activation-functions), or 'all'")
     parser.add_argument("-o", "--output", required=True, help="the folder to write the notes into")
     parser.add_argument("--format", default="md,tex", help="comma-separated: md, tex, pdf, html")
     parser.add_argument("--detail", default="key", choices=("result", "key", "every"),
                         help="steps shown: the result only, the key steps, every step")
-    parser.add_argument("--derivations", default=None, help="the folder of topic scripts (default: derivations/)")
+    parser.add_argument("--derivations", default=None,
+                        help="a folder of your own topic scripts (NN-name.py), added to the chapter's")
 
     def run(args) -> int:
         # Imported here, not at the top: `nnsym --help` and argument errors stay fast (start-up budget).
         from nnsym.present.notes import build_notes
 
         formats = [f.strip() for f in args.format.split(",") if f.strip()]
-        for message in build_notes([args.topic], args.output, formats, args.detail, args.derivations):
+        for message in build_notes(args.topic, args.output, formats, args.detail, args.derivations):
             print(message)
         return 0
 
@@ -357,6 +360,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _complain(str(error).splitlines()[0] if str(error).strip() else type(error).__name__)
     except RecursionError:
         return _complain("input nested too deeply")
+    except BrokenPipeError:
+        # The reader of our output left (`nnsym derive ... | head -1`): not an error of ours. Point stdout at
+        # /dev/null so the interpreter's final flush does not raise again, and stop quietly, as `cat` does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as error:  # noqa: BLE001 - a bug in nnsym: still one line, never a traceback
         detail = str(error).splitlines()[0] if str(error) else ""
         return _complain(f"internal error (a bug in nnsym, please report it): {type(error).__name__}: {detail}", 3)

@@ -13,7 +13,8 @@ from typing import Mapping, Optional, Sequence, Union
 import sympy
 
 from nnsym.declare.attention import ColumnBlock, PadColumns
-from nnsym.declare.expressions import Expr, Symbol, post_order
+from nnsym.declare.convolution import Col2im, Im2col, _Pooling
+from nnsym.declare.expressions import Constant, Expr, Symbol, post_order
 from nnsym.declare.reading import parse_shape, read_definition
 from nnsym.declare.layers import Network
 from nnsym.declare.names import canonical_name
@@ -27,6 +28,7 @@ from nnsym.errors import InputError, VerificationError
 from nnsym.present.claims import MAX_TOTAL_ENTRIES
 from nnsym.present.results import backprop, gradients, hessian
 from nnsym.verify.budget import resized
+from nnsym.verify.directional import check_directional
 from nnsym.verify.evaluate import concrete_shape
 from nnsym.verify.points import MAX_ENTRIES, entries, small_sizes, symbols_of
 
@@ -127,17 +129,14 @@ def export(source: Union[Network, Expr, str], wrt: Union[str, Symbol, Sequence, 
     # Sizes too large for finite differences (an export needs no numeric check at full size): the
     # formulas are checked on a small twin, as for networks, and must be the full-size ones resized.
     small = _small_sizes(source, variables) if verify else None
-    if small and any(isinstance(node, (ColumnBlock, PadColumns)) for node in post_order([source])):
-        # Heads split fixed column ranges, which a copy with every size shrunk cannot keep (issue 14).
-        raise InputError("multi-head attention splits fixed columns into heads, so at these sizes it cannot be "
-                         "checked on a shrunk copy: export it at sizes small enough to check (d_model <= 8), or "
-                         "with verify=False after checking it against another implementation")
     # Named intermediates (a transformer block's) name their adjoints, as a network names its deltas.
     adjoints = []
     found = gradients(source, variables, verify=verify and not small,
                       hook=adjoint_hook(source, lambda name, definition: adjoints.append((name, definition))))
     hessian_results = {v: hessian(source, v, verify=verify and not small) for v in variables} if hessians else {}
-    if small:
+    if small and _has_geometry(source):
+        _check_at_full_size(source, variables, {v: found[v].expression for v in variables}, hessian_results)
+    elif small:
         _check_on_twin(source, variables, small, {v: found[v].expression for v in variables},
                        {v: h.expression for v, h in hessian_results.items()})
     symbols = sorted(source.free_symbols(), key=lambda s: s.name)
@@ -171,7 +170,54 @@ def _small_sizes(f: Expr, variables) -> Optional[dict]:
     # Distinct from the symbolic sizes' choices too: a size that happens to equal another could let
     # a transposed formula pass.
     free = (n for n in range(2, 100) if n not in symbolic.values())
-    return {d: sympy.Integer(next(free)) for d in concrete}
+    blocks = _column_blocks(f)
+    if not blocks:
+        return {d: sympy.Integer(next(free)) for d in concrete}
+    widths = {w for w in blocks.values() if w != 1}  # a head's width is no symbol's size
+    return _small_block_sizes(sorted(set(concrete) | widths), blocks, list(free))
+
+
+# ----- issue 14b: the small copy of formulas whose heads split fixed column blocks -----
+
+def _column_blocks(f: Expr) -> dict:
+    """{total columns: block width} of the column blocks in ``f`` (multi-head attention's heads: block
+    h of width w is columns h w to (h + 1) w of a total that is a multiple of w). A split that is not
+    such a partition cannot be shrunk consistently: a clear refusal."""
+    blocks: dict = {}
+    for node in post_order([f]):
+        if isinstance(node, ColumnBlock):
+            total, width, start = node.args[0].cols, node.stop - node.start, node.start
+        elif isinstance(node, PadColumns):
+            total, width, start = node.total, node.args[0].cols, node.start
+        else:
+            continue
+        total, width = sympy.Integer(total), sympy.Integer(width)
+        if start % width or total % width or blocks.setdefault(total, width) != width:
+            raise InputError("the column blocks of these formulas (heads) are not an even split of the columns, "
+                             "so they cannot be checked on a copy with smaller sizes: export them at sizes small "
+                             "enough to check, or with symbolic sizes")
+        blocks[total] = width
+    return blocks
+
+
+def _small_block_sizes(concrete, blocks: Mapping, free: Sequence[int]) -> dict:
+    """Small sizes that keep every column split: a total of k blocks of width w becomes k blocks of
+    the small width, k w'. Every small size differs from the others (a size that happens to equal
+    another could let a transposed formula pass)."""
+    if any(width in blocks for width in blocks.values()):
+        raise InputError("column blocks of column blocks cannot be checked on a copy with smaller sizes")
+    small: dict = {}
+    for d in concrete:
+        if d in blocks:
+            continue
+        multiples = [int(total // d) for total, width in blocks.items() if width == d]
+        small[d] = next(n for n in free if not {n, *(k * n for k in multiples)} & set(small.values()))
+        for total, width in blocks.items():
+            if width == d:
+                small[total] = int(total // d) * small[d]
+    for total, width in blocks.items():  # blocks one column wide keep their width of 1
+        small.setdefault(total, int(total))
+    return {d: sympy.Integer(n) for d, n in small.items() if d in concrete}
 
 
 def _check_on_twin(f: Expr, variables, small: Mapping, found: Mapping, hessians: Mapping) -> None:
@@ -184,12 +230,54 @@ def _check_on_twin(f: Expr, variables, small: Mapping, found: Mapping, hessians:
                          "even with each size made small")
     checked = gradients(twin, twin_variables, hook=adjoint_hook(twin))
     for v, tv in zip(variables, twin_variables):
-        if resized(found[v], small) != checked[tv].expression:
+        if checked[tv].expression not in (resized(found[v], small), _numbers_resized(found[v], small)):
             raise VerificationError(f"the gradient with respect to {v.name} at full size is not the one "
                                     "checked at small sizes; export it with symbolic sizes (mxn)")
-        if v in hessians and resized(hessians[v], small) != hessian(twin, tv).expression:
+        if v in hessians and hessian(twin, tv).expression not in (resized(hessians[v], small),
+                                                                   _numbers_resized(hessians[v], small)):
             raise VerificationError(f"the Hessian with respect to {v.name} at full size is not the one "
                                     "checked at small sizes; export it with symbolic sizes (mxn)")
+
+
+def _numbers_resized(expr: Expr, small: Mapping) -> Expr:
+    """``expr`` resized, with each number p/q whose p or q is a resized size resized with it: a rule
+    writes a node's size as a number (layer norm's 1/n over the 256 features of a transformer block),
+    which `resized` alone leaves at 1/256. Tried only after the plain comparison, so a number the user
+    wrote that happens to equal a size is never changed by it; the twin itself is checked numerically."""
+    shrunk = {int(d): int(n) for d, n in small.items() if d != n}
+    root = resized(expr, small)
+    done: dict = {}
+    for node in post_order([root]):
+        if isinstance(node, Constant) and node.value.is_Rational and node.value != 0:
+            p, q = abs(int(node.value.p)), int(node.value.q)
+            done[node] = Constant(sympy.sign(node.value) * sympy.Rational(shrunk.get(p, p), shrunk.get(q, q)))
+        else:
+            done[node] = node.rebuilt([done[child] for child in node.args])
+    return done[root]
+
+
+# ---- convolution and pooling at full size (issue 15) ------------------------------------------------
+# Their nodes carry the image geometry (window, image size, padding) as data, tied to the matrix sizes
+# by products (columns = batch x height x width): a copy with every matrix size shrunk is no longer the
+# same formula (the old twin check failed with a ShapeError). The full-size formulas are checked
+# instead by directional central differences (nnsym.verify.directional), two evaluations per direction
+# at any size.
+
+_GEOMETRY_NODES = (Im2col, Col2im, _Pooling)
+
+
+def _has_geometry(f: Expr) -> bool:
+    return any(isinstance(node, _GEOMETRY_NODES) for node in post_order([f]))
+
+
+def _check_at_full_size(f: Expr, variables, found: Mapping, hessian_results: Mapping) -> None:
+    if hessian_results:
+        raise InputError("Hessians of convolution or pooling are not exported at sizes too large to check entry "
+                         "by entry; export them at small sizes")
+    report = check_directional(f, found)
+    if not report.ok:
+        raise VerificationError(f"the gradient with respect to {report.worst_variable} failed the full-size "
+                                f"check: {report}")
 
 
 def _title(title) -> Optional[str]:

@@ -499,9 +499,7 @@ def compile_pdf(tex_file: Path) -> str:
 # ----- the chapter's topics -----
 
 
-def topics(directory: Optional[Path] = None) -> Dict[str, Path]:
-    """``{'04-activation-functions': path, ...}`` from the scripts in ``derivations/``."""
-    directory = Path(directory) if directory is not None else DERIVATIONS
+def _topic_scripts(directory: Path) -> Dict[str, Path]:
     if not directory.is_dir():
         raise InputError(f"no derivations folder at {directory} (pass {spelled('--derivations DIR', 'the folder of the topic scripts')})")
     found = {path.stem: path for path in sorted(directory.glob("[0-9][0-9]-*.py"))}
@@ -510,14 +508,28 @@ def topics(directory: Optional[Path] = None) -> Dict[str, Path]:
     return found
 
 
+def topics(directory: Optional[Path] = None) -> Dict[str, Path]:
+    """``{'04-activation-functions': path, ...}``: the chapter's topics, then those of ``directory``
+    (a user's own folder adds to the chapter; a script with a chapter topic's file name replaces it)."""
+    found = _topic_scripts(DERIVATIONS)
+    if directory is not None:
+        found.update(_topic_scripts(Path(directory)))
+    return found
+
+
 def find_topic(name: str, available: Dict[str, Path]) -> List[str]:
     """'all', a number ('4', '04'), a name ('activation-functions') or the whole stem."""
     if name == "all":
         return list(available)
-    for stem in available:
-        number, _, rest = stem.partition("-")
-        if name in (stem, rest) or (name.isascii() and name.isdigit() and int(name) == int(number)):
-            return [stem]
+    if name in available:
+        return [name]
+    matches = [stem for stem in available
+               if name == stem.partition("-")[2]
+               or (name.isascii() and name.isdigit() and int(name) == int(stem.partition("-")[0]))]
+    if len(matches) > 1:
+        raise InputError(f"topic {name!r} is ambiguous: {', '.join(matches)}; name one of them")
+    if matches:
+        return matches
     raise InputError(f"unknown topic {name!r}; known: all, {', '.join(available)}")
 
 

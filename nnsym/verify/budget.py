@@ -17,6 +17,7 @@ from typing import Callable, Dict, Mapping, Optional, Sequence
 import numpy as np
 import sympy
 
+from nnsym.declare.attention import ColumnBlock, PadColumns
 from nnsym.declare.expressions import Constant, Det, Expr, Inverse, LogDet, MatMul, Symbol, post_order
 from nnsym.errors import InputError
 from nnsym.verify.evaluate import Evaluator, concrete_shape
@@ -52,8 +53,33 @@ def resized(expr: Expr, small: Mapping) -> Expr:
     recursion (nodes as they were, not re-simplified; sizes live only in shapes)."""
     done: dict = {}
     for node in post_order([expr]):
-        done[node] = node.rebuilt([done[child] for child in node.args], [small.get(d, d) for d in node.shape])
+        rebuilt = node.rebuilt([done[child] for child in node.args], [small.get(d, d) for d in node.shape])
+        params = _block_params(node, small)
+        if params != node.params:
+            clone = object.__new__(type(node))
+            Expr.__init__(clone, rebuilt.args, params, rebuilt.shape)
+            rebuilt = clone
+        done[node] = rebuilt
     return done[expr]
+
+
+# ----- issue 14b: column blocks (multi-head attention's heads) resized with their sizes -----
+
+def _block_params(node: Expr, small: Mapping) -> tuple:
+    """A column block's column numbers in the small copy: block h of width w (columns h w to
+    (h + 1) w) becomes block h of the small width w', so blocks that tile the columns still tile
+    them when the total shrinks to (number of blocks) x w'; other nodes' parameters as they were."""
+    if isinstance(node, ColumnBlock):
+        width = node.stop - node.start
+        small_width = int(small.get(sympy.Integer(width), width))
+        if node.start % width == 0 and small_width != width:
+            return (node.start // width * small_width, node.stop // width * small_width)
+    elif isinstance(node, PadColumns):
+        width = int(node.args[0].cols)
+        small_width = int(small.get(sympy.Integer(width), width))
+        if node.start % width == 0 and small_width != width:
+            return (node.start // width * small_width, int(small.get(sympy.Integer(node.total), node.total)))
+    return node.params
 
 
 def _entries(shape) -> int:

@@ -162,7 +162,7 @@ def test_gaussian_kl_gradients():
         np.testing.assert_allclose(evaluate(found[v].expression, values), want, rtol=1e-10, atol=1e-14)
     fd = central_differences(lambda A: kl_numpy(m0, A, m1, A1), A0)
     np.testing.assert_allclose(evaluate(found[S0].expression, values), fd, rtol=1e-6, atol=1e-8)
-    assert ns.grad(f, S0).latex() == r"\frac{1}{2} \Sigma_{1}^{-1} - \frac{1}{2} \Sigma_{0}^{-1}"
+    assert ns.grad(f, S0).latex() == r"\frac{1}{2} \left(\Sigma_{1}^{-1} - \Sigma_{0}^{-1}\right)"
 
 
 def test_gradients_against_torch_autograd():

@@ -24,6 +24,8 @@ TOPICS = [
     "11-probability-information",
     # issue 14: the later layers
     "12-regularization-dropout", "13-normalization", "14-optimizers", "15-attention-transformer",
+    # issue 15: convolution, pooling and recurrent networks
+    "16-convolution-pooling", "17-recurrent-bptt", "18-lstm-gru",
     "19-index-notation",  # issue 12
 ]
 
@@ -141,7 +143,7 @@ def test_a_failing_formula_stops_the_build_and_nothing_is_written(tmp_path, caps
     (scripts / "01-good.py").write_text(GOOD_TOPIC)
     (scripts / "02-bad.py").write_text(BAD_TOPIC)
     out = tmp_path / "out"
-    code = main(["notes", "all", "-o", str(out), "--derivations", str(scripts)])
+    code = main(["notes", "good", "bad", "-o", str(out), "--derivations", str(scripts)])
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and "Traceback" not in err
@@ -185,3 +187,20 @@ def test_detail_levels_change_the_steps_shown(tmp_path):
 
 def _chapter_note(stem):
     return notes.load_note(topics()[stem])
+
+
+def test_a_folder_of_ones_own_adds_to_the_chapter(tmp_path, capsys):
+    scripts = tmp_path / "derivations"
+    scripts.mkdir()
+    (scripts / "01-good.py").write_text(GOOD_TOPIC)
+    available = topics(scripts)
+    assert list(available)[: len(TOPICS)] == TOPICS and list(available)[-1] == "01-good"
+    out = tmp_path / "out"
+    # The chapter's topics stay reachable beside one's own, several at once.
+    assert main(["notes", "good", "linear-equations", "-o", str(out), "--derivations", str(scripts)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["01-good.md", "01-good.tex",
+                                                     "01-linear-equations.md", "01-linear-equations.tex"]
+    capsys.readouterr()
+    # A number two topics share is refused with both names, not resolved to either silently.
+    assert main(["notes", "1", "-o", str(out), "--derivations", str(scripts)]) == 2
+    assert "topic '1' is ambiguous: 01-linear-equations, 01-good" in capsys.readouterr().err

@@ -82,7 +82,7 @@ def test_without_matplotlib_one_line_says_how_to_get_the_plots(tmp_path, monkeyp
     for number in (1, 2):
         (scripts / f"0{number}-plotted{number}.py").write_text(PLOT_TOPIC.format(number=number))
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
-    assert main(["notes", "all", "-o", str(tmp_path / "out"), "--derivations", str(scripts)]) == 0
+    assert main(["notes", "plotted1", "plotted2", "-o", str(tmp_path / "out"), "--derivations", str(scripts)]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if "matplotlib" in line]
     assert lines == [f"01-plotted1, 02-plotted2: {notes.PLOTS_LEFT_OUT}"]
     assert "pip install 'nnsym[plot]'" in lines[0]
