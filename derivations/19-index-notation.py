@@ -4,7 +4,7 @@ matrix form."""
 import numpy as np
 
 import nnsym as ns
-from nnsym.declare.latex_reader import read_claim
+from nnsym.declare.reading import read_claim
 from nnsym.present import lint_marks
 from nnsym.present.notes import Display, Formula, Note, Text, script_main
 from nnsym.verify.evaluate import evaluate

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nnsym.declare.expressions import Constant, Expr, Named, post_order
-from nnsym.declare.latex_reader import read_latex
+from nnsym.declare.reading import read_latex
 from nnsym.emit.latex import LatexPrinter
 from nnsym.errors import InputError, NnsymError
 from nnsym.verify.evaluate import evaluate

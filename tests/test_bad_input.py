@@ -22,7 +22,7 @@ import pytest
 import sympy
 
 import nnsym as ns
-from nnsym.declare.latex_reader import MAX_DEPTH, MAX_LENGTH, parse_shape, read_claim, read_equations, read_latex
+from nnsym.declare.reading import MAX_DEPTH, MAX_LENGTH, parse_shape, read_claim, read_equations, read_latex
 from nnsym.present import cli
 from nnsym.present.notes import build_notes
 

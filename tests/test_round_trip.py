@@ -14,7 +14,7 @@ import sympy
 import nnsym as ns
 from latex_round_trip import Recorder, RoundTripError, Unverifiable, check_round_trip
 from nnsym.declare.expressions import as_size, constant, identity, ones, scale
-from nnsym.declare.latex_reader import read_latex
+from nnsym.declare.reading import read_latex
 from nnsym.emit.latex import LatexPrinter, Notation, latex
 
 

@@ -300,7 +300,7 @@ def upsample(G: Expr, g: Geometry) -> Expr:
     return Upsample(G, g)
 
 
-# The reader builds these nodes from their printed subscript (nnsym.declare.latex_reader).
+# The reader builds these nodes from their printed subscript (nnsym.declare.reading).
 OPERATORS = {
     "im2col": im2col,
     "col2im": col2im,

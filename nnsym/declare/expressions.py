@@ -726,7 +726,8 @@ def neg(a: Expr) -> Expr:
     return scale(Constant(-1), a)
 
 
-def _split_coefficient(term: Expr):
+def split_coefficient(term: Expr):
+    """term = number * base (2 W x -> (2, W x); a term without a number factor -> (1, term))."""
     if isinstance(term, Scale) and number(term.args[0]) is not None:
         return number(term.args[0]), term.args[1]
     if isinstance(term, Constant):
@@ -751,7 +752,7 @@ def add(*terms: Expr) -> Expr:
         flat.extend(term.args if isinstance(term, Add) else [term])
     coefficients = {}
     for term in flat:
-        c, base = _split_coefficient(term)
+        c, base = split_coefficient(term)
         if c == 0 or isinstance(base, Zero):
             continue
         coefficients[base] = coefficients.get(base, 0) + c

@@ -1,13 +1,17 @@
 """The one simplification applied to derived results: collecting a common factor of a sum.
 
 Reverse mode hands back sums such as A^T x + A x; a lecturer writes (A^T + A) x. Terms sharing their
-rightmost (or leftmost) matrix factor are collected. Nothing is expanded and nothing else changes,
-so results stay in the shape the rules produced. Named intermediates (delta^{(l)}) are left whole.
+rightmost (or leftmost) matrix factor are collected, and so is a number every term carries
+(2 W x - 2 y -> 2 (W x - y)). Nothing is expanded and nothing else changes, so results stay in the
+shape the rules produced. Named intermediates (delta^{(l)}) are left whole.
 """
 
 from __future__ import annotations
 
+from functools import reduce
 from typing import Dict, List
+
+import sympy
 
 from nnsym.declare import expressions as E
 from nnsym.declare.expressions import Add, Apply, Expr, MatMul, Named, Power, Scale, Symbol, Transpose
@@ -67,6 +71,21 @@ def _collect(terms: List[Expr], side: int) -> List[Expr]:
     return out
 
 
+def _common_number(terms: List[Expr]) -> Expr:
+    """2 W x - 2 y -> 2 (W x - y): the largest positive rational dividing every term's exact number.
+    Floats are left as written (no factor is invented from 0.2 and 0.4), and so is a sum whose
+    numbers share no factor but 1."""
+    numbers = [E.split_coefficient(term)[0] for term in terms]
+    if not all(isinstance(n, sympy.Rational) for n in numbers):
+        return E.add(*terms)
+    common = abs(reduce(sympy.gcd, numbers))
+    if all(n < 0 for n in numbers):
+        common = -common  # -2 W x - 2 y -> -2 (W x + y)
+    if common in (0, 1, -1):
+        return E.add(*terms)
+    return E.scale(E.constant(common), E.add(*[E.scale(E.constant(1 / common), term) for term in terms]))
+
+
 def collect_common_factors(expr: Expr) -> Expr:
     memo: Dict[Expr, Expr] = {}
 
@@ -88,7 +107,7 @@ def collect_common_factors(expr: Expr) -> Expr:
             if isinstance(result, Add):
                 terms = _collect(list(result.args), side=1)
                 terms = _collect(terms, side=0)
-                result = E.add(*terms) if len(terms) > 1 else terms[0]
+                result = _common_number(terms) if len(terms) > 1 else terms[0]
         memo[node] = result
         return result
 

@@ -2,7 +2,7 @@
 
 A visitor over the nodes (SymPy's `Printer` dispatch: one ``_print_<Node>`` method each); numbers and
 symbolic sizes go through SymPy's own `LatexPrinter`. Every notation choice is in `Notation`.
-Everything printed here reads back with `nnsym.declare.latex_reader` to the same value.
+Everything printed here reads back with `nnsym.declare.reading` to the same value.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 from nnsym.declare.expressions import Expr, Symbol, show_shape, transpose
-from nnsym.declare.latex_reader import (
+from nnsym.declare.reading import (
     read_claim, read_claim_indices, read_claim_variable, read_definition, read_latex, read_name,
     transpose_repairs,
 )

@@ -8,6 +8,7 @@ user.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Callable, Dict, List, Optional
 
@@ -102,7 +103,7 @@ def _notes(parser: argparse.ArgumentParser):
 def _declarations(args):
     """--shape NAME=SPEC and --assume NAME=KIND -> the shapes and assumptions the reader takes."""
     from nnsym.declare.expressions import ASSUMPTIONS
-    from nnsym.declare.latex_reader import parse_shape, read_name
+    from nnsym.declare.reading import parse_shape, read_name
 
     def split(flag, item, what):
         name, equals, value = item.partition("=")
@@ -359,6 +360,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _complain(str(error).splitlines()[0] if str(error).strip() else type(error).__name__)
     except RecursionError:
         return _complain("input nested too deeply")
+    except BrokenPipeError:
+        # The reader of our output left (`nnsym derive ... | head -1`): not an error of ours. Point stdout at
+        # /dev/null so the interpreter's final flush does not raise again, and stop quietly, as `cat` does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as error:  # noqa: BLE001 - a bug in nnsym: still one line, never a traceback
         detail = str(error).splitlines()[0] if str(error) else ""
         return _complain(f"internal error (a bug in nnsym, please report it): {type(error).__name__}: {detail}", 3)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -17,9 +18,11 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from nnsym.declare import expressions as E
-from nnsym.declare.expressions import Add, Apply, Expr, MatMul, Scale, SoftmaxCrossEntropy, Symbol, Transpose, post_order
+from nnsym.declare.expressions import (Add, Apply, Expr, MatMul, Named, Scale, SoftmaxCrossEntropy, Symbol,
+                                       Transpose, post_order)
 from nnsym.declare.attention import RowSoftmax
 from nnsym.declare.normalization import Normalize, std
+from nnsym.declare.convolution import Im2col, col2im
 from nnsym.derive.canonical import canonical, rebuild
 from nnsym.derive.reverse import cotangents
 from nnsym.derive.rules import rule_for
@@ -467,6 +470,142 @@ def dropout_scale(sample: Sample) -> Optional[str]:
 
 LAYER_DIAGNOSES = (normalization_constants, attention_slips, dropout_scale)
 
+# ----- convolution and recurrent networks (issue 15): the classic slips of FINDINGS.md -------------
+# Each builds the gradient the slip would give (the true reverse pass with one rule changed, or with
+# some of its paths or terms left out) and asks whether the claim equals it at every point.
+
+
+def _claim_equals_with(sample: Sample, expr: Expr, extra: Dict[str, np.ndarray]) -> bool:
+    """`Sample.claim_equals` for an expression with constants of its own (``extra``, by symbol name)."""
+    values = sample.values_of(expr, [dict(point, **extra) for point in sample.points])
+    return values is not None and all(close(c, v) for c, v in zip(sample.claimed_values, values))
+
+
+def kernel_not_flipped(sample: Sample) -> Optional[str]:
+    """dX of a convolution computed with the kernel as it is, not rotated by 180 degrees. In the im2col
+    form dX = col2im(K^T dY); the slip is col2im(rot180(K)^T dY) = col2im(Pi K^T dY), Pi reversing the
+    window's entries within each input channel's block of rows."""
+    for node in _nodes_on_path(sample, Im2col):
+        g = node.geometry
+        size = int(node.rows)
+        window = g.window
+        flip = np.eye(size)[[(i // window) * window + window - 1 - i % window for i in range(size)]]
+        Pi = E.matrix(r"\Pi_{\mathrm{flip}}", size, size)
+        candidate = _gradient_with_rule(sample, node, lambda n, G: col2im(E.matmul(Pi, G), n.geometry))
+        if candidate is not None and _claim_equals_with(sample, candidate, {Pi.name: flip}):
+            return ("kernel not flipped: the claim correlates dY with the kernel as it is; the input gradient "
+                    "is the full correlation of dY with the kernel rotated by 180 degrees (convolution, not "
+                    "correlation), dX = col2im(K^T dY) in the im2col form")
+    return None
+
+
+_STEP = re.compile(r"^(.*)_\{(\d+)\}$")
+
+
+def _step_products(sample: Sample) -> List[Tuple[Expr, Expr]]:
+    """(W a, dL/d(W a)) for each product W a with the variable W as its left factor (one per time step
+    of a recurrent network, whose weights are shared over the steps)."""
+    products = [n for n in E.post_order([sample.function]) if isinstance(n, MatMul) and n.args[0] == sample.wrt]
+    if len(products) < 2:
+        return []
+    wanted, upstream = set(products), {}
+
+    def hook(current, G):
+        if current in wanted:
+            upstream[current] = G
+        return G
+
+    try:
+        cotangents(sample.function, [sample.wrt], hook)
+    except (NnsymError, AssertionError):
+        return []
+    return [(m, upstream[m]) for m in products if m in upstream]
+
+
+def _label(node: Expr) -> Optional[str]:
+    return node.name if isinstance(node, (Named, Symbol)) else None
+
+
+def not_summed_over_time(sample: Sample) -> Optional[str]:
+    """The weight gradient of one time step only (the last, usually), not the sum over all steps."""
+    steps = _step_products(sample)
+    for m, G in reversed(steps):
+        term = E.matmul(G, E.transpose(m.args[1]))
+        if term.shape == sample.truth.shape and sample.claim_equals(term):
+            state = _label(m.args[1])
+            which = f" (the one through {state})" if state else ""
+            return (f"not summed over time: the claim is one step's term{which} only; {sample.wrt.name} is "
+                    f"shared by all {len(steps)} steps, so its gradient is the sum of their terms, "
+                    f"sum_t delta_t a_t^T")
+    return None
+
+
+def state_off_by_one(sample: Sample) -> Optional[str]:
+    """sum_t delta_t h_t^T where the product W h_{t-1} gives sum_t delta_t h_{t-1}^T."""
+    steps = _step_products(sample)
+    if not steps:
+        return None
+    labelled = {_label(n): n for n in E.post_order([sample.function]) if _label(n)}
+    terms = []
+    for m, G in steps:
+        found = _STEP.match(_label(m.args[1]) or "")
+        later = labelled.get(f"{found.group(1)}_{{{int(found.group(2)) + 1}}}") if found else None
+        if later is None or later.shape != m.args[1].shape:
+            return None
+        terms.append(E.matmul(G, E.transpose(later)))
+    if sample.claim_equals(E.add(*terms)):
+        return (f"h_t where h_{{t-1}} belongs: the claim multiplies each step's delta_t by the state the step "
+                f"produces; {sample.wrt.name} multiplies the previous state, so its gradient is "
+                f"sum_t delta_t h_{{t-1}}^T")
+    return None
+
+
+def _gradient_without(sample: Sample, edges) -> Optional[Expr]:
+    """The gradient with the contributions along ``edges`` ((parent, child) pairs) left out."""
+    parents = {parent for parent, _ in edges}
+    upstream: Dict[Expr, Expr] = {}
+
+    def hook(current, G):
+        if current in parents:
+            upstream[current] = G
+        dropped = []
+        for parent, child in edges:
+            if child == current and parent in upstream:
+                parts = rule_for(parent)(parent, upstream[parent])
+                dropped += [parts[i] for i, a in enumerate(parent.args) if a == child]
+        return E.add(G, *(E.neg(d) for d in dropped)) if dropped else G
+
+    try:
+        return cotangents(sample.function, [sample.wrt], hook)[sample.wrt]
+    except (NnsymError, AssertionError):
+        return None
+
+
+def cell_state_path(sample: Sample) -> Optional[str]:
+    """An LSTM's dc_t with one of its two paths left out: through h_t = o_t tanh(c_t), or carried to
+    c_{t+1} = f_{t+1} c_t + ..."""
+    cells = {n for n in _nodes_on_path(sample, Named) if re.match(r"^c_\{\d+\}$", n.name)}
+    if not cells:
+        return None
+    through, carried = [], []
+    for node in _nodes_on_path(sample, (Apply, E.Hadamard)):
+        for child in node.args:
+            if child in cells:
+                (through if isinstance(node, Apply) else carried).append((node, child))
+    paths = (("carried", carried, "dc_{t+1} o f_{t+1}, the path carried to the next cell state"),
+             ("through h", through, "dh_t o o_t o tanh'(c_t), the path through h_t = o_t o tanh(c_t)"))
+    for _, edges, description in paths:
+        if not edges:
+            continue
+        candidate = _gradient_without(sample, edges)
+        if candidate is not None and sample.claim_equals(candidate):
+            return (f"cell state path missing: the claim's dc_t lacks {description}; the cell state feeds both, "
+                    f"so dc_t = dh_t o o_t o tanh'(c_t) + dc_{{t+1}} o f_{{t+1}}")
+    return None
+
+
+SPATIAL_RECURRENT_DIAGNOSES = (kernel_not_flipped, not_summed_over_time, state_off_by_one, cell_state_path)
+
 # ----- symmetric-matrix gradients (issue 16: covariance matrices) ---------------------------------
 
 
@@ -486,7 +625,7 @@ def symmetric_convention(sample: Sample) -> Optional[str]:
 # In order: the first that fits is reported. Transpose and scale are the commonest and cheapest; the
 # layers' named slips come before the plain "scaled by" they would otherwise be reported as.
 DIAGNOSES: Tuple[Callable[[Sample], Optional[str]], ...] = (
-    transposed, *LAYER_DIAGNOSES, scaled, missing_transpose, assumption_only,
+    transposed, *LAYER_DIAGNOSES, *SPATIAL_RECURRENT_DIAGNOSES, scaled, missing_transpose, assumption_only,
     elementwise_factor, symmetric_only, symmetric_convention, dropped_term,
     extra_term, wrong_order,
 )

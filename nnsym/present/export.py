@@ -13,8 +13,9 @@ from typing import Mapping, Optional, Sequence, Union
 import sympy
 
 from nnsym.declare.attention import ColumnBlock, PadColumns
+from nnsym.declare.convolution import Col2im, Im2col, _Pooling
 from nnsym.declare.expressions import Constant, Expr, Symbol, post_order
-from nnsym.declare.latex_reader import parse_shape, read_definition
+from nnsym.declare.reading import parse_shape, read_definition
 from nnsym.declare.layers import Network
 from nnsym.declare.names import canonical_name
 from nnsym.derive.adjoints import adjoint_hook
@@ -27,6 +28,7 @@ from nnsym.errors import InputError, VerificationError
 from nnsym.present.claims import MAX_TOTAL_ENTRIES
 from nnsym.present.results import backprop, gradients, hessian
 from nnsym.verify.budget import resized
+from nnsym.verify.directional import check_directional
 from nnsym.verify.evaluate import concrete_shape
 from nnsym.verify.points import MAX_ENTRIES, entries, small_sizes, symbols_of
 
@@ -132,7 +134,9 @@ def export(source: Union[Network, Expr, str], wrt: Union[str, Symbol, Sequence, 
     found = gradients(source, variables, verify=verify and not small,
                       hook=adjoint_hook(source, lambda name, definition: adjoints.append((name, definition))))
     hessian_results = {v: hessian(source, v, verify=verify and not small) for v in variables} if hessians else {}
-    if small:
+    if small and _has_geometry(source):
+        _check_at_full_size(source, variables, {v: found[v].expression for v in variables}, hessian_results)
+    elif small:
         _check_on_twin(source, variables, small, {v: found[v].expression for v in variables},
                        {v: h.expression for v, h in hessian_results.items()})
     symbols = sorted(source.free_symbols(), key=lambda s: s.name)
@@ -250,6 +254,30 @@ def _numbers_resized(expr: Expr, small: Mapping) -> Expr:
         else:
             done[node] = node.rebuilt([done[child] for child in node.args])
     return done[root]
+
+
+# ---- convolution and pooling at full size (issue 15) ------------------------------------------------
+# Their nodes carry the image geometry (window, image size, padding) as data, tied to the matrix sizes
+# by products (columns = batch x height x width): a copy with every matrix size shrunk is no longer the
+# same formula (the old twin check failed with a ShapeError). The full-size formulas are checked
+# instead by directional central differences (nnsym.verify.directional), two evaluations per direction
+# at any size.
+
+_GEOMETRY_NODES = (Im2col, Col2im, _Pooling)
+
+
+def _has_geometry(f: Expr) -> bool:
+    return any(isinstance(node, _GEOMETRY_NODES) for node in post_order([f]))
+
+
+def _check_at_full_size(f: Expr, variables, found: Mapping, hessian_results: Mapping) -> None:
+    if hessian_results:
+        raise InputError("Hessians of convolution or pooling are not exported at sizes too large to check entry "
+                         "by entry; export them at small sizes")
+    report = check_directional(f, found)
+    if not report.ok:
+        raise VerificationError(f"the gradient with respect to {report.worst_variable} failed the full-size "
+                                f"check: {report}")
 
 
 def _title(title) -> Optional[str]:

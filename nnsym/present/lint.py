@@ -35,8 +35,8 @@ from nnsym.declare.expressions import (
     Expr, MatMul, Symbol, matrix, post_order, scalar, show_shape, transpose, vector,
 )
 from nnsym.derive.steps import substitute
-from nnsym.declare.index_notation import entry_variable
-from nnsym.declare.latex_reader import parse_shape, read_latex, read_name
+from nnsym.declare.reading.index_notation import entry_variable
+from nnsym.declare.reading import parse_shape, read_latex, read_name
 from nnsym.emit.latex import latex
 from nnsym.errors import InputError, NnsymError, ShapeError
 from nnsym.present import diagnose

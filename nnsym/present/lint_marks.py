@@ -12,7 +12,7 @@ import shlex
 from typing import Iterable, List
 
 from nnsym.declare.expressions import Expr, Named, Symbol, post_order
-from nnsym.declare.latex_reader import read_latex
+from nnsym.declare.reading import read_latex
 from nnsym.errors import NnsymError
 from nnsym.emit.latex import latex
 from nnsym.present.lint import _CALLED, derivative_of_safe

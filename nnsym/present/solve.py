@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Sequence
 import sympy
 
 from nnsym.declare.expressions import Symbol, add, neg
-from nnsym.declare.latex_reader import parse_shape, read_equations, read_latex, read_name
+from nnsym.declare.reading import parse_shape, read_equations, read_latex, read_name
 from nnsym.declare.linear_equations import LinearEquation, LinearSystem, Solution
 from nnsym.emit.latex import latex
 from nnsym.errors import InputError

@@ -18,7 +18,7 @@ import sympy
 from nnsym.declare import expressions as E
 from nnsym.declare.expressions import Expr, Named, Symbol
 from nnsym.declare.functions import ELEMENTWISE
-from nnsym.declare.latex_reader import read_latex
+from nnsym.declare.reading import read_latex
 from nnsym.emit.latex import latex
 from nnsym.errors import NnsymError, VerificationError
 from nnsym.verify.evaluate import evaluate

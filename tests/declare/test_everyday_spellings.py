@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import nnsym as ns
-from nnsym.declare.latex_reader import read_latex
+from nnsym.declare.reading import read_latex
 from nnsym.present.claims import derive
 
 SIGMA = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731

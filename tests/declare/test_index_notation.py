@@ -4,7 +4,7 @@ computed directly in NumPy (loops and einsum written here, not nnsym's)."""
 import numpy as np
 import pytest
 
-from nnsym.declare.latex_reader import read_claim, read_latex
+from nnsym.declare.reading import read_claim, read_latex
 from nnsym.errors import ParseError, ShapeError
 from nnsym.verify.evaluate import evaluate
 

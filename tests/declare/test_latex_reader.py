@@ -13,7 +13,7 @@ import pytest
 import sympy
 from sympy.parsing import sympy_parser
 
-from nnsym.declare.latex_reader import MAX_DEPTH, MAX_LENGTH, parse_shape, read_claim, read_equations, read_latex
+from nnsym.declare.reading import MAX_DEPTH, MAX_LENGTH, parse_shape, read_claim, read_equations, read_latex
 from nnsym.errors import InputError, NnsymError, ParseError, ShapeError
 from nnsym.verify.evaluate import evaluate
 
@@ -616,7 +616,7 @@ def test_negative_powers_of_a_square_matrix_are_powers_of_its_inverse():
     ("W^{(1)}", "W^{(1)}"), ("W_1", "W_{1}"), (r"a^{(l-1)}", r"a^{(l-1)}"),
 ])
 def test_names_on_the_command_line_are_read_as_in_a_formula(written, name):
-    from nnsym.declare.latex_reader import read_name
+    from nnsym.declare.reading import read_name
     assert read_name(written) == name
     # and a shape given under that spelling is the shape of the symbol in the formula
     assert read_latex(name, {written: "3"}).shape == (3, 1)
@@ -629,7 +629,7 @@ def test_names_on_the_command_line_are_read_as_in_a_formula(written, name):
     (r"\mathcal{L}(W, x) = \frac12\|Wx - y\|^2", r"\mathcal{L}"), (r"\frac12\|Wx - y\|^2", None),
 ])
 def test_a_function_may_carry_its_name(text, name):
-    from nnsym.declare.latex_reader import read_definition
+    from nnsym.declare.reading import read_definition
     values = draw()
     named, f = read_definition(text, SHAPES)
     assert named == name

@@ -10,7 +10,7 @@ misreads (``W^T``, ``a^{(1)}``, ``\\sigma``) are not given to it: that is what t
 import numpy as np
 import pytest
 
-from nnsym.declare.latex_reader import read_latex
+from nnsym.declare.reading import read_latex
 from nnsym.verify.evaluate import evaluate
 
 latex2sympy2 = pytest.importorskip("latex2sympy2_extended.latex2sympy2")

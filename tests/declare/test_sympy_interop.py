@@ -139,7 +139,7 @@ def test_recognised_functions_print_as_a_lecturer_writes_them():
     assert ns.latex(ns.from_sympy((W * v).applyfunc(sigma))) == r"\sigma\left(W v\right)"
     assert ns.latex(ns.from_sympy((W * v).applyfunc(lambda e: sp.Max(0, e)))) == r"\operatorname{ReLU}\left(W v\right)"
     assert ns.latex(ns.from_sympy(sp.log(sp.Determinant(X)))) == r"\log\det\left(X\right)"
-    assert ns.grad(DONE_WHEN["least squares"][0], W).latex() == r"\left(2 W v - 2 r\right) v^\top"
+    assert ns.grad(DONE_WHEN["least squares"][0], W).latex() == r"2 \left(W v - r\right) v^\top"
 
 
 # ----------------------------------------------------------------------------------------------------

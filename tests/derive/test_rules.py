@@ -4,6 +4,7 @@ rule is caught before its result is handed out, and results read as a lecturer w
 import inspect
 
 import numpy as np
+import sympy
 import pytest
 
 import nnsym as ns
@@ -98,6 +99,24 @@ def test_collecting_common_factors_keeps_the_value():
     sizes = small_sizes(symbols)
     values = random_point([raw], symbols, sizes, np.random.default_rng(0))
     np.testing.assert_allclose(evaluate(collected, values, sizes), evaluate(raw, values, sizes), rtol=1e-12)
+
+
+def test_a_number_every_term_carries_is_collected_and_floats_are_not_invented():
+    W, x, y = ns.matrix("W", 3, 2), ns.vector("x", 2), ns.vector("y", 3)
+    cases = [(2 * (W @ x) - 2 * y, r"2 \left(W x - y\right)"),
+             (E.scale(E.constant(sympy.Rational(3, 4)), W @ x) + E.scale(E.constant(sympy.Rational(-1, 2)), y),
+              r"\frac{1}{4} \left(3 W x - 2 y\right)"),
+             (-2 * (W @ x) - 4 * y, r"-2 \left(W x + 2 y\right)"),
+             (2 * (W @ x) + 3 * y, r"2 W x + 3 y"),          # no common factor but 1
+             (-(W @ x) - y, r"-W x - y"),
+             (W @ x + y, r"W x + y")]
+    for raw, printed in cases:
+        collected = collect_common_factors(raw)
+        assert ns.latex(collected) == printed
+        values = random_point([raw], symbols_of(raw), {}, np.random.default_rng(1))
+        np.testing.assert_allclose(evaluate(collected, values), evaluate(raw, values), rtol=1e-12)
+    # The least-squares gradient as a lecturer writes it: 2 (W x - y) x^T, not (2 W x - 2 y) x^T.
+    assert ns.grad(ns.norm(W @ x - y, squared=True), W).latex() == r"2 \left(W x - y\right) x^\top"
 
 
 def test_hessians_in_closed_form():

@@ -8,7 +8,7 @@ import pytest
 
 import nnsym as ns
 from nnsym.declare.expressions import Hadamard, MatMul, Scale, Transpose, scale
-from nnsym.declare.latex_reader import read_latex
+from nnsym.declare.reading import read_latex
 from nnsym.verify.evaluate import evaluate
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import nnsym as ns
-from nnsym.declare.latex_reader import read_latex
+from nnsym.declare.reading import read_latex
 from nnsym.verify.evaluate import evaluate
 
 x, y = ns.scalar("x"), ns.scalar("y")

@@ -6,7 +6,7 @@ import pytest
 
 import nnsym as ns
 from nnsym.declare import convolution as C
-from nnsym.declare.latex_reader import read_latex
+from nnsym.declare.reading import read_latex
 from nnsym.errors import InputError, ParseError, ShapeError
 from nnsym.verify.elementwise import check_elementwise
 from nnsym.verify.evaluate import evaluate

@@ -7,7 +7,7 @@ import pytest
 
 import nnsym as ns
 from nnsym.declare.attention import attention, multi_head_attention
-from nnsym.declare.latex_reader import read_latex
+from nnsym.declare.reading import read_latex
 from nnsym.declare.normalization import batch_norm, dropout, layer_norm, normalize, std
 from nnsym.derive.reverse import cotangents
 from nnsym.errors import ParseError, ShapeError

@@ -181,3 +181,14 @@ def test_review_forms_from_the_help_text_and_latex_names(capsys):
     assert (code, err) == (0, "")
     code, out, err = run(capsys, "check", "--function", r"2L = \|x\|^2", "--shape", "x=3", "--wrt", "x", "--claimed", "x")
     assert code == 2 and err.count("\n") == 1 and "the left side of '=' must be the function's name" in err
+
+
+def test_a_reader_that_leaves_early_is_no_internal_error():
+    # `nnsym derive ... | head -1`: the pipe closes before nnsym writes; it stops quietly, no "internal error".
+    command = [sys.executable, "-m", "nnsym.present.cli", "derive", *LSQ, "--wrt", "W"]
+    running = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    running.stdout.close()
+    err = running.stderr.read().decode()
+    running.wait(timeout=60)
+    assert "internal error" not in err and "Traceback" not in err and "Exception ignored" not in err, err
+    assert running.returncode in (0, 141)

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from nnsym.declare.latex_reader import read_claim
+from nnsym.declare.reading import read_claim
 from nnsym.emit.index_latex import entrywise
 from nnsym.present.claims import check, derive
 from nnsym.present.cli import main

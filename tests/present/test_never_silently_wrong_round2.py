@@ -9,7 +9,7 @@ import sympy
 
 import nnsym as ns
 from nnsym.declare.expressions import Constant, lift
-from nnsym.declare.latex_reader import read_latex
+from nnsym.declare.reading import read_latex
 from nnsym.emit.latex import latex
 from nnsym.present import cli
 from nnsym.present.claims import check, derive

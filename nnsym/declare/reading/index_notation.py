@@ -1,6 +1,6 @@
 """Index notation: ``\\sum_k W_{ik} x_k``, ``[Wx]_i``, ``\\delta_{ij}``, read into matrix form.
 
-The reader (`latex_reader`) keeps its stages and calls this module at three small hooks: the scanner
+The reader (`nnsym.declare.reading`) keeps its stages and calls this module at three small hooks: the scanner
 hands ``\\sum`` and a subscript after a bracket (``(Wx)_i``, ``[Wx]_i``) here; the builder asks here
 whether a subscripted name is an entry (`named_entry`). The nodes made here (`Entry`,
 `KroneckerDelta`, `IndexSum`) are scalars holding their indices; they never leave the reader:
