@@ -343,6 +343,9 @@ def tex(note: Note, verified: Verified, plots: Optional[Dict[str, str]] = None) 
            r"\usepackage{amsmath,amssymb}", r"\usepackage{graphicx}", r"\usepackage{array,longtable}",
            # A formula wider than its table column is shrunk to fit (no overfull box): a formula cannot break.
            r"\newcommand{\fitwidth}[1]{\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{#1}}",
+           # A line that cannot break otherwise (code such as pip install 'nnsym[plot]' cannot be hyphenated)
+           # may stretch its spaces rather than stick out into the margin; other paragraphs are set as before.
+           r"\setlength{\emergencystretch}{3em}",
            _KEEP_SPACE,
            rf"\title{{{_tex_text(note.title)}}}", r"\author{}", r"\date{}", r"\begin{document}", r"\maketitle", ""]
     for index, block in enumerate(note.blocks):

@@ -4,6 +4,7 @@
 import os
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -56,6 +57,14 @@ def test_notes_from_a_wheel_in_a_fresh_venv(tmp_path):
     _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], tmp_path)
     python = venv / "bin" / "python"
     _run([python, "-m", "pip", "install", "--no-deps", "-q", str(wheel)], tmp_path)
+    # The fresh venv sees the dependencies (SymPy, NumPy, Lark) of the environment running the tests: with
+    # --system-site-packages it would see only the base interpreter's, which lack them when the tests run in
+    # a venv themselves (as CI's do). A .pth line adds a folder to sys.path without running its .pth files, so
+    # an editable install of this checkout there stays invisible and `import nnsym` finds the wheel's copy.
+    here = {sysconfig.get_paths()[key] for key in ("purelib", "platlib")}
+    (site,) = {Path(p) for p in _run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                      tmp_path).split()}
+    (site / "test-dependencies.pth").write_text("\n".join(sorted(here)) + "\n")
     where = tmp_path / "elsewhere"
     where.mkdir()
     installed = _run([python, "-c", "import nnsym; print(nnsym.__file__)"], where)
