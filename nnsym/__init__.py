@@ -63,10 +63,11 @@ def __dir__():
 
 # ----- convolution, pooling and recurrent networks (issue 15) -----
 _EXPORTS["nnsym.declare.convolution"] = ("avg_pool2d", "conv1d", "conv2d", "max_pool2d")
-_EXPORTS["nnsym.declare.recurrent"] = ("Unrolled", "gru", "lstm", "rnn")
+_EXPORTS["nnsym.declare.recurrent"] = ("Unrolled", "gru", "gru_cell", "lstm", "lstm_cell", "rnn")
 _EXPORTS["nnsym.present.recurrent"] = ("Bptt", "bptt")
 
-__all__ += ["avg_pool2d", "conv1d", "conv2d", "max_pool2d", "Unrolled", "gru", "lstm", "rnn", "Bptt", "bptt"]
+__all__ += ["avg_pool2d", "conv1d", "conv2d", "max_pool2d", "Unrolled", "gru", "gru_cell", "lstm", "lstm_cell", "rnn", "Bptt",
+            "bptt"]
 
 # ----- normalization, dropout, attention, optimizers (issue 14) -----
 _EXPORTS["nnsym.declare.attention"] = ("attention", "embedding", "multi_head_attention", "transformer_block")

@@ -58,13 +58,25 @@ def _at(letter: str, t) -> str:
     return f"{letter}_{{{t}}}"
 
 
-class _Builder:
+class _Names:
+    """Names a step's intermediates (i_{t}, a^{(i)}_{t}, ...) and keeps them by letter."""
+
+    def __init__(self):
+        self.named: Dict[str, list] = {}
+
+    def name(self, letter, t, definition):
+        node = E.name(_at(letter, t), definition)
+        self.named.setdefault(letter, []).append(node)
+        return node
+
+
+class _Builder(_Names):
     def __init__(self, n_in, n_hidden, n_out, batch):
+        super().__init__()
         self.n_in, self.n_hidden, self.n_out = as_size(n_in), as_size(n_hidden), as_size(n_out)
         self.columns = 1 if batch is None else as_size(batch)
         self.batch = batch
         self.parameters = []
-        self.named: Dict[str, list] = {}
 
     def state(self, name, rows):
         return E.vector(name, rows) if self.batch is None else E.matrix(name, rows, self.columns)
@@ -79,18 +91,13 @@ class _Builder:
         self.parameters.append(b)
         return b if self.batch is None else E.matmul(b, E.transpose(E.Ones(self.columns, 1)))
 
-    def name(self, letter, t, definition):
-        node = E.name(_at(letter, t), definition)
-        self.named.setdefault(letter, []).append(node)
-        return node
-
 
 def _rnn_step(p, x, h, t, B: _Builder):
     z = B.name("z", t, E.add(E.matmul(p["W_{hh}"], h), E.matmul(p["W_{xh}"], x), p["b_{h}"]))
     return B.name("h", t, apply("tanh", z)), None
 
 
-def _lstm_step(p, x, state, t, B: _Builder):
+def _lstm_step(p, x, state, t, B: _Names):
     h, c = state
 
     def gate(letter, function):
@@ -102,7 +109,7 @@ def _lstm_step(p, x, state, t, B: _Builder):
     return B.name("h", t, E.hadamard(o, apply("tanh", c_new))), c_new
 
 
-def _gru_step(p, x, h, t, B: _Builder):
+def _gru_step(p, x, h, t, B: _Names):
     def gate(letter):
         pre = E.add(E.matmul(p[f"W_{{{letter}}}"], x), E.matmul(p[f"U_{{{letter}}}"], h), p[f"b_{{{letter}}}"])
         return B.name(letter, t, apply("sigmoid", B.name(f"a^{{({letter})}}", t, pre)))
@@ -185,3 +192,43 @@ def lstm(inputs, hidden, outputs, steps, batch=None, loss="softmax_cross_entropy
 def gru(inputs, hidden, outputs, steps, batch=None, loss="softmax_cross_entropy", mean=False) -> Unrolled:
     """h_{t} = (1 - z_{t}) o n_{t} + z_{t} o h_{t-1}, n_{t} = tanh(W_{n} x_{t} + b_{n} + r_{t} o (U_{n} h_{t-1} + b_{hn}))."""
     return unroll("gru", inputs, hidden, outputs, steps, batch, loss, mean)
+
+
+# ----- one step of a cell, on the caller's expressions (issue 15) -----
+
+def _gate_parameters(cell, letters, W, U, b, x):
+    """{"W_{i}": W[0], ...} in torch's gate order; a bias vector broadcasts over x's columns as b 1^T."""
+    for label, given in (("W", W), ("U", U), ("b", b)):
+        if not isinstance(given, (tuple, list)) or len(given) != len(letters) or not all(isinstance(e, Expr) for e in given):
+            raise InputError(f"{cell}_cell: {label} must be {len(letters)} nnsym expressions, one per gate "
+                             f"in torch's order ({', '.join(letters)}), not {given!r}")
+    p: Dict[str, Expr] = {}
+    for letter, w, u, bias in zip(letters, W, U, b):
+        p[f"W_{{{letter}}}"], p[f"U_{{{letter}}}"], p[f"b_{{{letter}}}"] = w, u, _broadcast(bias, x)
+    return p
+
+
+def _broadcast(bias: Expr, x: Expr) -> Expr:
+    columns = x.shape[1]
+    if columns != 1 and bias.shape[1] == 1:
+        return E.matmul(bias, E.transpose(E.Ones(columns, 1)))
+    return bias
+
+
+def lstm_cell(x: Expr, h: Expr, c: Expr, W, U, b, t="t") -> Tuple[Named, Named]:
+    """One LSTM step: (h_{t}, c_{t}) from x_{t}, h_{t-1}, c_{t-1}. ``W``, ``U``, ``b`` are the gates'
+    input weights, hidden weights and biases in torch's order (i, f, g, o): torch's ``weight_ih`` is W
+    stacked, ``weight_hh`` U stacked, ``bias_ih + bias_hh`` b stacked. Intermediates are named with ``t``."""
+    p = _gate_parameters("lstm", "ifgo", W, U, b, x)
+    return _lstm_step(p, x, (h, c), t, _Names())
+
+
+def gru_cell(x: Expr, h: Expr, W, U, b, b_hn: Expr, t="t") -> Named:
+    """One GRU step: h_{t} from x_{t}, h_{t-1}. ``W``, ``U``, ``b`` per gate in torch's order (r, z, n)
+    (``b`` is bias_ih + bias_hh for r and z, bias_ih for n); ``b_hn``, torch's hidden bias of n, sits
+    inside the reset gate's product: n_{t} = tanh(W_{n} x_{t} + b_{n} + r_{t} o (U_{n} h_{t-1} + b_{hn}))."""
+    if not isinstance(b_hn, Expr):
+        raise InputError(f"gru_cell: b_hn must be an nnsym expression, not {b_hn!r}")
+    p = _gate_parameters("gru", "rzn", W, U, b, x)
+    p["b_{hn}"] = _broadcast(b_hn, x)
+    return _gru_step(p, x, h, t, _Names())[0]
