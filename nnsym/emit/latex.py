@@ -43,6 +43,20 @@ class DecimalLatexPrinter(SympyLatexPrinter):
         text = f"{whole}.{fraction:0{digits}d}".rstrip("0").rstrip(".")
         return ("-" if expr.p < 0 else "") + text
 
+    # ----- issue 14c: a square root from a denominator stays there -----
+    def _print_Mul(self, expr):
+        """SymPy stores 1/sqrt(2) as sqrt(2)/2 and 3/(2 sqrt(2)) as 3 sqrt(2)/4; a lecturer writes the
+        root where it came from, \\frac{1}{\\sqrt{2}} (the attention scale 1/sqrt(d)). Only when the
+        rational part's denominator holds n, so sqrt(3)/2 stays \\frac{\\sqrt{3}}{2}."""
+        r, root = expr.as_coeff_Mul()
+        if (r.is_Rational and root.is_Pow and root.base.is_Integer and root.base > 1
+                and root.exp == sympy.Rational(1, 2) and r.q % int(root.base) == 0):
+            top = r * root.base  # r sqrt(n) = (r n) / sqrt(n)
+            sign = "-" if top < 0 else ""
+            below = (f"{abs(top.q)} " if top.q != 1 else "") + rf"\sqrt{{{root.base}}}"
+            return rf"{sign}\frac{{{abs(top.p)}}}{{{below}}}"
+        return super()._print_Mul(expr)
+
 
 @dataclass(frozen=True)
 class Notation:

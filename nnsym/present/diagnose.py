@@ -26,6 +26,7 @@ from nnsym.declare.convolution import Im2col, col2im
 from nnsym.derive.canonical import canonical, rebuild
 from nnsym.derive.reverse import cotangents
 from nnsym.derive.rules import rule_for
+from nnsym.derive.steps import substitute
 from nnsym.emit.latex import latex
 from nnsym.errors import NnsymError, spelled
 from nnsym.verify.evaluate import evaluate
@@ -452,6 +453,30 @@ def attention_slips(sample: Sample) -> Optional[str]:
             if candidate is not None and sample.claim_equals(candidate):
                 return (f"softmax taken elementwise: the claim uses dS = {description}; the row-wise softmax "
                         f"has dS = P o (dP - ((dP o P) 1) 1^T)")
+    # dV = P^T dY does not pass through the softmax, but P's scale is still in it
+    for node in E.post_order([sample.function]):
+        found = _unscaled_softmax(sample, node.args[0]) if isinstance(node, RowSoftmax) else None
+        if found:
+            return found
+    return None
+
+
+# ----- issue 14c: the 1/sqrt(d) forgotten inside the softmax (dV, and dS written with P unscaled) -----
+def _unscaled_softmax(sample: Sample, scores: Expr) -> Optional[str]:
+    """The claim is the gradient of the function with the scores' scale dropped (P = softmax(Q K^T)),
+    with or without the scale kept outside as in dQ = dS K / sqrt(d)."""
+    if not isinstance(scores, Scale) or scores.args[0].depends_on(sample.wrt):
+        return None
+    factor, unscaled = scores.args
+    try:
+        forgotten = cotangents(substitute(sample.function, scores, unscaled), [sample.wrt])[sample.wrt]
+    except (NnsymError, AssertionError):
+        return None
+    for candidate in (forgotten, E.scale(factor, forgotten)):
+        if sample.claim_equals(candidate):
+            return (f"missing 1/sqrt(d): the claim's softmax is of Q K^T, not of the scores S = "
+                    f"{_show(scores)}; the factor {_show(factor)} belongs inside the softmax "
+                    f"(P = softmax_row(Q K^T / sqrt(d))), so every gradient through P changes")
     return None
 
 

@@ -53,7 +53,7 @@ def test_cli_derives_and_checks_attention():
     out = subprocess.run([sys.executable, "-m", "nnsym.present.cli", "derive", "--function", trace_form, "--wrt", "V",
                           *shapes, "--json"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["gradient"] == (r"\operatorname{softmax}_{\mathrm{row}}\left(\frac{\sqrt{2}}{2} "
+    assert json.loads(out.stdout)["gradient"] == (r"\operatorname{softmax}_{\mathrm{row}}\left(\frac{1}{\sqrt{2}} "
                                                   r"Q K^\top\right)^\top G")
     out = subprocess.run([sys.executable, "-m", "nnsym.present.cli", "check", "--function", ATT_F, "--wrt", "Q",
                           *shapes, "--claimed", rf"{DS} K"], capture_output=True, text=True)

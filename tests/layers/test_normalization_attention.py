@@ -140,11 +140,11 @@ def test_attention_gradients_match_finite_differences_and_torch(causal):
 def test_attention_gradients_print_as_the_textbook_writes_them():
     f = ns.sum_entries(ns.hadamard(attention(Q, K, V), G))
     found = cotangents(f, [Q, K, V])
-    P = r"\operatorname{softmax}_{\mathrm{row}}\left(\frac{\sqrt{3}}{3} Q K^\top\right)"
+    P = r"\operatorname{softmax}_{\mathrm{row}}\left(\frac{1}{\sqrt{3}} Q K^\top\right)"
     dS = rf"{P} \odot \left(G V^\top - \left(\left(G V^\top\right) \odot {P}\right) \mathbf{{1}} \mathbf{{1}}_{{5}}^\top\right)"
     assert ns.latex(found[V]) == rf"{P}^\top G"                                  # dV = P^T dY
-    assert ns.latex(found[Q]) == rf"\frac{{\sqrt{{3}}}}{{3}} \left({dS}\right) K"    # dQ = dS K / sqrt(d)
-    assert ns.latex(found[K]) == rf"\frac{{\sqrt{{3}}}}{{3}} \left({dS}\right)^\top Q"  # dK = dS^T Q / sqrt(d)
+    assert ns.latex(found[Q]) == rf"\frac{{1}}{{\sqrt{{3}}}} \left({dS}\right) K"    # dQ = dS K / sqrt(d)
+    assert ns.latex(found[K]) == rf"\frac{{1}}{{\sqrt{{3}}}} \left({dS}\right)^\top Q"  # dK = dS^T Q / sqrt(d)
 
 
 def test_large_scores_stay_finite():
