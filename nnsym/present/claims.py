@@ -14,9 +14,11 @@ unknown --wrt, a non-scalar function, sizes too large) raises an `NnsymError`.
 
 from __future__ import annotations
 
+import functools
+
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -250,6 +252,16 @@ def _compare(claimed_values: List[np.ndarray], true_values: List[np.ndarray]):
     return (decided == agreement.RIGHT, *rest)
 
 
+def values_at(expression: Expr, at: Sequence[Dict], sizes: Mapping) -> Optional[List[np.ndarray]]:
+    """The values of a claim at the points ``at``, or None where it cannot be evaluated there (e.g. the
+    inverse of a matrix the claim makes singular): that is a verdict on the claim, not an error."""
+    try:
+        with np.errstate(all="ignore"):
+            return [evaluate(expression, p, sizes) for p in at]
+    except (NnsymError, np.linalg.LinAlgError, ValueError):
+        return None
+
+
 def _decide(claimed_values: List[np.ndarray], true_values: List[np.ndarray], claim_at=None, truth_at=None,
             points=None, typical_count: int = POINTS):
     """(verdict, max abs error, max rel error, (point, index) of the worst entry); the verdict is
@@ -403,13 +415,7 @@ def _judge(f, variable, truth, claim, shown_truth, shown_claim, message, points,
     drawn = covering_points([f, truth], [f, truth, claim], symbols, sizes, rng, drawn)
     true_values = [evaluate(truth, p, sizes) for p in drawn]
 
-    def claim_at(at):
-        try:
-            with np.errstate(all="ignore"):
-                return [evaluate(claim, p, sizes) for p in at]
-        except (NnsymError, np.linalg.LinAlgError, ValueError):
-            return None
-
+    claim_at = functools.partial(values_at, claim, sizes=sizes)
     claimed_values = claim_at(drawn)
     if claimed_values is None:  # e.g. the inverse of a matrix the claim makes singular
         return Verdict(False, shown_truth, shown_claim, None, None, None, None, None, None, points, variable.name,

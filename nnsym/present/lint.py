@@ -24,6 +24,7 @@ read*, with the reason; it never makes a step wrong.
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import shlex
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ from nnsym.declare.reading import parse_shape, read_latex, read_name
 from nnsym.emit.latex import latex
 from nnsym.errors import InputError, NnsymError, ShapeError
 from nnsym.present import diagnose
-from nnsym.present.claims import MAX_TOTAL_ENTRIES, _compare
+from nnsym.present.claims import MAX_TOTAL_ENTRIES, _compare, values_at
 from nnsym.present.cli import _declarations, _Parser  # --shape/--assume read as `check` reads them
 from nnsym.present.results import grad, hessian, jacobian
 from nnsym.verify.evaluate import evaluate
@@ -677,13 +678,7 @@ class _Document:
     def diagnosis(self, claim, truth, gradient, first) -> Optional[str]:
         sizes, drawn, true_values, claimed_values = first
 
-        def claim_at(at):
-            try:
-                with np.errstate(all="ignore"):
-                    return [evaluate(claim, p, sizes) for p in at]
-            except (NnsymError, np.linalg.LinAlgError, ValueError):
-                return None
-
+        claim_at = functools.partial(values_at, claim, sizes=sizes)
         if gradient is not None and gradient.variable is not None and gradient.derivative.order == 1 \
                 and gradient.function is not None and gradient.function.is_scalar:
             sample = diagnose.Sample(gradient.function, gradient.variable, truth, sizes, drawn, true_values,
