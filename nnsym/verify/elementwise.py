@@ -195,35 +195,35 @@ class ToSympy:
         """entry (c, b, y, x) of an image matrix: a[c, (b H + y) W + x]"""
         return lambda c, b, y, x: a[c, (b * height + y) * width + x]
 
-    def _Im2col(self, node, a):
-        (kh, kw), (h, w), (ph, pw) = node.geometry.kernel, node.geometry.image, node.geometry.padding
-        ho, wo = node.geometry.output
-        pixel = self._images(a, a.rows, h, w)
-        out = sympy.zeros(*self.shape(node))
-        for c in range(a.rows):
-            for b in range(a.cols // (h * w)):
+    @staticmethod
+    def _patches(geometry, channels: int, batch: int):
+        """(row, column) of each entry of im2col's matrix with the (c, b, y, x) pixel it copies; padding
+        copies none. im2col reads these pairs and col2im, its transpose, adds along them."""
+        (kh, kw), (h, w), (ph, pw) = geometry.kernel, geometry.image, geometry.padding
+        ho, wo = geometry.output
+        for c in range(channels):
+            for b in range(batch):
                 for oy in range(ho):
                     for ox in range(wo):
                         for i in range(kh):
                             for j in range(kw):
                                 y, x = oy + i - ph, ox + j - pw
                                 if 0 <= y < h and 0 <= x < w:
-                                    out[(c * kh + i) * kw + j, (b * ho + oy) * wo + ox] = pixel(c, b, y, x)
+                                    yield (c * kh + i) * kw + j, (b * ho + oy) * wo + ox, c, b, y, x
+
+    def _Im2col(self, node, a):
+        h, w = node.geometry.image
+        pixel = self._images(a, a.rows, h, w)
+        out = sympy.zeros(*self.shape(node))
+        for row, column, c, b, y, x in self._patches(node.geometry, a.rows, a.cols // (h * w)):
+            out[row, column] = pixel(c, b, y, x)
         return out
 
     def _Col2im(self, node, a):
-        (kh, kw), (h, w), (ph, pw) = node.geometry.kernel, node.geometry.image, node.geometry.padding
-        ho, wo = node.geometry.output
+        h, w = node.geometry.image
         out = sympy.zeros(*self.shape(node))
-        for c in range(out.rows):
-            for b in range(out.cols // (h * w)):
-                for oy in range(ho):
-                    for ox in range(wo):
-                        for i in range(kh):
-                            for j in range(kw):
-                                y, x = oy + i - ph, ox + j - pw
-                                if 0 <= y < h and 0 <= x < w:
-                                    out[c, (b * h + y) * w + x] += a[(c * kh + i) * kw + j, (b * ho + oy) * wo + ox]
+        for row, column, c, b, y, x in self._patches(node.geometry, out.rows, out.cols // (h * w)):
+            out[c, (b * h + y) * w + x] += a[row, column]
         return out
 
     def _windows(self, node, a):
