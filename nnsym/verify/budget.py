@@ -11,6 +11,7 @@ the `Plan` says at which sizes the check ran and why, and the report carries tha
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Callable, Dict, Mapping, Optional, Sequence
 
@@ -133,8 +134,8 @@ def column_blocks(exprs: Sequence[Expr]) -> dict:
             total, width, start = node.total, node.args[0].cols, node.start
         else:
             continue
-        if not (sympy.sympify(total).is_Integer and sympy.sympify(width).is_Integer):
-            continue
+        if not all(isinstance(n, int) or getattr(n, "is_Integer", False) for n in (total, width)):
+            continue  # a symbolic size: nothing to shrink
         total, width = sympy.Integer(total), sympy.Integer(width)
         if start % width or total % width or blocks.setdefault(total, width) != width:
             raise _Fixed("the column blocks (heads) are not an even split of the columns")
@@ -297,6 +298,35 @@ def _well_formed(exprs: Sequence[Expr], sizes: Mapping, allowed: set) -> bool:
     return all(value.shape == concrete_shape(node, sizes) for node, value in evaluator.memo.items())
 
 
+# The last few copies and their verdicts: the two checks (and a Hessian's) plan the same copy of the same
+# formulas, whose building and trial evaluation cost as much as a check of an LSTM unrolled over 16 steps.
+_COPIES: "OrderedDict[tuple, object]" = OrderedDict()
+_REMEMBERED = 32
+
+
+def _remembered(key: tuple, make: Callable):
+    if key not in _COPIES:
+        _COPIES[key] = make()
+        while len(_COPIES) > _REMEMBERED:
+            _COPIES.popitem(last=False)
+    return _COPIES[key]
+
+
+def _copy(exprs: list, small: Mapping, numbers: bool) -> list:
+    return _remembered(("copy", tuple(exprs), tuple(sorted(small.items(), key=str)), numbers),
+                       lambda: resized_together(exprs, small, numbers))
+
+
+def _copy_well_formed(exprs: list, sizes: Mapping, allowed: set) -> bool:
+    return _remembered(("well formed", tuple(exprs), tuple(sorted(sizes.items(), key=str)),
+                        tuple(sorted(allowed, key=str))), lambda: _well_formed(exprs, sizes, allowed))
+
+
+def _symbols(*exprs: Expr) -> list:
+    """`symbols_of`, remembered: each check's planning asks for the same formulas' symbols several times."""
+    return _remembered(("symbols", exprs), lambda: symbols_of(*exprs))
+
+
 COMPUTED_SIZES = "a size is computed from others (a Kronecker product's rows x rows)"
 
 
@@ -306,7 +336,7 @@ def plan(f: Expr, gradients: Mapping[Symbol, Expr], what: str, seconds: Callable
     estimate ``seconds(f, gradients, sizes, points)`` is within ``budget``, else on a small copy
     (``numbers``: with the numbers that are shrunk sizes shrunk too). Formulas whose sizes cannot shrink
     run at the sizes given if that is not far over budget, else `InputError` says why."""
-    symbols = symbols_of(f, *gradients.values(), *gradients)
+    symbols = _symbols(f, *gradients.values(), *gradients)
     sizes = small_sizes(symbols, choices=choices) if choices else small_sizes(symbols)
     same = {v: v for v in gradients}
     estimate = seconds(f, gradients, sizes, points)
@@ -320,15 +350,15 @@ def plan(f: Expr, gradients: Mapping[Symbol, Expr], what: str, seconds: Callable
                           | {w for w in blocks.values() if w != 1}, key=int)
         for level in (1, 2):
             small = _size_map(concrete, level, keep, blocks)
-            twin_f, *twins = resized_together([f, *gradients, *gradients.values()], small, numbers)
+            twin_f, *twins = _copy([f, *gradients, *gradients.values()], small, numbers)
             twin_variables = dict(zip(gradients, twins[:len(gradients)]))
             twin_gradients = dict(zip(twins[:len(gradients)], twins[len(gradients):]))
-            twin_symbols = symbols_of(twin_f, *twin_gradients.values(), *twin_gradients)
+            twin_symbols = _symbols(twin_f, *twin_gradients.values(), *twin_gradients)
             twin_sizes = small_sizes(twin_symbols, choices=_SYMBOLIC_CHOICES[level])
             cost = seconds(twin_f, twin_gradients, twin_sizes, points)
             if cost <= budget or level == 2:
                 allowed = set(small.values())
-                if not _well_formed([twin_f, *twin_gradients.values()], twin_sizes, allowed):
+                if not _copy_well_formed([twin_f, *twin_gradients.values()], twin_sizes, allowed):
                     fixed = COMPUTED_SIZES
                     break
                 given = _shown(symbols, sizes, {})
@@ -374,7 +404,7 @@ def run_within_budget(f: Expr, gradients: Mapping[Symbol, Expr], what: str, seco
     geometry is data) or a copy with smaller sizes would still be over budget and costs more than it
     (an unrolled recurrence: its steps, not its sizes, cost), and where the copy failed and the sizes
     given are too large to run entry by entry."""
-    symbols = symbols_of(f, *gradients.values(), *gradients)
+    symbols = _symbols(f, *gradients.values(), *gradients)
     try:
         chosen = plan(f, gradients, what, seconds, budget, points, choices)
     except InputError as error:
@@ -389,12 +419,19 @@ def run_within_budget(f: Expr, gradients: Mapping[Symbol, Expr], what: str, seco
         # A second check that can neither run at these sizes in bounds nor on a smaller copy (sizes
         # computed from sizes: a convolution's output) is left out, and its report says so and why.
         return Report(True, 0, 0.0, 0.0, None, None, method, detail=str(error).partition(": ")[2])
-    if along is not None and chosen.cost > budget:
-        reason = f"the sizes cannot shrink: {chosen.fixed}" if not chosen.shrunk else ""
-        full = _along_directions(f, gradients, what, seconds, budget, points, along, reason, chosen)
+    if along is not None and chosen.shrunk and chosen.cost > budget:
+        full = _along_directions(f, gradients, what, seconds, budget, points, along, "", chosen)
         if full is not None:
             return full
-    report = replace(run(chosen), sizes=chosen.note)
+    try:
+        report = replace(run(chosen), sizes=chosen.note)
+    except InputError:  # too many entries to perturb one by one, and the sizes cannot shrink
+        reason = f"the sizes cannot shrink: {chosen.fixed}" if chosen.fixed else "too many entries to perturb"
+        full = None if along is None or chosen.shrunk else _along_directions(
+            f, gradients, what, seconds, budget, points, along, reason)
+        if full is None:
+            raise
+        return full
     if report.ok or not chosen.shrunk:
         return report
     exprs = [f, *gradients.values()]
@@ -448,9 +485,10 @@ def run_within_budget(f: Expr, gradients: Mapping[Symbol, Expr], what: str, seco
 def _along_directions(f: Expr, gradients: Mapping, what: str, seconds: Callable, budget: float, points: int,
                       along: Callable, reason: str, shrunk: Optional[Plan] = None):
     """The report of ``along`` (the directional check) at the sizes given, its note saying why
-    (``reason``: why not entry by entry on a copy with smaller sizes); None where it would cost more
-    than the check ``shrunk`` planned, or far too much."""
-    symbols = symbols_of(f, *gradients.values(), *gradients)
+    (``reason``: why not entry by entry on a copy with smaller sizes); None where it would take far
+    too long, or where the copy ``shrunk`` is much cheaper to evaluate (its sizes, not its nodes, cost:
+    the copy is the better check)."""
+    symbols = _symbols(f, *gradients.values(), *gradients)
     sizes = small_sizes(symbols)
     cost = directional_seconds(f, gradients, sizes, directional_points(points))
     if cost > MAX_DIRECTIONAL_SECONDS:
