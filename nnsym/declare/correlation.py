@@ -39,6 +39,10 @@ class Correlate(Expr):
     def __init__(self, image, kernel, padding):
         (h, w), (kh, kw), (ph, pw) = _sizes(image, "the image"), _sizes(kernel, "the kernel"), padding
         rows, cols = h + 2 * ph - kh + 1, w + 2 * pw - kw + 1
+        if (rows < 1 or cols < 1) and image.is_scalar:
+            raise ShapeError(f"a \\star between a scalar and a {kh}x{kw} matrix: \\star correlates an image with a "
+                             "kernel no larger than the (padded) image; a scalar multiple is written as a product, "
+                             "c X (a scalar after \\star is a 1x1 kernel: X \\star c = c X)")
         if rows < 1 or cols < 1:
             raise ShapeError(f"correlation {h}x{w} \\star {kh}x{kw}: the {kh}x{kw} kernel does not fit the {h}x{w} "
                              f"image{_padded(padding)} (the output would be {rows}x{cols}); an input gradient needs "
@@ -126,10 +130,6 @@ def _need_matrices(image, kernel):
     if not isinstance(image, Expr) or not isinstance(kernel, Expr):
         raise InputError(f"correlate takes nnsym matrices X and K, not {type(image).__name__} and "
                          f"{type(kernel).__name__}")
-    if image.is_scalar or kernel.is_scalar:
-        raise ShapeError(f"correlation X \\star K is of a matrix with a kernel, not of a scalar "
-                         f"({show_shape(image.shape)} \\star {show_shape(kernel.shape)}): a scalar multiple is "
-                         "written as a product")
 
 
 def correlate(X: Expr, K: Expr, padding=0) -> Expr:

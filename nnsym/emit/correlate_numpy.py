@@ -6,6 +6,7 @@ import numpy as np
 
 
 def correlate(x, k, pad_h, pad_w):
+    x, k = np.atleast_2d(x), np.atleast_2d(k)  # a scalar is a 1 x 1 image or kernel
     # Zero padding on every side; a negative padding crops (the input gradient of a correlation padded
     # by more than k - 1).
     if pad_h > 0 or pad_w > 0:

@@ -14,6 +14,7 @@ import sympy
 
 from nnsym.declare.attention import ColumnBlock, PadColumns
 from nnsym.declare.convolution import Col2im, Im2col, _Pooling
+from nnsym.declare.correlation import Correlate, Rot180
 from nnsym.declare.expressions import Constant, Expr, Symbol, post_order
 from nnsym.declare.reading import parse_shape, read_definition
 from nnsym.declare.layers import Network
@@ -264,6 +265,7 @@ def _numbers_resized(expr: Expr, small: Mapping) -> Expr:
 # at any size.
 
 _GEOMETRY_NODES = (Im2col, Col2im, _Pooling)
+_GEOMETRY_NODES += (Correlate, Rot180)  # issue 15e: X \star K, output n - k + 1 + 2p
 
 
 def _has_geometry(f: Expr) -> bool:

@@ -281,8 +281,9 @@ class ToSympy:
             u, v = u - ph, v - pw
             return x[u, v] if 0 <= u < x.rows and 0 <= v < x.cols else 0
 
-        return sympy.Matrix(rows, cols, lambda i, j: sum(pixel(i + a, j + b) * k[a, b]
-                                                         for a in range(kh) for b in range(kw)))
+        # one Add of all the window's terms (Python's sum nests k_h k_w Adds, each rebuilt)
+        return sympy.Matrix(rows, cols, lambda i, j: sympy.Add(*[pixel(i + a, j + b) * k[a, b]
+                                                                 for a in range(kh) for b in range(kw)]))
 
     def _Rot180(self, node, k):
         return sympy.Matrix(k.rows, k.cols, lambda a, b: k[k.rows - 1 - a, k.cols - 1 - b])
