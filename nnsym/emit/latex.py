@@ -588,7 +588,7 @@ class LatexPrinter(Printer):
 
     # ----- single-channel correlation as typed (issue 15e; nnsym.declare.correlation) -----
     def star(self, node) -> str:
-        """\star for no padding, \star_{\mathrm{full}} for k - 1 in both directions, else \star_{p=...}."""
+        r"""\star for no padding, \star_{\mathrm{full}} for k - 1 in both directions, else \star_{p=...}."""
         if node.padding == (0, 0):
             return r"\star"
         if node.full:
