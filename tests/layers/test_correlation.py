@@ -40,6 +40,7 @@ CASES = [
     ((6, 4), (2, 3), (1, 2), (1, 2)),
     ((6, 4), (2, 3), "full", (1, 2)),
     ((4, 5), (2, 2), 3, (3, 3)),  # padding larger than k - 1: dX's padding is -2, a crop
+    ((12, 10), (2, 3), 1, (1, 1)),  # a small kernel over a larger output: NumPy's slice-per-entry path
     ((4, 4), (4, 4), 0, (0, 0)),  # the kernel as large as the image: a 1x1 output
     ((3, 5), (1, 1), 0, (0, 0)),  # a 1x1 kernel: X \star k = k X
     ((7, 1), (3, 1), 1, (1, 0)),  # a column signal: padded along its length only
