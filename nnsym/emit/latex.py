@@ -598,6 +598,8 @@ class LatexPrinter(Printer):
 
     def _print_Correlate(self, node):
         image, kernel = node.args
+        for child in node.args:  # a correlation's neighbours do not size an I or 1 as a product's do
+            self.sized |= {id(child), id(child.args[1]) if isinstance(child, Scale) else None}
         return f"{self.wrap(image, POSTFIX)} {self.star(node)} {self.wrap(kernel, POSTFIX)}"
 
     def _print_Rot180(self, node):

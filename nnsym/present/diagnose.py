@@ -565,8 +565,10 @@ def correlation_operands_swapped(sample: Sample) -> Optional[str]:
 
 def padding_hint(claim: Expr, truth: Expr) -> str:
     """For a claim of the wrong shape with a correlation in it: the input gradient's needs padding."""
-    correlations = [n for n in post_order([claim]) if isinstance(n, Correlate)]
-    if not correlations or claim.rows >= truth.rows or claim.cols >= truth.cols:
+    outer = claim
+    while isinstance(outer, Scale):
+        outer = outer.args[1]
+    if not isinstance(outer, Correlate) or claim.rows >= truth.rows or claim.cols >= truth.cols:
         return ""
     return ("; the input gradient of a correlation is a *full* correlation, padded by k-1 on every side: "
             "dY \\star_{\\mathrm{full}} \\operatorname{rot180}(K) (\\star alone does not pad)")

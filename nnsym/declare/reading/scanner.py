@@ -89,6 +89,10 @@ _RANGE = re.compile(r"^([0-9]+):([0-9]+)$")
 # ----- single-channel correlation as typed (issue 15e): \star, \star_{\mathrm{full}}, \star_{p=1}, rot180 -----
 _STAR_FULL = frozenset({"full", "\\mathrm{full}", "\\text{full}", "\\textrm{full}", "\\operatorname{full}",
                         "\\rm{full}", "\\mathsf{full}"})
+_STAR_FULL |= {"\\rmfull", "\\rm{full}", "\\textup{full}"}  # {\rm full}: spaces are dropped before the lookup
+_HINTS.update({w: "\\star is the correlation nnsym reads (X \\star K, as frameworks compute it); \\ast and "
+                  "\\circledast usually mean the convolution, the kernel flipped: write X \\star "
+                  "\\operatorname{rot180}(K)" for w in ("ast", "circledast", "circledstar")})
 _STAR_VALID = frozenset({"valid", "\\mathrm{valid}", "\\text{valid}", "\\textrm{valid}", "\\operatorname{valid}"})
 _STAR_PADDING = re.compile(r"^p=(-?[0-9]+)$|^p=\(?(-?[0-9]+),(-?[0-9]+)\)?$")
 _STAR_HINT = ("\\star takes no subscript (no padding), _{\\mathrm{full}} (padding k-1, the input gradient's) or "
@@ -690,7 +694,10 @@ class _Scanner:
         i = self.skip_spaces(self.i)
         if i < len(self.text) and self.text[i] == "_":
             content, _, _, end = self.argument(i + 1)
-            if _tag(content).replace("^\\circ", "").replace("\\circ", "").strip() == "180":
+            degrees = "".join(_tag(content).split())
+            for mark in ("^{\\circ}", "^\\circ", "\\circ", "\u00b0", "^{\\degree}", "\\degree"):
+                degrees = degrees.replace(mark, "")
+            if degrees == "180":
                 self.i = end
                 return True
         raise self.error(start + 1, "\\operatorname{rot} is read only as the rotation by 180 degrees: "
