@@ -4,8 +4,8 @@ f = 1/2 ||X \\star_p K - Y||_F^2, typed as LaTeX, exported by `nnsym export` (Nu
 its gradients dX = (X \\star_p K - Y) \\star_{k-1-p} rot180(K) and dK = X \\star_p (X \\star_p K - Y) are
 timed against torch autograd of F.conv2d, float64, one thread for every library (set before NumPy and
 torch load). Every implementation's gradients are checked against torch's before anything is timed.
-Each timing is the median of --repeats runs of --number calls; the spread (min-max over the runs) is
-printed beside it. The machine is shared (2 cores, other jobs running): expect noise of tens of percent.
+Each timing is the median of 11 runs (5 with --quick) of several calls, the implementations interleaved
+run by run; the spread (min-max over the runs) is printed beside it. The machine is shared (2 cores, other jobs running): expect noise of tens of percent.
 
 The last line is
 
@@ -44,18 +44,21 @@ except ImportError:  # pragma: no cover
 CASES = {"corr32": (32, 3, 1), "corr128": (128, 5, 2)}  # name: (image side, kernel side, padding)
 
 
-def timed(call, number, repeats):
-    runs = []
+def timed(calls, number, repeats):
+    """Per call: the median, min and max over ``repeats`` runs of ``number`` calls. The calls are
+    interleaved run by run, so that load from other jobs on the machine falls on all of them alike."""
+    runs = {name: [] for name in calls}
     for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(number):
-            call()
-        runs.append((time.perf_counter() - start) / number)
-    return statistics.median(runs), min(runs), max(runs)
+        for name, call in calls.items():
+            start = time.perf_counter()
+            for _ in range(number):
+                call()
+            runs[name].append((time.perf_counter() - start) / number)
+    return {name: (statistics.median(r), min(r), max(r)) for name, r in runs.items()}
 
 
 def main():
-    repeats, results = (5 if ARGS.quick else 15), []
+    repeats, results = (5 if ARGS.quick else 11), []
     for name, (side, k, p) in CASES.items():
         out = side + 2 * p - k + 1
         shapes = {"X": f"{side}x{side}", "K": f"{k}x{k}", "Y": f"{out}x{out}"}
@@ -85,10 +88,11 @@ def main():
             for key, want in zip("XK", truth):
                 value = np.asarray(got[key])
                 assert np.allclose(value, want.numpy(), rtol=1e-10, atol=1e-10), (name, key)
-        number = max(1, int(2e4 // (side * side)))
-        base = timed(autograd, number, repeats)
-        for label, call in (("numpy", exported_numpy), ("torchexport", exported_torch)):
-            median, low, high = timed(call, number, repeats)
+        number = max(3, int(2e4 // (side * side)))
+        times = timed({"torch": autograd, "numpy": exported_numpy, "torchexport": exported_torch}, number, repeats)
+        base = times["torch"]
+        for label in ("numpy", "torchexport"):
+            median, low, high = times[label]
             ratio = median / base[0]
             print(f"{name} ({side}x{side} image, {k}x{k} kernel, p={p}) {label:11s} {median * 1e6:8.1f} us "
                   f"[{low * 1e6:.1f}-{high * 1e6:.1f}]  torch autograd {base[0] * 1e6:8.1f} us "
