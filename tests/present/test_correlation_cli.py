@@ -26,7 +26,9 @@ def run(capsys, *argv):
 
 
 def by_loops(x, k, p):
-    x = np.pad(x, ((p[0], p[0]), (p[1], p[1])))
+    """Zero padding p on every side; a negative p crops."""
+    x = np.pad(x, ((max(p[0], 0),) * 2, (max(p[1], 0),) * 2))
+    x = x[max(-p[0], 0):x.shape[0] - max(-p[0], 0), max(-p[1], 0):x.shape[1] - max(-p[1], 0)]
     rows, cols = x.shape[0] - k.shape[0] + 1, x.shape[1] - k.shape[1] + 1
     return np.array([[np.sum(x[i:i + k.shape[0], j:j + k.shape[1]] * k) for j in range(cols)] for i in range(rows)])
 
@@ -40,6 +42,9 @@ def by_loops(x, k, p):
     (r"X \star_{p = (1, 2)} K", (5, 7), (1, 2)),
     (r"x \star_{p=1} k", (7, 1), (1, 0)),
     (r"X \star_{\mathrm{valid}} K", (3, 3), (0, 0)),
+    (r"X \star_{\rm full} K", (7, 7), (2, 2)),
+    (r"X \star_{ \mathrm{ full } } K", (7, 7), (2, 2)),
+    (r"X \star_{p=-1} K", (1, 1), (-1, -1)),
 ])
 def test_star_forms_read_with_their_padding_and_value(text, shape, padding):
     e = read_latex(text, SHAPES)
@@ -54,7 +59,7 @@ def test_star_forms_read_with_their_padding_and_value(text, shape, padding):
 
 
 @pytest.mark.parametrize("text", [r"\operatorname{rot180}(K)", r"\mathrm{rot180}(K)", r"\operatorname{rot}_{180}(K)",
-                                  r"\operatorname{rot}_{180^\circ}(K)"])
+                                  r"\operatorname{rot}_{180^\circ}(K)", r"\operatorname{rot}_{180^{\circ}}(K)"])
 def test_rot180_spellings(text):
     e = read_latex(text, SHAPES)
     assert isinstance(e, Rot180) and e.args[0].name == "K"
@@ -83,6 +88,8 @@ def test_star_after_a_product_is_not_a_star():
     (r"X \star_{1} K", 8, "unknown subscript"),
     (r"\operatorname{rot}_{90}(K)", 1, "180"),
     (r"\mathbf{1} \star K", 1, "needs its size"),
+    (r"X \ast K", 3, r"\\ast and \\circledast usually mean the convolution"),
+    (r"A X \star K \sum_i x_i", 5, "before a sum"),
 ])
 def test_errors_point_at_the_position(text, column, words):
     with pytest.raises((ParseError, ShapeError), match=words) as caught:
@@ -182,3 +189,11 @@ def test_exported_numpy_equals_torch_autograd():
     ((a * a).sum() / 2 + (b * b).sum() / 2).backward()
     assert np.allclose(got["X"], tx.grad.numpy(), rtol=1e-12, atol=1e-12)
     assert np.allclose(got["K"], tk.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_ones_beside_a_star_print_with_their_size_and_read_back():
+    from nnsym.declare import expressions as E
+    x = ns.vector("x", 8)
+    e = ns.correlate(x, E.Ones(3, 1), 1)
+    assert ns.latex(e) == r"x \star_{p=1} \mathbf{1}_{3}"
+    assert read_latex(ns.latex(e), {"x": "8"}) == e
