@@ -143,6 +143,11 @@ class Definitions:
     def expand(self, expr: Expr, keep=frozenset()) -> Expr:
         return expand(expr, self.defined, keep)
 
+    def formula(self, text: str) -> Expr:
+        """A formula that uses the defined names (``L = \\sum_{t=1}^{T} ...`` or a bare one), read and
+        expanded: what `nnsym.grad` takes, with the steps as named intermediates."""
+        return self.expand(read_definition(text, self.reading_shapes(), self.assumptions, self.constants)[1])
+
     def __bool__(self):
         return bool(self.defined)
 

@@ -103,3 +103,19 @@ def test_bad_definitions_say_what_is_wrong(texts, said):
     with pytest.raises(InputError, match=None) as error:
         Definitions(texts, {"W": "3x3", "h_0": "3"})
     assert said in str(error.value)
+
+
+def test_the_python_api_grad_of_a_typed_recurrence_equals_the_written_out_one():
+    import nnsym as ns
+    defined = ns.Definitions(["T = 2", r"h_1 = \tanh(W h_0 + U x_1)", r"h_2 = \tanh(W h_1 + U x_2)"],
+                             {"W": "3x3", "U": "3x2", "h_0": "3", "x_t": "2", "y_t": "3"})
+    f = defined.formula(r"L = \sum_{t=1}^{T} \frac12 \|h_t - y_t\|^2")
+    W, U = ns.matrix("W", 3, 3), ns.matrix("U", 3, 2)
+    h0, x1, x2 = ns.vector("h_{0}", 3), ns.vector("x_{1}", 2), ns.vector("x_{2}", 2)
+    y1, y2 = ns.vector("y_{1}", 3), ns.vector("y_{2}", 3)
+    h1 = ns.tanh(W @ h0 + U @ x1)
+    h2 = ns.tanh(W @ h1 + U @ x2)
+    by_hand = ns.norm(h1 - y1, squared=True) / 2 + ns.norm(h2 - y2, squared=True) / 2
+    point = {"W": np.eye(3) * 0.5, "U": np.ones((3, 2)), "h_{0}": np.arange(3.0)[:, None],
+             "x_{1}": np.ones((2, 1)), "x_{2}": -np.ones((2, 1)), "y_{1}": np.ones((3, 1)), "y_{2}": np.zeros((3, 1))}
+    assert np.allclose(evaluate(ns.grad(f, W).expression, point), evaluate(ns.grad(by_hand, W, oracle=False).expression, point))
