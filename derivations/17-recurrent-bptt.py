@@ -184,13 +184,13 @@ def note() -> Note:
              "\\tanh(W h_{t-1} + U x_t)$, $L = \\sum_t \\frac12\\|V h_t - y_t\\|^2$, $T = 3$, $h_t$ of size 3, "
              "$x_t$ and $y_t$ of size 2), written as it would be on paper: the states step by step, the loss as a "
              "sum over time, $\\delta_t = \\partial L / \\partial h_t$ from the last step back, and the weight "
-             "gradients as sums over time. `nnsym lint` reads it (declarations `--shape x_t=2` for the family "
-             "$x_1, \\dots, x_T$ and `--define 'T = 3'`), unrolls each $\\sum_{t=1}^{T}$ into its terms and checks "
-             "every row against nnsym's gradient:"),
+             "gradients as sums over time. `nnsym lint` reads it (its hidden declarations give the family "
+             "$x_1, \\dots, x_T$ one shape and define $T = 3$), unrolls each $\\sum_{t=1}^{T}$ into its terms and "
+             "checks every row against nnsym's gradient:"),
         typed(_typed_rows(), TYPED_DECLARATIONS, r"h_t, L, \delta_t, \frac{\partial L}{\partial W}, \frac{\partial L}{\partial U}"),
-        Text("The same claims go to `nnsym check --define ... --claimed ...`. With $h_t$ written where $h_{t-1}$ "
-             "belongs its diagnosis is *$h_t$ where $h_{t-1}$ belongs*; with only the last step's term "
-             "$(\\delta_3 \\odot (1 - h_3 \\odot h_3)) h_2^\\top$ it is *not summed over time* (both decided by "
+        Text("The same rows go to `nnsym check` as definitions and a claim. With $h_t$ written where $h_{t-1}$ "
+             "belongs, its diagnosis says just that; with only the last step's term "
+             "$(\\delta_3 \\odot (1 - h_3 \\odot h_3)) h_2^\\top$ it says *not summed over time* (both decided by "
              "value at random points, whatever the letters)."),
         Text("**Vanishing and exploding gradients.** Put the whole loss at the last step, $L = g^\\top h_T$, and "
              "unroll $h_t = \\tanh(W h_{t-1} + x_t)$ over $T = 20$ steps. Then "

@@ -140,30 +140,38 @@ TYPED_GATES = (("i", r"\sigma"), ("f", r"\sigma"), ("g", r"\tanh"), ("o", r"\sig
 
 
 def _typed_lstm(carried: bool = True):
-    """(rows, definitions, function): the unrolled LSTM, its deltas (epsilon_t = dL/dh_t, gamma_t = dL/dc_t) and
-    three weight gradients as sums over time; ``carried=False`` drops gamma_2 o f_2 from gamma_1 (a classic slip)."""
+    """(rows, definitions, function, gradients): the unrolled LSTM, its deltas (epsilon_t = dL/dh_t, gamma_t =
+    dL/dc_t, eta^{(i)}_t ... the gates' errors) and three weight gradients as sums over time; ``carried=False``
+    drops gamma_2 o f_2 from gamma_1 (a classic slip)."""
     rows = []
     for t in range(1, TYPED_STEPS + 1):
         rows += [(f"{g}_{t}", rf"{fn}(W_{g} x_{t} + U_{g} h_{t - 1})") for g, fn in TYPED_GATES]
         rows += [(f"c_{t}", rf"f_{t} \odot c_{t - 1} + i_{t} \odot g_{t}"), (f"h_{t}", rf"o_{t} \odot \tanh(c_{t})")]
     loss = ("L", r"\sum_{t=1}^{T} \frac12 \|h_t - y_t\|^2")
+
+    def gate_errors(t):
+        return [(rf"\eta^{{(i)}}_{t}", None, rf"\gamma_{t} \odot g_{t} \odot i_{t} \odot (1 - i_{t})"),
+                (rf"\eta^{{(f)}}_{t}", None, rf"\gamma_{t} \odot c_{t - 1} \odot f_{t} \odot (1 - f_{t})"),
+                (rf"\eta^{{(g)}}_{t}", None, rf"\gamma_{t} \odot i_{t} \odot (1 - g_{t} \odot g_{t})"),
+                (rf"\eta^{{(o)}}_{t}", None, rf"\epsilon_{t} \odot \tanh(c_{t}) \odot o_{t} \odot (1 - o_{t})")]
+
     deltas = [
         (r"\epsilon_2", r"h_2", r"h_2 - y_2"),
         (r"\gamma_2", r"c_2", r"\epsilon_2 \odot o_2 \odot (1 - \tanh(c_2) \odot \tanh(c_2))"),
-        (r"\epsilon_1", r"h_1", r"h_1 - y_1 + U_i^\top (\gamma_2 \odot g_2 \odot i_2 \odot (1 - i_2)) "
-                                r"+ U_f^\top (\gamma_2 \odot c_1 \odot f_2 \odot (1 - f_2)) "
-                                r"+ U_g^\top (\gamma_2 \odot i_2 \odot (1 - g_2 \odot g_2)) "
-                                r"+ U_o^\top (\epsilon_2 \odot \tanh(c_2) \odot o_2 \odot (1 - o_2))"),
+        *gate_errors(2),
+        (r"\epsilon_1", r"h_1", r"h_1 - y_1 + U_i^\top \eta^{(i)}_2 + U_f^\top \eta^{(f)}_2 + U_g^\top \eta^{(g)}_2 "
+                                r"+ U_o^\top \eta^{(o)}_2"),
         (r"\gamma_1", r"c_1", r"\epsilon_1 \odot o_1 \odot (1 - \tanh(c_1) \odot \tanh(c_1))"
                               + (r" + \gamma_2 \odot f_2" if carried else "")),
+        *gate_errors(1),
     ]
     gradients = [
-        ("W_i", r"\sum_{t=1}^{T} (\gamma_t \odot g_t \odot i_t \odot (1 - i_t)) x_t^\top"),
-        ("W_f", r"\sum_{t=1}^{T} (\gamma_t \odot c_{t-1} \odot f_t \odot (1 - f_t)) x_t^\top"),
-        ("U_o", r"\sum_{t=1}^{T} (\epsilon_t \odot \tanh(c_t) \odot o_t \odot (1 - o_t)) h_{t-1}^\top"),
+        ("W_i", r"\sum_{t=1}^{T} \eta^{(i)}_t x_t^\top"),
+        ("W_f", r"\sum_{t=1}^{T} \eta^{(f)}_t x_t^\top"),
+        ("U_o", r"\sum_{t=1}^{T} \eta^{(o)}_t h_{t-1}^\top"),
     ]
     definitions = [f"T = {TYPED_STEPS}"] + [f"{a} = {b}" for a, b in rows] + [f"{a} = {c}" for a, _, c in deltas]
-    rows = rows + [loss] + [(a, rf"\frac{{\partial L}}{{\partial {b}}} = {c}") for a, b, c in deltas]
+    rows = rows + [loss] + [(a, c if b is None else rf"\frac{{\partial L}}{{\partial {b}}} = {c}") for a, b, c in deltas]
     rows += [(rf"\frac{{\partial L}}{{\partial {w}}}", claim) for w, claim in gradients]
     return rows, definitions, " = ".join(loss), gradients
 
@@ -297,9 +305,10 @@ def note() -> Note:
              "and forgetting that $h_t$ also enters the next step's gates, not just the next cell state."),
         Text("**Typed by hand, checked step by step.** A student's LSTM derivation for $T = 2$ steps (no biases, "
              "$h_t$, $c_t$, $x_t$, $y_t$ of size 2, loss $\\sum_t \\frac12\\|h_t - y_t\\|^2$), with "
-             "$\\epsilon_t = \\partial L / \\partial h_t$ and $\\gamma_t = \\partial L / \\partial c_t$: the cell "
-             "state's two paths are the two terms of $\\gamma_1$, and $h_1$ reaches the loss through all four "
-             "gates of step 2. `nnsym lint` reads every row, unrolls each $\\sum_{t=1}^{T}$ and checks it:"),
+             "$\\epsilon_t = \\partial L / \\partial h_t$, $\\gamma_t = \\partial L / \\partial c_t$ and the "
+             "gates' errors $\\eta^{(i)}_t$, ... (the derivatives by their arguments): the cell state's two paths "
+             "are the two terms of $\\gamma_1$, and $h_1$ reaches the loss through all four gates of step 2. "
+             "`nnsym lint` reads every row, unrolls each $\\sum_{t=1}^{T}$ and checks it:"),
         typed(_typed_lstm()[0], _typed_declarations(),
               r"i_t, f_t, g_t, o_t, c_t, h_t, \epsilon_t, \gamma_t, \frac{\partial L}{\partial W_i}, \dots"),
         Text("Drop the carried term $\\gamma_2 \\odot f_2$ from $\\gamma_1$ and `nnsym check` on "
