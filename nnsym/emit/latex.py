@@ -405,7 +405,10 @@ class LatexPrinter(Printer):
         if product is not None:
             return product
         left, right = node.args
-        return f"{self.wrap(left, PRODUCT + 1)} {self.notation.hadamard} {self.wrap(right, PRODUCT + 1)}"
+        # (a o b) o c is written a o b o c, as the reader reads it back (left to right)
+        chained = type(left) is type(node) and self.scalar_product(left) is None
+        first = self._print(left) if chained else self.wrap(left, PRODUCT + 1)
+        return f"{first} {self.notation.hadamard} {self.wrap(right, PRODUCT + 1)}"
 
     def _print_HadamardDiv(self, node):
         left, right = node.args
