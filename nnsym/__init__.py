@@ -95,3 +95,8 @@ __all__ += [
     "cross_entropy", "entropy", "evidence", "gaussian_kl", "gaussian_log_density", "isotropic_nll", "kl_divergence",
     "mvn_log_density", "mvn_nll",
 ]
+
+# ----- recurrent networks typed in LaTeX: names defined by formulas (issue 15f) -----
+_EXPORTS["nnsym.declare.definitions"] = ("Definitions",)
+
+__all__ += ["Definitions"]

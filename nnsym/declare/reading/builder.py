@@ -21,7 +21,7 @@ from nnsym.declare.expressions import (
     softmax, trace, transpose,
 )
 from nnsym.declare.names import canonical_name
-from nnsym.declare.reading import index_notation
+from nnsym.declare.reading import index_notation, time_steps
 from nnsym.declare.reading.grammar import _Node
 from nnsym.declare.reading.scanner import _PRIMES, _located
 from nnsym.errors import InputError, ParseError, ShapeError
@@ -554,8 +554,11 @@ def _summation(self, node, *args):
     star = next((a for a in args[:k] if isinstance(a, Token) and a.type == "STAR"), None)
     if star is not None:  # issue 15e: the grammar shares the product's repetition, \star included
         raise self.error(ParseError, star.column, "\\star before a sum \\sum_k: put the sum in parentheses")
-    with self.at(token.column):
-        total = index_notation.summation(self.concrete(body), token.value)
+    if isinstance(token.value, time_steps.TimeSum):  # issue 15: a sum over time steps, unrolled
+        total = time_steps.unroll(self.steps, self.text, token.value, self.concrete(body))
+    else:
+        with self.at(token.column):
+            total = index_notation.summation(self.concrete(body), token.value)
     prefix = [a for a in args[:k] if not (isinstance(a, Token) and a.type in ("CDOT", "TIMES"))]
     if not prefix:
         return total
@@ -569,5 +572,6 @@ def _entry(self, node, value, token):
 
 
 _Builder._summation = _summation
+_Builder.steps = None  # issue 15: the time steps of the formula (time_steps.prepare), set by the reader
 _Builder._entry = _entry
 
