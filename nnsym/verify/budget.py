@@ -278,13 +278,15 @@ def sizes_in_constants(exprs: Sequence[Expr], concrete) -> frozenset:
 _SYMBOLIC_CHOICES = {1: (3, 2, 4), 2: (2, 3)}
 
 
-def _well_formed(exprs: Sequence[Expr], sizes: Mapping, allowed: set) -> bool:
-    """Does the small copy still fit together? A size computed from others (a Kronecker product's
-    rows x rows) does not shrink with them: then the copy is not the same formula, and is not used.
-    Checked on the shapes, then by evaluating once."""
+def _well_formed(exprs: Sequence[Expr], sizes: Mapping, allowed: set) -> str:
+    """Does the small copy still fit together? "" if it does, else which node does not. A size computed
+    from others (a Kronecker product's rows x rows, a correlation's n + 2p - k + 1) does not shrink with
+    them: then the copy is not the same formula, and is not used. Checked on the shapes, then by
+    evaluating once."""
     for node in post_order(exprs):
-        if any(d.is_Integer and d != 1 and d not in allowed for d in node.shape):
-            return False
+        computed = [d for d in node.shape if d.is_Integer and d != 1 and d not in allowed]
+        if computed:
+            return f"{type(node).__name__}'s size {computed[0]} is computed from other sizes"
     symbols = symbols_of(*exprs)
     rng = np.random.default_rng(0)
     values = {s.name: rng.uniform(0.5, 1.5, concrete_shape(s, sizes)) for s in symbols}
@@ -293,9 +295,20 @@ def _well_formed(exprs: Sequence[Expr], sizes: Mapping, allowed: set) -> bool:
         with np.errstate(all="ignore"):
             for e in exprs:
                 evaluator(e)
-    except (InputError, ValueError, np.linalg.LinAlgError):
-        return False
-    return all(value.shape == concrete_shape(node, sizes) for node, value in evaluator.memo.items())
+    except (InputError, ValueError, np.linalg.LinAlgError) as error:
+        return f"the copy does not evaluate ({str(error).splitlines()[0] if str(error) else type(error).__name__})"
+    for node, value in evaluator.memo.items():
+        if value.shape != concrete_shape(node, sizes):
+            return f"{type(node).__name__}'s sizes are computed from other sizes: its value in the copy has another shape"
+    return ""
+
+
+class _CannotShrink(InputError):
+    """Too large to check at the sizes given, and the sizes cannot shrink (``fixed`` says why)."""
+
+    def __init__(self, message: str, fixed: str):
+        super().__init__(message)
+        self.fixed = fixed
 
 
 # The last few copies and their verdicts: the two checks (and a Hessian's) plan the same copy of the same
@@ -317,7 +330,7 @@ def _copy(exprs: list, small: Mapping, numbers: bool) -> list:
                        lambda: resized_together(exprs, small, numbers))
 
 
-def _copy_well_formed(exprs: list, sizes: Mapping, allowed: set) -> bool:
+def _copy_well_formed(exprs: list, sizes: Mapping, allowed: set) -> str:
     return _remembered(("well formed", tuple(exprs), tuple(sorted(sizes.items(), key=str)),
                         tuple(sorted(allowed, key=str))), lambda: _well_formed(exprs, sizes, allowed))
 
@@ -325,9 +338,6 @@ def _copy_well_formed(exprs: list, sizes: Mapping, allowed: set) -> bool:
 def _symbols(*exprs: Expr) -> list:
     """`symbols_of`, remembered: each check's planning asks for the same formulas' symbols several times."""
     return _remembered(("symbols", exprs), lambda: symbols_of(*exprs))
-
-
-COMPUTED_SIZES = "a size is computed from others (a Kronecker product's rows x rows)"
 
 
 def plan(f: Expr, gradients: Mapping[Symbol, Expr], what: str, seconds: Callable, budget: float, points: int,
@@ -358,8 +368,8 @@ def plan(f: Expr, gradients: Mapping[Symbol, Expr], what: str, seconds: Callable
             cost = seconds(twin_f, twin_gradients, twin_sizes, points)
             if cost <= budget or level == 2:
                 allowed = set(small.values())
-                if not _copy_well_formed([twin_f, *twin_gradients.values()], twin_sizes, allowed):
-                    fixed = COMPUTED_SIZES
+                fixed = _copy_well_formed([twin_f, *twin_gradients.values()], twin_sizes, allowed)
+                if fixed:
                     break
                 given = _shown(symbols, sizes, {})
                 why = (f"at {'the sizes given' if given == 'as given' else given} {what} would take about "
@@ -373,9 +383,8 @@ def plan(f: Expr, gradients: Mapping[Symbol, Expr], what: str, seconds: Callable
                             twin_variables, shrunk=True, cost=cost, small=small)
     # Not shrinkable: the full sizes, if that is not far over budget.
     if estimate > 20 * budget:
-        advice = "" if fixed != COMPUTED_SIZES else "; use symbolic sizes (mxn)"
-        raise InputError(f"sizes too large to check: {what} would take about {estimate:.0f} s and the formulas "
-                         f"cannot be checked at smaller sizes ({fixed}){advice}")
+        raise _CannotShrink(f"sizes too large to check: {what} would take about {estimate:.0f} s and the formulas "
+                         f"cannot be checked at smaller sizes ({fixed})", fixed)
     return Plan(f, dict(gradients), sizes,
                 _shown(symbols, sizes, {}, f"over budget, but these formulas cannot be shrunk: {fixed}"), same,
                 cost=estimate, fixed=fixed)
@@ -409,7 +418,7 @@ def run_within_budget(f: Expr, gradients: Mapping[Symbol, Expr], what: str, seco
         chosen = plan(f, gradients, what, seconds, budget, points, choices)
     except InputError as error:
         if along is not None:
-            fixed = why_sizes_are_fixed([f, *gradients.values()]) or COMPUTED_SIZES
+            fixed = getattr(error, "fixed", "") or why_sizes_are_fixed([f, *gradients.values()])
             full = _along_directions(f, gradients, what, seconds, budget, points, along,
                                      f"the sizes cannot shrink: {fixed}")
             if full is not None:
@@ -503,7 +512,7 @@ def _along_directions(f: Expr, gradients: Mapping, what: str, seconds: Callable,
                   f"whose evaluations cost {small * 1e3:.0f} ms to {full * 1e3:.0f} ms at the sizes given: "
                   f"f's {nodes} nodes, not its sizes, cost")
     why = (f"{what} entry by entry would take about {estimate:.1f} s, over its {budget} s budget; {reason}; "
-           f"along random directions about {cost:.1f} s")
+           f"along random directions about {cost:.2f} s")
     plan_ = Plan(f, dict(gradients), sizes, "", {v: v for v in gradients}, cost=cost)
     return replace(along(plan_), sizes=_shown(symbols, sizes, {}, why, full=True))
 
