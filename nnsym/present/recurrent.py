@@ -80,7 +80,7 @@ def _symbolic_recursion(model: Unrolled) -> Tuple[Tuple[str, str], ...]:
         if derive.opaque(moved) != derive.opaque(derive.step_term(equations.gradients[p], 3)):
             raise VerificationError(f"the term of dL/d{p.name} is not the same at every step")
         summand = latex(derive.opaque(template))
-        if isinstance(derive.opaque(template), Add):  # a sum covers the product after it only: Σ_t (ŷ_t − y_t), not (Σ_t ŷ_t) − y_t
+        if isinstance(derive.opaque(template), Add):  # a sum covers what follows up to + or −: Σ_t (ŷ_t − y_t), not (Σ_t ŷ_t) − y_t
             summand = rf"\left({summand}\right)"
         rows.append((rf"\frac{{\partial L}}{{\partial {p.name}}}", rf"\sum_{{t=1}}^{{T}} {summand}"))
     return tuple(rows)
