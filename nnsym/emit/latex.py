@@ -18,7 +18,6 @@ from nnsym.declare.expressions import (
     Add, Constant, Expr, Hadamard, HadamardDiv, Inverse, MatMul, Named, Power, Scale, Sum, Symbol, number,
 )
 from nnsym.declare.correlation import written_padding
-from nnsym.declare.layers import Network
 from nnsym.declare.limits import require_writable
 from nnsym.errors import InputError, MissingRuleError, refuse_deep_nesting
 
@@ -663,19 +662,11 @@ def latex(expr: Expr, notation: Notation = Notation()) -> str:
 
 
 # ----- issue 10: expressions and networks display as LaTeX in Jupyter ----------------------------------
-# The nodes carry structure only and declare cannot import emit, so the display hook is attached here,
-# where printing lives (nnsym/__init__.py imports this module).
-
-def _expression_repr_latex(expr: Expr) -> str:
-    return f"$\\displaystyle {latex(expr)}$"
-
-
-def _network_repr_latex(network) -> str:
+def network_repr_latex(network) -> str:
+    """A network's forward pass as an aligned display (Network._repr_latex_)."""
     forward = network.forward()
     rows = [rf"{latex(z)} &= {latex(z.definition)}" for z in forward.pre_activations]
     rows.append(rf"L &= {latex(forward.loss)}")
     return "$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$"
 
 
-Expr._repr_latex_ = _expression_repr_latex
-Network._repr_latex_ = _network_repr_latex
