@@ -8,6 +8,7 @@ default); constructors name the dtype because PyTorch's default is float32. A sc
 from __future__ import annotations
 
 from nnsym.declare.expressions import Constant
+from nnsym.emit.lowering import SigmoidPrimeOf, TanhPrimeOf
 from nnsym.emit import stable_torch
 from nnsym.emit.numpy_code import NumPyPrinter
 
@@ -43,3 +44,11 @@ class TorchPrinter(NumPyPrinter):
         if isinstance(node.args[0], Constant) and node.function.name in ("log", "exp", "sqrt", "tanh"):
             return f"math.{node.function.name}({self.arg(node)})"
         return super()._print_Apply(node)
+
+    # ----- issue 15h: g o sigma'(z) and g o tanh'(z) from sigma(z), tanh(z) in one kernel -----
+    def _print_Hadamard(self, node):
+        for i, prime in enumerate(node.args):
+            if isinstance(prime, (SigmoidPrimeOf, TanhPrimeOf)):
+                name = "sigmoid_vjp" if isinstance(prime, SigmoidPrimeOf) else "tanh_vjp"
+                return f"{self.helper(name)}({self.arg(node, 1 - i)}, {self.names[prime.args[0]]})"
+        return super()._print_Hadamard(node)
