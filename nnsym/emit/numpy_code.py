@@ -26,6 +26,7 @@ from nnsym.declare.names import identifier
 from nnsym.derive.canonical import canonical
 from nnsym.emit import stable
 from nnsym.emit.lowering import lower
+from nnsym.emit.spatial_lowering import lower_spatial
 from nnsym.emit.stacking import stack_products
 from nnsym.errors import InputError, MissingRuleError
 
@@ -337,6 +338,28 @@ class NumPyPrinter(Printer):
     def _print_Upsample(self, node):
         return self.spatial("upsample", node)
 
+    # ---- issue 15h: max pooling's adjoint in one pass; convolution kernels (PyTorch) ----
+    convolution_kernels = False  # True: im2col products become the library's correlations (nnsym.emit.spatial_lowering)
+
+    def _print_MaxPoolAdjoint(self, node):
+        g = node.geometry
+        numbers = ", ".join(map(str, [*g.kernel, *g.image]))
+        return f"{self.helper('max_pool_adjoint')}({self.arg(node, 0)}, {self.arg(node, 1)}, {self.arg(node, 2)}, {numbers})"
+
+    def correlation(self, helper, node) -> str:
+        g = node.geometry
+        numbers = ", ".join(map(str, [*g.kernel, *g.image, *g.padding]))
+        return f"{self.helper(helper)}({self.arg(node, 0)}, {self.arg(node, 1)}, {numbers})"
+
+    def _print_Correlation(self, node):
+        return self.correlation("correlate", node)
+
+    def _print_CorrelationKernelAdjoint(self, node):
+        return self.correlation("correlate_kernel_adjoint", node)
+
+    def _print_CorrelationInputAdjoint(self, node):
+        return self.correlation("correlate_input_adjoint", node)
+
     # ---- normalization and attention (issue 14); lowered forms in nnsym.emit.layer_lowering ----
     axis_keywords = ("axis", "keepdims")  # PyTorch: dim, keepdim
 
@@ -378,9 +401,30 @@ class NumPyPrinter(Printer):
         blocks = ", ".join(self.names[a] for a in node.args)
         return f"{self.prefix}.concatenate([{blocks}], {self.axis_keywords[0]}={node.axis})"
 
+    def line_comment(self, node) -> str:
+        """What a line computing a product of stacked operands stands for, as block matrices."""
+        if type(node).__name__ != "MatMul" or not any(_is_stack(a) for a in node.args):
+            return ""
+        return "one product of stacked operands: " + " ".join(self.block_matrix(a) for a in node.args)
+
+    def block_matrix(self, node) -> str:
+        if type(node).__name__ == "Transpose" and _is_stack(node.args[0]):
+            return self.block_matrix(node.args[0]) + "^T"
+        if type(node).__name__ == "Ones":
+            return "1^T" if node.rows == 1 else "1"
+        if not _is_stack(node):
+            name = self.names.get(node, "")
+            return name if name.isidentifier() else "(...)"
+        inner = [self.block_matrix(a)[1:-1] if _is_stack(a) else self.block_matrix(a) for a in node.args]
+        return "[" + ("; " if node.axis == 0 else " ").join(inner) + "]"
+
     def _print_Block(self, node):
         span = f"{self.size(node.start)}:{self.size(node.stop)}"
         return f"{self.child(node, 0, ATOM)}[{span if node.axis == 0 else ':, ' + span}]"
+
+
+def _is_stack(node) -> bool:
+    return type(node).__name__ == "Stacked"
 
 
 PRECEDENCE = {
@@ -395,7 +439,8 @@ HELPERS |= {"row_softmax", "causal_row_softmax", "standardize", "std_dev"}
 PRECEDENCE["BroadcastMul"] = PRODUCT
 
 # Stacked products and one-kernel activation adjoints (issue 15h; PyTorch's helpers in stable_torch).
-HELPERS |= {"sigmoid_vjp", "tanh_vjp"}
+HELPERS |= {"sigmoid_vjp", "tanh_vjp", "max_pool_adjoint", "correlate", "correlate_kernel_adjoint", "correlate_input_adjoint"}
+HELPER_NEEDS["max_pool_adjoint"] = {"max_mask", "max_pool", "upsample", "avg_pool"}  # ties: the mask's own tie-break
 
 
 def _parents(roots: Sequence[Expr]) -> tuple:
@@ -469,7 +514,8 @@ def write_function(name: str, outputs: Mapping[str, Expr], doc: str = "", *, pri
     memo = {}
     roots = [canonical(r, memo) for r in roots]
     if lowered:
-        roots = stack_products(lower(roots))  # issue 15h: many small products as one (nnsym.emit.stacking)
+        # issue 15h: convolution kernels where the library has them, many small products as one
+        roots = stack_products(lower_spatial(lower(roots), printer_class.convolution_kernels))
     out = printer_class(size_names)
     if symbols and printer_class.argument_helper:
         out.used_helpers.add(printer_class.argument_helper)
@@ -501,7 +547,8 @@ def write_function(name: str, outputs: Mapping[str, Expr], doc: str = "", *, pri
             else:
                 counter += 1
                 var = _fresh(f"t{counter}", taken)
-            lines.append(f"{var} = {text}")
+            comment = out.line_comment(node)
+            lines.append(f"{var} = {text}" + (f"  # {comment}" if comment else ""))
             out.names[node] = var
             out.precedences[node] = ATOM
         else:

@@ -72,3 +72,12 @@ def upsample(g, kh, kw, height, width):
     small = g.reshape(g.shape[0], -1, height // kh, 1, width // kw, 1)
     shape = (small.shape[0], small.shape[1], height // kh, kh, width // kw, kw)
     return np.broadcast_to(small, shape).reshape(g.shape[0], -1)
+
+
+def max_pool_adjoint(x, largest, g, kh, kw, height, width):
+    # maxmask(x) * upsample(g) in one pass over windows compared with their maxima (broadcast, no copies)
+    windows = x.reshape(x.shape[0], -1, height // kh, kh, width // kw, kw)
+    hit = windows == largest.reshape(x.shape[0], -1, height // kh, 1, width // kw, 1)
+    if np.count_nonzero(hit) > largest.size:  # a tie: the first maximum only, as max_mask picks it
+        return max_mask(x, kh, kw, height, width) * upsample(g, kh, kw, height, width)
+    return (hit * g.reshape(x.shape[0], -1, height // kh, 1, width // kw, 1)).reshape(x.shape[0], -1)

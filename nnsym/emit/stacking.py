@@ -222,8 +222,28 @@ def _shared_factor(roots: Sequence[Expr], shared: int) -> List[Expr]:
     return [rebuilt(r) for r in roots]
 
 
+def _row_sums_of_stacks(roots: Sequence[Expr]) -> List[Expr]:
+    """(A_1 + ... + A_k) 1 as [A_1 ... A_k] 1 where that stack is computed anyway (a bias's gradient
+    sum_t abar_t 1 beside its weight's sum_t abar_t x_t^T): one row sum instead of k - 1 additions."""
+    stacks = {}
+    for node in post_order(roots):
+        if isinstance(node, Stacked) and node.axis == 1 and len(set(node.args)) == len(node.args):
+            stacks.setdefault(frozenset(node.args), node)
+
+    def rewrite(node, args):
+        if isinstance(node, RowSums) and isinstance(node.args[0], Add):
+            terms = node.args[0].args
+            found = stacks.get(frozenset(terms))
+            if found is not None and len(set(terms)) == len(terms):
+                return RowSums(found)
+        return node.rebuilt(args)
+
+    return _rebuild(roots, rewrite)
+
+
 def stack_products(roots: Sequence[Expr]) -> List[Expr]:
     """The roots with sums of products, and products sharing a factor, computed as stacked products."""
     roots = _sums_as_products(roots)
     roots = _shared_factor(roots, 0)
-    return _shared_factor(roots, 1)
+    roots = _shared_factor(roots, 1)
+    return _row_sums_of_stacks(roots)

@@ -19,6 +19,7 @@ class TorchPrinter(NumPyPrinter):
     stable_module = stable_torch
     imports = "import math\n\nimport numpy as np\nimport torch"
     library = "PyTorch"
+    convolution_kernels = True  # issue 15h: F.conv2d and its adjoints instead of unfold/fold
 
 
     @staticmethod
