@@ -580,6 +580,8 @@ def write_function(name: str, outputs: Mapping[str, Expr], doc: str = "", *, pri
 def _is_argument_line(line: str, arguments, size_names) -> bool:
     """A line of the argument conversion and shape checks (the float type is computed after them)."""
     head = line.split(" ", 1)[0]
+    if line.startswith(("if not ", "    raise ValueError(")):  # a target's columns-sum-to-one check (issue 9)
+        return True
     return line.startswith("assert ") or head in set(arguments.values()) | set(size_names.values())
 
 
