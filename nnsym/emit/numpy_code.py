@@ -416,6 +416,8 @@ class NumPyPrinter(Printer):
             name = self.names.get(node, "")
             return name if name.isidentifier() else "(...)"
         inner = [self.block_matrix(a)[1:-1] if _is_stack(a) else self.block_matrix(a) for a in node.args]
+        if len(inner) > 5:  # x_1 x_2 ... x_16
+            inner = inner[:2] + ["..."] + inner[-1:]
         return "[" + ("; " if node.axis == 0 else " ").join(inner) + "]"
 
     def _print_Block(self, node):

@@ -88,6 +88,9 @@ _NOMINAL_SIZE = 64
 # Stacking is used when the operands it copies hold at most this many numbers (the call overhead
 # saved dominates), or at most a quarter of the products' multiplications.
 _SMALL_COPY = 4096
+# Products larger than this (multiply-adds, on average) take long enough that a call more or less does
+# not matter (attention's X W_Q, X W_K, X W_V at 128 x 256 x 256 each): not stacked, no copies.
+_LARGE_PRODUCT = 2 ** 18
 
 
 def _size(value) -> int:
@@ -102,6 +105,8 @@ def _entries(node: Expr) -> int:
 def _worthwhile(products: Sequence[Expr], copied: Sequence[Expr]) -> bool:
     copies = sum(_entries(c) for c in copied)
     work = sum(_size(p.rows) * _size(p.args[0].cols) * _size(p.cols) for p in products)
+    if work > _LARGE_PRODUCT * len(products):  # the call overhead saved is nothing against the products
+        return False
     return copies <= _SMALL_COPY or 4 * copies <= work
 
 
