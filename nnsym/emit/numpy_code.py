@@ -351,14 +351,14 @@ class NumPyPrinter(Printer):
         numbers = ", ".join(map(str, [*g.kernel, *g.image, *g.padding]))
         return f"{self.helper(helper)}({self.arg(node, 0)}, {self.arg(node, 1)}, {numbers})"
 
-    def _print_Correlation(self, node):
-        return self.correlation("correlate", node)
+    def _print_ChannelCorrelation(self, node):
+        return self.correlation("channel_correlate", node)
 
-    def _print_CorrelationKernelAdjoint(self, node):
-        return self.correlation("correlate_kernel_adjoint", node)
+    def _print_ChannelCorrelationKernelAdjoint(self, node):
+        return self.correlation("channel_correlate_kernel_adjoint", node)
 
-    def _print_CorrelationInputAdjoint(self, node):
-        return self.correlation("correlate_input_adjoint", node)
+    def _print_ChannelCorrelationInputAdjoint(self, node):
+        return self.correlation("channel_correlate_input_adjoint", node)
 
     # ---- normalization and attention (issue 14); lowered forms in nnsym.emit.layer_lowering ----
     axis_keywords = ("axis", "keepdims")  # PyTorch: dim, keepdim
@@ -441,7 +441,7 @@ HELPERS |= {"row_softmax", "causal_row_softmax", "standardize", "std_dev"}
 PRECEDENCE["BroadcastMul"] = PRODUCT
 
 # Stacked products and one-kernel activation adjoints (issue 15h; PyTorch's helpers in stable_torch).
-HELPERS |= {"sigmoid_vjp", "tanh_vjp", "max_pool_adjoint", "correlate", "correlate_kernel_adjoint", "correlate_input_adjoint"}
+HELPERS |= {"sigmoid_vjp", "tanh_vjp", "max_pool_adjoint", "channel_correlate", "channel_correlate_kernel_adjoint", "channel_correlate_input_adjoint"}
 HELPER_NEEDS["max_pool_adjoint"] = {"max_mask", "max_pool", "upsample", "avg_pool"}  # ties: the mask's own tie-break
 
 

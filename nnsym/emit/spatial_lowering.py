@@ -6,12 +6,12 @@ each of these without forming the patch matrix, k_h k_w times the image's size; 
 which kernel each product is. NumPy has none, and keeps im2col (computed once, shared by the forward
 product and the kernel's gradient).
 
-| maths                         | lowered node                   | PyTorch                            |
-|-------------------------------|--------------------------------|------------------------------------|
-| K im2col(X)                   | Correlation(X, K)              | F.conv2d                           |
-| G im2col(X)^T                 | CorrelationKernelAdjoint(X, G) | torch.nn.grad.conv2d_weight        |
-| col2im(K^T G)                 | CorrelationInputAdjoint(K, G)  | F.conv_transpose2d                 |
-| maxmask(X) o upsample(G)      | MaxPoolAdjoint(X, maxpool(X), G) | G at each window's maximum, one pass |
+| maths                      | lowered node                                | PyTorch                     |
+|----------------------------|---------------------------------------------|-----------------------------|
+| K im2col(X)                | ChannelCorrelation(X, K)                    | F.conv2d                    |
+| G im2col(X)^T              | ChannelCorrelationKernelAdjoint(X, G)       | torch.nn.grad.conv2d_weight |
+| col2im(K^T G)              | ChannelCorrelationInputAdjoint(K, G)        | torch.nn.grad.conv2d_input  |
+| maxmask(X) o upsample(G)   | MaxPoolAdjoint(X, maxpool(X), G)            | (every target) one pass     |
 
 The last applies to every target: the mask is found from the pooled maxima the forward pass has
 (no second max pooling, no upsampled copy of the maxima or of G).
@@ -25,7 +25,7 @@ from nnsym.declare.convolution import Col2im, Im2col, MaxMask, MaxPool, Upsample
 from nnsym.declare.expressions import Expr, Hadamard, MatMul, Transpose, post_order
 
 
-class Correlation(Expr):
+class ChannelCorrelation(Expr):
     """K im2col(X): the cross-correlation of the images X with the kernels K (rows of K)."""
 
     __slots__ = ()
@@ -38,7 +38,7 @@ class Correlation(Expr):
         return self.params[0]
 
 
-class CorrelationKernelAdjoint(Expr):
+class ChannelCorrelationKernelAdjoint(Expr):
     """G im2col(X)^T: the kernels' gradient, the correlation of the input with the upstream G."""
 
     __slots__ = ()
@@ -51,7 +51,7 @@ class CorrelationKernelAdjoint(Expr):
         return self.params[0]
 
 
-class CorrelationInputAdjoint(Expr):
+class ChannelCorrelationInputAdjoint(Expr):
     """col2im(K^T G): the input's gradient, the full correlation of G with the kernels rotated by 180 degrees."""
 
     __slots__ = ()
@@ -91,13 +91,13 @@ def _correlation(node: Expr, args):
     if isinstance(node, MatMul):
         left, right = args
         if isinstance(right, Im2col):
-            return Correlation(right.args[0], left, right.geometry)
+            return ChannelCorrelation(right.args[0], left, right.geometry)
         if isinstance(right, Transpose) and isinstance(right.args[0], Im2col):
-            return CorrelationKernelAdjoint(right.args[0].args[0], left, right.args[0].geometry)
+            return ChannelCorrelationKernelAdjoint(right.args[0].args[0], left, right.args[0].geometry)
     if isinstance(node, Col2im) and isinstance(args[0], MatMul):
         left, upstream = args[0].args
         kernels = left.args[0] if isinstance(left, Transpose) else Transpose(left)
-        return CorrelationInputAdjoint(kernels, upstream, node.geometry)
+        return ChannelCorrelationInputAdjoint(kernels, upstream, node.geometry)
     return None
 
 

@@ -46,14 +46,14 @@ def max_pool_adjoint(x, largest, g, kh, kw, height, width):
     return max_mask(x, kh, kw, height, width) * upsample(g, kh, kw, height, width)
 
 
-def correlate(x, k, kh, kw, height, width, pad_h, pad_w):
+def channel_correlate(x, k, kh, kw, height, width, pad_h, pad_w):
     # K im2col(X); C x (B H W) is viewed as the B x C x H x W images torch's kernels take
     images = x.reshape(x.shape[0], -1, height, width).transpose(0, 1)
     out = torch.nn.functional.conv2d(images, k.reshape(k.shape[0], -1, kh, kw), padding=(pad_h, pad_w))
     return out.transpose(0, 1).reshape(k.shape[0], -1)
 
 
-def correlate_kernel_adjoint(x, g, kh, kw, height, width, pad_h, pad_w):
+def channel_correlate_kernel_adjoint(x, g, kh, kw, height, width, pad_h, pad_w):
     # G im2col(X)^T
     out_h, out_w = height + 2 * pad_h - kh + 1, width + 2 * pad_w - kw + 1
     images = x.reshape(x.shape[0], -1, height, width).transpose(0, 1)
@@ -62,7 +62,7 @@ def correlate_kernel_adjoint(x, g, kh, kw, height, width, pad_h, pad_w):
     return kernels.reshape(g.shape[0], -1)
 
 
-def correlate_input_adjoint(k, g, kh, kw, height, width, pad_h, pad_w):
+def channel_correlate_input_adjoint(k, g, kh, kw, height, width, pad_h, pad_w):
     # col2im(K^T G)
     out_h, out_w = height + 2 * pad_h - kh + 1, width + 2 * pad_w - kw + 1
     upstream = g.reshape(g.shape[0], -1, out_h, out_w).transpose(0, 1)

@@ -173,8 +173,8 @@ def standardize(z, axis, eps):
 
 # ----- convolution and pooling (issue 15): defined in nnsym.emit.spatial_torch, copied in by source like the above -----
 from nnsym.emit.spatial_torch import (  # noqa: E402,F401
-    avg_pool, col2im, correlate, correlate_input_adjoint, correlate_kernel_adjoint, im2col, max_mask, max_pool,
-    max_pool_adjoint, upsample,
+    avg_pool, channel_correlate, channel_correlate_input_adjoint, channel_correlate_kernel_adjoint, col2im, im2col,
+    max_mask, max_pool, max_pool_adjoint, upsample,
 )
 
 
