@@ -27,19 +27,31 @@ from nnsym.derive.reverse import cotangents
 _INDEX = re.compile(r"_\{(\d+)\}$")
 
 
-def _named_inputs(node: Named):
-    """The named intermediates a named step is formed from directly (not through another name)."""
-    found, stack, seen = [], list(node.definition.args) + [node.definition], set()
+def _direct(node: Named, kind):
+    """The nodes of ``kind`` a named step is formed from directly (not through another name)."""
+    found, stack, seen = [], [node.definition], set()
     while stack:
         current = stack.pop()
         if current in seen:
             continue
         seen.add(current)
-        if isinstance(current, Named):
+        if isinstance(current, kind):
             found.append(current)
-        else:
+        if not isinstance(current, Named):
             stack.extend(current.args)
     return found
+
+
+def _shares_weights(steps: Dict[Named, Tuple[str, int]]) -> bool:
+    """Whether two steps of one family are formed from a symbol they share (W in h_1 = tanh(W h_0 + U x_1)
+    and h_2 = tanh(W h_1 + U x_2)): the same cell at every step. Layers typed as a family (a_1 = sigma(W_1 x),
+    a_2 = sigma(W_2 a_1)) share none; their delta form is the layers' (`nnsym.derive.delta_form`)."""
+    seen: Dict[Tuple[str, Symbol], int] = {}
+    for node, (base, k) in steps.items():
+        for symbol in _direct(node, Symbol):
+            if seen.setdefault((base, symbol), k) != k:
+                return True
+    return False
 
 
 def state_deltas(f: Expr) -> Dict[str, str]:
@@ -49,7 +61,7 @@ def state_deltas(f: Expr) -> Dict[str, str]:
     A recurrent state is a family of named steps (`time_steps.step_of`: h_{1}, h_{2}, ..., whatever the
     letter) one of whose steps a later named step is formed from directly: h_{k} in z_{k+1} = W h_{k} + ...,
     c_{k} in c_{k+1} = f_{k+1} o c_{k} + .... The gates and pre-activations of a step are formed from the
-    states, not from themselves. Of two states (the LSTM's h and c), the one formed from the other at the
+    states, not from themselves; and the steps share weights (`_shares_weights`). Of two states (the LSTM's h and c), the one formed from the other at the
     same step (h_{k} = o_{k} o tanh(c_{k})) is the state the output reads: its steps get \\delta_{k}, the
     other's \\delta^{(c)}_{k} (its own letter in the superscript)."""
     steps: Dict[Named, Tuple[str, int]] = {}
@@ -58,11 +70,11 @@ def state_deltas(f: Expr) -> Dict[str, str]:
             steps[node] = step_of(node.name)
     states: list = []
     for node, (_, k) in steps.items():
-        for earlier in _named_inputs(node):
+        for earlier in _direct(node, Named):
             found = steps.get(earlier)
             if found and found[1] < k and found[0] not in states:
                 states.append(found[0])
-    if not states:
+    if not states or not _shares_weights(steps):
         return {}
     at = {(base, k): node for node, (base, k) in steps.items()}
     inner = set()

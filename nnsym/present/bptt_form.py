@@ -26,6 +26,7 @@ import numpy as np
 
 from nnsym.declare import expressions as E
 from nnsym.declare.expressions import Add, Expr, Hadamard, Symbol
+from nnsym.declare.reading.time_steps import step_of
 from nnsym.derive import bptt as derive
 from nnsym.emit.latex import Notation, latex
 from nnsym.errors import NnsymError
@@ -46,7 +47,8 @@ class TypedBptt:
     gradient: str
     recursion_deltas: Tuple[Tuple[str, str], ...] = ()
     recursion_gradient: str = ""
-    last_step_note: str = ""  # "\delta_{T+1} = 0" when the last step is the recursion with it
+    last_step_note: str = ""  # "\delta_{T+1} = 0" (the last step is the recursion without it), or the steps
+    #                           the recursion covers ("\delta_{t} for t < T", then \delta_{T} is a line of its own)
 
     def lines(self, left: str) -> List[str]:
         """The printed lines; ``left`` is the gradient's left side (\\frac{\\partial L}{\\partial W})."""
@@ -134,7 +136,27 @@ def _recursion(equations, variable: Symbol, steps: int, notation: Notation):
     for k in range(1, steps + 1):
         if derive.opaque(_at_step(template, k)) != derive.opaque(derive.step_term(equations.gradients[variable], k)):
             return None
-    return tuple(rows), summed(template, notation), _last_step_note(templates, by_name, steps)
+    note = _last_step_note(templates, by_name, steps)
+    if templates and not note:  # the last step is not the recursion without step T+1: it is said on its own
+        rows = [(f"{family}_{{T}}", latex(_at_last(by_name[f"{family}_{{{steps}}}"], steps), notation))
+                for family in templates] + rows
+        note = ", ".join(f"{family}_{{t}}" for family in templates) + " for t < T"
+    return tuple(rows), summed(template, notation), note
+
+
+def _at_last(delta: Expr, steps: int) -> Expr:
+    """The last step's delta with its steps counted from T: h_{3} -> h_{T} (T = 3), h_{2} -> h_{T-1}. Only
+    the names of families with a step T are renamed (a weight W_{1} stays)."""
+    opaque = derive.opaque(delta)
+    timed = {step_of(n.name)[0] for n in E.post_order([opaque]) if isinstance(n, Symbol) and step_of(n.name)
+             and step_of(n.name)[1] == steps}
+    def rename(name):
+        found = step_of(name)
+        if found is None or found[0] not in timed:
+            return name
+        offset = found[1] - steps
+        return f"{found[0]}_{{T{offset:+d}}}" if offset else f"{found[0]}_{{T}}"
+    return derive.renamed(opaque, rename)
 
 
 def _last_step_note(templates, by_name, steps: int) -> str:
@@ -159,14 +181,18 @@ def typed_bptt(f: Expr, variable: Symbol, truth: Expr, notation: Notation = Nota
         equations = derive.delta_equations(f, [variable])
     except NnsymError:
         return None
-    if equations is None or not equations.deltas:
+    if equations is None:
         return None
     gradient = equations.gradients[variable]
-    steps = max(derive.index_of(d.name) for d, _ in equations.deltas)
+    steps = max(derive.index_of(name) for name in derive.state_deltas(f))
     ordered = _steps_in_order(gradient, steps)
+    if not equations.deltas and (ordered is None or steps < 2):
+        return None  # no delta (V in V h_t) and not a sum over steps: the gradient as derived is the textbook one
     if ordered is not None and _agree(f, truth, [gradient, ordered]):
         gradient = ordered
-    elif not _agree(f, truth, [gradient]):
+    elif equations.deltas and _agree(f, truth, [gradient]):
+        pass
+    else:
         return None
     deltas = tuple((d.name, latex(derive.opaque(G), notation)) for d, G in equations.deltas)
     shown = latex(derive.opaque(gradient), notation)

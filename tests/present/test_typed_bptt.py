@@ -234,3 +234,55 @@ def test_no_family_output_unchanged(capsys):
     assert main(["derive", "--shape", "W=2x3", "--shape", "x=3", "--function", r"\|Wx\|^2", "--wrt", "W",
                  "--json"]) == 0
     assert "steps" not in json.loads(capsys.readouterr().out)
+
+
+def test_loss_at_the_last_step_only_gives_delta_T_on_its_own(capsys):
+    shapes = {**SHAPES, "y": 2}
+    del shapes["y_t"]
+    definitions = rnn_definitions()
+    lines = derive_output(capsys, *cli_args(shapes, definitions, r"L = \frac12\|V h_3 - y\|^2", "W"))
+    concrete, symbolic = split(lines)
+    assert [line.partition(" = ")[0] for line in symbolic] == [
+        r"\delta_{T}", r"\delta_{t}", r"\frac{\partial L}{\partial W}"]
+    assert "t < T" in next(line for line in lines if line.startswith("% at every step t"))
+    p = values(seed=9)
+    p["y"] = p.pop("y_{3}")
+    read = read_back(definitions, concrete[:3], right_side(symbolic[0]), shapes)  # h_{T} is h_3 (T = 3)
+    assert np.allclose(evaluate(read, p, {}), evaluate(read_back(definitions, concrete[:3], r"\delta_3", shapes), p, {}))
+    # dL/dW against central differences of the last step's loss, written here
+    def last_loss(q):
+        h = q["h_{0}"]
+        for k in range(1, T + 1):
+            h = np.tanh(q["W"] @ h + q["U"] @ q[f"x_{{{k}}}"])
+        return 0.5 * float(np.sum((q["V"] @ h - q["y"]) ** 2))
+    expected = np.zeros((3, 3))
+    for index in np.ndindex(3, 3):
+        up, down = dict(p), dict(p)
+        up["W"], down["W"] = p["W"].copy(), p["W"].copy()
+        up["W"][index] += 1e-6
+        down["W"][index] -= 1e-6
+        expected[index] = (last_loss(up) - last_loss(down)) / 2e-6
+    summed_value = evaluate(read_back(definitions, concrete[:3], right_side(symbolic[-1]), shapes), p, {})
+    assert np.allclose(summed_value, expected, atol=1e-7)
+
+
+def test_output_weights_get_the_sum_over_steps_without_deltas(capsys):
+    lines = derive_output(capsys, *cli_args(SHAPES, rnn_definitions(), LOSS, "V"))
+    concrete, symbolic = split(lines)
+    assert symbolic == [r"\frac{\partial L}{\partial V} = \sum_{t=1}^{T} \left(V h_{t} - y_{t}\right) h_{t}^\top"]
+    p = values(seed=4)
+    expected = central_differences(p, "V")
+    assert np.allclose(evaluate(read_back(rnn_definitions(), [], right_side(symbolic[0])), p, {}), expected, atol=1e-7)
+
+
+def test_layers_typed_as_a_family_keep_the_layers_delta_form(capsys):
+    """a_1 = sigma(W_1 x), a_2 = sigma(W_2 a_1): steps of a family, but no weight shared between them, so not
+    a recurrence: derive prints the gradient as before, check the layers' z^{(l)}, delta^{(l)} form."""
+    args = ["--shape", "W_1=3x2", "--shape", "W_2=2x3", "--shape", "x=2", "--shape", "y=2",
+            "--define", r"a_1 = \sigma(W_1 x)", "--define", r"a_2 = \sigma(W_2 a_1)",
+            "--function", r"L = \frac12\|a_2 - y\|^2", "--wrt", "W_1"]
+    lines = derive_output(capsys, *args)
+    assert len([line for line in lines if not line.startswith("%")]) == 1 and r"\delta" not in lines[0]
+    assert main(["check", *args, "--claimed", "W_1"]) == 1
+    out = capsys.readouterr().out
+    assert r"gradient: \delta^{(1)} x^\top" in out and r"\delta_{" not in out
