@@ -155,15 +155,27 @@ def renamed(expr: Expr, rename) -> Expr:
 
 def opaque(expr: Expr) -> Expr:
     """Named intermediates below the top as plain symbols of their names: what a recursion's formula
-    refers to, not what it expands to."""
+    refers to, not what it expands to. Their definitions are not entered (they hold the steps before)."""
     done: Dict[Expr, Expr] = {}
-    for node in post_order([expr]):
+    stack = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in done:
+            continue
         if isinstance(node, Named) and node is not expr:
             kind = "vector" if node.cols == 1 else "matrix"
             done[node] = Symbol(node.name, node.rows, node.cols, kind)
-        else:
+        elif ready:
             done[node] = node.rebuilt([done[child] for child in node.args])
+        else:
+            stack.append((node, True))
+            stack.extend((child, False) for child in node.args if child not in done)
     return done[expr]
+
+
+def _indices(term: Expr) -> set:
+    """The step indices of the names a term shows (its symbols and its named intermediates, not inside them)."""
+    return {index_of(n.name) for n in post_order([opaque(term)]) if isinstance(n, Symbol)} - {None}
 
 
 def step_term(gradient: Expr, at: int) -> Optional[Expr]:
@@ -176,7 +188,7 @@ def step_term(gradient: Expr, at: int) -> Optional[Expr]:
         return None
     terms = []
     for term in gradient.args:
-        indices = {index_of(n.name) for n in post_order([opaque(term)]) if isinstance(n, Symbol)} - {None}
+        indices = _indices(term)
         if indices and max(indices) == at:
             terms.append(term)
     return E.add(*terms) if terms else None
