@@ -69,6 +69,10 @@ _EXPORTS["nnsym.present.recurrent"] = ("Bptt", "bptt")
 __all__ += ["avg_pool2d", "conv1d", "conv2d", "max_pool2d", "Unrolled", "gru", "gru_cell", "lstm", "lstm_cell", "rnn", "Bptt",
             "bptt"]
 
+# ----- single-channel correlation as typed (issue 15e) -----
+_EXPORTS["nnsym.declare.correlation"] = ("correlate", "rot180")
+__all__ += ["correlate", "rot180"]
+
 # ----- normalization, dropout, attention, optimizers (issue 14) -----
 _EXPORTS["nnsym.declare.attention"] = ("attention", "embedding", "multi_head_attention", "transformer_block")
 _EXPORTS["nnsym.declare.normalization"] = ("batch_norm", "dropout", "layer_norm")

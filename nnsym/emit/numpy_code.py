@@ -37,6 +37,7 @@ HELPERS = {
     "softmax_vjp", "float_array", "float_dtype",  # issue 10
     "im2col", "col2im", "max_pool", "avg_pool", "max_mask", "upsample",  # issue 15: nnsym.emit.spatial
 }
+HELPERS |= {"correlate"}  # issue 15e: nnsym.emit.correlate_numpy (and _torch, _jax)
 # Helpers that call other helpers.
 HELPER_NEEDS = {
     "gelu": {"normal_cdf", "normal_pdf"}, "gelu_prime": {"normal_cdf", "normal_pdf"}, "normal_cdf": {"erfc"},
@@ -337,6 +338,14 @@ class NumPyPrinter(Printer):
 
     def _print_Upsample(self, node):
         return self.spatial("upsample", node)
+
+    # ---- single-channel correlation as typed (issue 15e; helper from nnsym.emit.correlate_numpy) ----
+    def _print_Correlate(self, node):
+        ph, pw = node.padding
+        return f"{self.helper('correlate')}({self.arg(node, 0)}, {self.arg(node, 1)}, {ph}, {pw})"
+
+    def _print_Rot180(self, node):
+        return f"{self.child(node, 0, ATOM)}[::-1, ::-1]"
 
     # ---- normalization and attention (issue 14); lowered forms in nnsym.emit.layer_lowering ----
     axis_keywords = ("axis", "keepdims")  # PyTorch: dim, keepdim

@@ -163,3 +163,6 @@ def standardize(z, axis, eps):
 
 # ----- convolution and pooling (issue 15): defined in nnsym.emit.spatial_jax, copied in by source like the above -----
 from nnsym.emit.spatial_jax import avg_pool, col2im, im2col, max_mask, max_pool, upsample  # noqa: E402,F401
+
+# ----- single-channel correlation as typed (issue 15e): defined in nnsym.emit.correlate_jax, copied in by source -----
+from nnsym.emit.correlate_jax import correlate  # noqa: E402,F401

@@ -43,3 +43,7 @@ class TorchPrinter(NumPyPrinter):
         if isinstance(node.args[0], Constant) and node.function.name in ("log", "exp", "sqrt", "tanh"):
             return f"math.{node.function.name}({self.arg(node)})"
         return super()._print_Apply(node)
+
+    # ----- single-channel correlation as typed (issue 15e): torch has no negative-step slices -----
+    def _print_Rot180(self, node):
+        return f"torch.flip({self.arg(node)}, (0, 1))"

@@ -399,6 +399,7 @@ def _check(function, claimed, wrt, shapes, assumptions, points, seed, layout, de
         if layout == "numerator":
             message = (f"the claim is {show_shape(claim.shape[::-1])}, but in numerator layout the gradient with "
                        f"respect to {variable.name} is {show_shape(truth.shape[::-1])}, its shape transposed")
+        message += diagnose.padding_hint(claim, truth)  # issue 15e: \star where \star_{\mathrm{full}} belongs
         if claim.shape != truth.shape[::-1]:  # a transposed claim is still evaluated: the diagnosis says so
             return Verdict(False, shown_truth, shown_claim, None, None, None, None, None, None, 0,
                            variable.name, message, expressions=(truth, claim))

@@ -23,6 +23,7 @@ from nnsym.declare.expressions import (Add, Apply, Expr, MatMul, Named, Scale, S
 from nnsym.declare.attention import RowSoftmax
 from nnsym.declare.normalization import Normalize, std
 from nnsym.declare.convolution import Im2col, col2im
+from nnsym.declare.correlation import Correlate, correlate, rot180
 from nnsym.derive.canonical import canonical, rebuild
 from nnsym.derive.reverse import cotangents
 from nnsym.derive.rules import rule_for
@@ -413,17 +414,17 @@ def _nodes_on_path(sample: Sample, kind) -> List[Expr]:
     return [n for n in E.post_order([sample.function]) if isinstance(n, kind) and n.depends_on(sample.wrt)]
 
 
-def _gradient_with_rule(sample: Sample, node: Expr, wrong_rule) -> Optional[Expr]:
-    """The gradient as if ``node``'s rule had been ``wrong_rule(node, G)`` (the child's cotangent)
-    instead of the true one; None when it cannot be formed."""
+def _gradient_with_rule(sample: Sample, node: Expr, wrong_rule, child: int = 0) -> Optional[Expr]:
+    """The gradient as if ``node``'s rule had been ``wrong_rule(node, G)`` (the cotangent of its child
+    number ``child``) instead of the true one; None when it cannot be formed."""
     upstream = {}
-    operand = node.args[0]
+    operand = node.args[child]
 
     def hook(current, G):
         if current == node:
             upstream["G"] = G
         elif current == operand and "G" in upstream:
-            true = rule_for(node)(node, upstream["G"])[0]
+            true = rule_for(node)(node, upstream["G"])[child]
             return E.add(G, E.neg(true), wrong_rule(node, upstream["G"]))
         return G
 
@@ -533,7 +534,56 @@ def kernel_not_flipped(sample: Sample) -> Optional[str]:
             return ("kernel not flipped: the claim correlates dY with the kernel as it is; the input gradient "
                     "is the full correlation of dY with the kernel rotated by 180 degrees (convolution, not "
                     "correlation), dX = col2im(K^T dY) in the im2col form")
+    return correlation_not_flipped(sample)  # issue 15e: the same slip typed as X \star K
+
+
+# ----- single-channel correlation as typed (issue 15e): X \star K -----
+_NOT_FLIPPED = ("kernel not flipped: the claim correlates dY with the kernel as it is; the input gradient of "
+                "Y = X \\star K is the full correlation of dY with the kernel rotated by 180 degrees, "
+                "dX = dY \\star_{\\mathrm{full}} \\operatorname{rot180}(K) (with padding p: "
+                "dY \\star_{k-1-p} \\operatorname{rot180}(K))")
+
+
+def correlation_not_flipped(sample: Sample) -> Optional[str]:
+    """dX of Y = X star_p K computed as G star_{k-1-p} K, the kernel not rotated by 180 degrees."""
+    for node in _nodes_on_path(sample, Correlate):
+        if not node.args[0].depends_on(sample.wrt):
+            continue
+        candidate = _gradient_with_rule(sample, node, lambda n, G: correlate(G, n.args[1], _input_padding(n)))
+        if candidate is not None and sample.claim_equals(candidate):
+            return _NOT_FLIPPED
     return None
+
+
+def _input_padding(node: Correlate) -> tuple:
+    (kh, kw), (ph, pw) = (int(s) for s in node.args[1].shape), node.padding
+    return (kh - 1 - ph, kw - 1 - pw)
+
+
+def correlation_operands_swapped(sample: Sample) -> Optional[str]:
+    """dK of Y = X star_p K written as G star_p X, input and upstream gradient swapped. The shapes fit
+    only for a 'same' padding (k = 2p + 1), and then G star_p X = rot180(X star_p G): the kernel
+    gradient rotated by 180 degrees."""
+    for node in _nodes_on_path(sample, Correlate):
+        if not node.args[1].depends_on(sample.wrt):
+            continue
+        candidate = _gradient_with_rule(sample, node, lambda n, G: rot180(correlate(n.args[0], G, n.padding)), child=1)
+        if candidate is not None and sample.claim_equals(candidate):
+            return ("operands swapped: the claim correlates dY with the input (dY \\star X), which is the kernel "
+                    "gradient rotated by 180 degrees; the kernel gradient of Y = X \\star K correlates the input "
+                    "with dY: dK = X \\star dY")
+    return None
+
+
+def padding_hint(claim: Expr, truth: Expr) -> str:
+    """For a claim of the wrong shape with a correlation in it: the input gradient's needs padding."""
+    outer = claim
+    while isinstance(outer, Scale):
+        outer = outer.args[1]
+    if not isinstance(outer, Correlate) or claim.rows >= truth.rows or claim.cols >= truth.cols:
+        return ""
+    return ("; the input gradient of a correlation is a *full* correlation, padded by k-1 on every side: "
+            "dY \\star_{\\mathrm{full}} \\operatorname{rot180}(K) (\\star alone does not pad)")
 
 
 # a step of a family of names over time, whatever its letter: h_{1}, s_{2}, c_3 (issue 15: typed networks too)
@@ -652,6 +702,7 @@ def cell_state_path(sample: Sample) -> Optional[str]:
 
 
 SPATIAL_RECURRENT_DIAGNOSES = (kernel_not_flipped, not_summed_over_time, state_off_by_one, cell_state_path)
+SPATIAL_RECURRENT_DIAGNOSES += (correlation_operands_swapped,)  # issue 15e
 
 # ----- symmetric-matrix gradients (issue 16: covariance matrices) ---------------------------------
 

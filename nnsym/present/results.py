@@ -28,6 +28,7 @@ from nnsym.emit.sympy_printer import to_sympy
 from nnsym.errors import InputError, ShapeError, VerificationError, refuse_deep_nesting
 from nnsym.present.bptt_form import TypedBptt, typed_bptt
 from nnsym.verify import budget
+from nnsym.verify.directional import check_directional
 from nnsym.verify.elementwise import ORACLE_SIZES, check_elementwise, check_elementwise_jacobian
 from nnsym.verify.finite_differences import Report, check_gradients, check_jacobian
 
@@ -173,10 +174,13 @@ class Matrix2:
 def verify_gradients(f: Expr, gradients: Dict[Symbol, Expr], points: int = 3, seed: int = 0,
                      oracle: bool = True) -> Tuple[Report, ...]:
     """Both checks, each at sizes within its time budget (`verify.budget`: past it, on a copy of the
-    formulas with smaller sizes); each report says at which sizes it ran and why."""
+    formulas with smaller sizes, or at full size along random directions where the sizes cannot shrink
+    or the copy would cost more); each report says what was checked, at which sizes and why."""
     reports = [budget.run_within_budget(
         f, gradients, "central differences", budget.finite_difference_seconds, budget.FINITE_DIFFERENCE_BUDGET,
-        points, lambda plan: check_gradients(plan.f, plan.gradients, points=points, seed=seed, sizes=plan.sizes))]
+        points, lambda plan: check_gradients(plan.f, plan.gradients, points=points, seed=seed, sizes=plan.sizes),
+        along=lambda plan: check_directional(plan.f, plan.gradients, points=budget.directional_points(points),
+                                             seed=seed, sizes=plan.sizes))]
     if oracle:
         reports.append(budget.run_within_budget(
             f, gradients, "the elementwise oracle", budget.oracle_seconds, budget.ORACLE_BUDGET, ORACLE_POINTS,
@@ -246,9 +250,12 @@ def gradients(f: Expr, wrt: Sequence[Symbol], verify: bool = True, oracle: bool 
     return {v: Gradient(f, v, found[v], reports, layout_of(v), sympy_symbols=originals) for v in wrt}
 
 
+JACOBIAN_POINTS = 3
+
+
 def verify_jacobian(y: Expr, x: Symbol, jacobian: Expr, seed: int = 0) -> Tuple[Report, ...]:
-    """Central differences of y, and the elementwise oracle (a reverse pass per entry of y) at sizes
-    within its budget."""
+    """Central differences of y and the elementwise oracle (a reverse pass per entry of y), each at
+    sizes within its budget (`verify.budget`)."""
     def run(plan):
         (variable,) = plan.gradients
         return check_elementwise_jacobian(plan.f, variable, plan.gradients[variable], points=ORACLE_POINTS,
@@ -257,7 +264,12 @@ def verify_jacobian(y: Expr, x: Symbol, jacobian: Expr, seed: int = 0) -> Tuple[
     oracle = budget.run_within_budget(y, {x: jacobian}, "the elementwise oracle", budget.jacobian_oracle_seconds,
                                       budget.ORACLE_BUDGET, ORACLE_POINTS, run, choices=ORACLE_SIZES,
                                       method=ORACLE_METHOD)
-    return check_jacobian(y, x, jacobian, seed=seed), oracle
+    differences = budget.run_within_budget(
+        y, {x: jacobian}, "central differences", budget.finite_difference_seconds,
+        budget.FINITE_DIFFERENCE_BUDGET, JACOBIAN_POINTS,
+        lambda plan: check_jacobian(plan.f, *next(iter(plan.gradients.items())), points=JACOBIAN_POINTS,
+                                    seed=seed, sizes=plan.sizes))
+    return differences, oracle
 
 
 @refuse_deep_nesting
