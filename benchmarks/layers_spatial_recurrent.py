@@ -5,9 +5,10 @@ In one process, float64, every library at one thread (torch.set_num_threads and 
 variables, set before NumPy loads): for each case the full gradient of the same loss by (a) nnsym's
 exported NumPy module, (b) PyTorch autograd with torch's own layers (F.conv1d, F.conv2d,
 F.max_pool2d, nn.RNN, nn.LSTM, nn.GRU), (c) for conv2d and LSTM nnsym's exported PyTorch module. The
-gradients are checked against each other first; the formulas are verified before the modules are
-written (by `export` itself at full size for convolution and pooling; for the recurrent cells on a
-small case, T = 3, exported with verification, since verifying the T = 16 graph takes minutes). Sizes (the issue's): conv2d
+gradients are checked against each other first; the formulas are verified by `export` itself before the
+modules are written (`nnsym.verify.budget` chooses how: convolution, pooling and the recurrent cells at
+T = 16 at full size along random directions, the recurrent cells' oracle on a copy with smaller widths;
+benchmarks/verification_choice.py times it). Sizes (the issue's): conv2d
 3 -> 16 channels, 3 x 3 kernel, 32 x 32 images, batch 16; LSTM (and RNN, GRU) 64 hidden, 32 inputs,
 T = 16, batch 16; conv1d 8 -> 16 channels, width 5, length 128, batch 16; max pooling 2 x 2 of
 16 x 32 x 32 images, batch 16. The last line is
@@ -174,7 +175,6 @@ def recurrent_case(cell, n_in=32, hidden=64, steps=16, batch=16):
 CASES = {"conv1d": conv1d_case, "conv2d": conv2d_case, "pool": pool_case,
          "rnn": lambda: recurrent_case("rnn"), "lstm": lambda: recurrent_case("lstm"), "gru": lambda: recurrent_case("gru")}
 TORCH_EXPORTS = ("conv2d", "lstm")
-RECURRENT = ("rnn", "lstm", "gru")
 
 
 def identifier_values(module, values):
@@ -183,16 +183,10 @@ def identifier_values(module, values):
 
 
 def run_case(name, seconds):
-    loss, variables, values, torch_gradients, small = CASES[name]()
-    # Convolution and pooling: export verifies the full-size formulas itself (directional central
-    # differences). The recurrent cells: verifying the T = 16 graph on export (a shrunk copy, still 16
-    # steps) takes minutes, so a small case (T = 3) is exported with verification and the full size,
-    # the same formulas unrolled further, without.
-    verify = name not in RECURRENT
-    if not verify:
-        twin_loss, twin_variables, *_ = small()
-        ns.export(twin_loss, wrt=twin_variables)
-    exported = load(ns.export(loss, wrt=variables, verify=verify))
+    loss, variables, values, torch_gradients, _small = CASES[name]()
+    # Every module is exported verified (`export` checks the formulas it writes; verify.budget chooses
+    # the sizes and the method, and takes about a second for the recurrent cells at T = 16).
+    exported = load(ns.export(loss, wrt=variables))
     arguments = identifier_values(exported, values)
     ours = exported.gradients(**arguments)
     theirs = torch_gradients()
@@ -200,7 +194,7 @@ def run_case(name, seconds):
         np.testing.assert_allclose(ours[key], expected, rtol=1e-8, atol=1e-9, err_msg=f"{name}: {key}")
     calls = {"exported": lambda: exported.gradients(**arguments), "torch": torch_gradients}
     if name in TORCH_EXPORTS:
-        torch_module = load(ns.export(loss, wrt=variables, verify=verify, target="torch"))
+        torch_module = load(ns.export(loss, wrt=variables, target="torch"))
         tensors = {k: torch.tensor(v) for k, v in arguments.items()}
         check = torch_module.gradients(**tensors)
         for key, expected in theirs.items():

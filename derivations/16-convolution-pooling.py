@@ -52,6 +52,15 @@ def note() -> Note:
     flipped = np.rot90(K0, 2)
     unflipped_error = relative_error(_full_correlate(G0, K0), dX0)
 
+    # The same layer typed as on the board (issue 15e): one channel, no batch, X \star K.
+    Xc, Kc = ns.matrix("X", H, W), ns.matrix("K", 3, 3)
+    Yc = ns.correlate(Xc, Kc)
+    Gc = ns.matrix("G", *Yc.shape)
+    board_loss = ns.sum_entries(ns.hadamard(Gc, Yc))
+    board = ns.gradients(board_loss, [Kc, Xc], oracle=False)
+    unflipped = ns.check(board_loss, ns.correlate(Gc, Kc, "full"), wrt=Xc)
+    dXc0 = board[Xc].to_numpy()(K=K0, G=G0)
+
     # Pooling: 2x2 windows over a 4x4 image.
     Xp = ns.matrix("X", 1, 16)
     Gp = ns.matrix("G", 1, 4)
@@ -134,6 +143,30 @@ def note() -> Note:
                 lambda: ("against the valid correlation of X with G, by loops",
                          relative_error(dK0, _correlate(X0, G0))),
                 summary=r"\frac{\partial L}{\partial K} \text{ (worked, } 3 \times 3 \text{)}"),
+        Text("**The same layer as typed on the board.** With one channel and no batch, lecturers write the "
+             "correlation as an operator, $Y = X \\star K$, and nnsym reads and prints it that way "
+             "($X \\star_{p=1} K$ for zero padding $p$, $X \\star_{\\mathrm{full}} K$ for padding $k-1$, "
+             "$\\operatorname{rot180}(K)$ for the kernel rotated by 180°):"),
+        Formula(Yc, "Y"),
+        Text("Its backward pass in the same notation, for an upstream gradient $G$, rule by rule:"),
+        steps(board_loss, [Kc, Xc], "L"),
+        Formula(board[Kc].expression, r"\frac{\partial L}{\partial K}", derivative_of=(board_loss, Kc)),
+        Formula(board[Xc].expression, r"\frac{\partial L}{\partial X}", derivative_of=(board_loss, Xc)),
+        Text("**Why the flip.** $Y_{ij} = \\sum_{a,b} X_{i+a,\\, j+b} K_{ab}$, so $X_{uv}$ meets $K_{ab}$ in the "
+             "output $Y_{u-a,\\, v-b}$: "
+             "$\\partial L / \\partial X_{uv} = \\sum_{a,b} G_{u-a,\\, v-b} K_{ab}$. The index of $G$ runs "
+             "*backwards* as $a$ runs forwards: with $a' = k-1-a$ it is $\\sum_{a',b'} G_{u+a'-(k-1),\\, "
+             "v+b'-(k-1)} \\operatorname{rot180}(K)_{a'b'}$: $G$, padded by $k-1$ zeros on every side (the "
+             "full correlation), correlated with the kernel rotated by 180° (with padding $p$ in the forward "
+             "pass, $G$ is padded by $k-1-p$). The kernel gradient needs no flip: $\\partial L / \\partial K_{ab} = \\sum_{i,j} "
+             "X_{i+a,\\, j+b} G_{ij}$ is the input correlated with $G$. The exported code agrees with the "
+             "im2col form above on the worked numbers:"),
+        Display(rf"\frac{{\partial L}}{{\partial X}} = {array_latex(dXc0, 3)}",
+                lambda: ("X star form against the im2col form col2im(K^T G)", relative_error(dXc0, dX0)),
+                summary=r"\frac{\partial L}{\partial X} \text{ (}\star\text{ form, worked)}"),
+        Text(f"Typed unflipped, $G \\star_{{\\mathrm{{full}}}} K$, the claim is "
+             f"{'wrong' if not unflipped.ok else 'right'} by `nnsym check`, with the diagnosis "
+             f"*{(unflipped.diagnosis or 'none').split(':')[0]}*."),
         Text("**Pooling** takes non-overlapping $k \\times k$ windows. Max pooling keeps each window's "
              "maximum, so its gradient passes the upstream value to the position of that maximum and zero "
              "elsewhere: $\\operatorname{maxmask}(X)$ is 1 at each window's (first) maximum, and "

@@ -8,6 +8,7 @@ from nnsym.declare import expressions as E
 from nnsym.declare.functions import apply
 from nnsym.derive import bptt as derive
 from nnsym.present.notes import Display, Formula, Note, Plot, Text, array_latex, script_main
+from nnsym.present.typed_derivation import typed
 from nnsym.verify.formulas import against, relative_error
 
 T_PLOT, N_PLOT = 20, 4
@@ -43,6 +44,41 @@ def _norms_by_hand(W, g, xs):
     return np.array(norms[::-1])
 
 
+# ----- issue 15: the derivation as a student types it, read and checked by nnsym lint and nnsym check -----
+TYPED_DECLARATIONS = ("--shape", "W=3x3", "--shape", "U=3x2", "--shape", "V=2x3", "--shape", "h_0=3",
+                      "--shape", "x_t=2", "--shape", "y_t=2", "--define", "T = 3")
+TYPED_STATES = [(f"h_{t}", rf"\tanh(W h_{t - 1} + U x_{t})") for t in (1, 2, 3)]
+TYPED_LOSS = ("L", r"\sum_{t=1}^{T} \frac12 \|V h_t - y_t\|^2")
+TYPED_DELTAS = [(r"\delta_3", r"V^\top (V h_3 - y_3)")] + [
+    (rf"\delta_{t}", rf"V^\top (V h_{t} - y_{t}) + W^\top (\delta_{t + 1} \odot (1 - h_{t + 1} \odot h_{t + 1}))")
+    for t in (2, 1)]
+TYPED_DW = r"\sum_{t=1}^{T} (\delta_t \odot (1 - h_t \odot h_t)) h_{t-1}^\top"
+TYPED_DU = r"\sum_{t=1}^{T} (\delta_t \odot (1 - h_t \odot h_t)) x_t^\top"
+TYPED_MISTAKES = (
+    (r"\sum_{t=1}^{T} (\delta_t \odot (1 - h_t \odot h_t)) h_t^\top", "h_t where h_{t-1} belongs"),
+    (r"(\delta_3 \odot (1 - h_3 \odot h_3)) h_2^\top", "not summed over time"),
+)
+
+
+def _typed_rows():
+    rows = TYPED_STATES + [TYPED_LOSS]
+    rows += [(name, rf"\frac{{\partial L}}{{\partial h_{name[-1]}}} = {value}") for name, value in TYPED_DELTAS]
+    return rows + [(r"\frac{\partial L}{\partial W}", TYPED_DW), (r"\frac{\partial L}{\partial U}", TYPED_DU)]
+
+
+def _typed_mistakes():
+    """nnsym check's diagnosis of each classic mistake typed as a claim (the notes are not built if one is missed)."""
+    words = list(TYPED_DECLARATIONS)
+    shapes = dict(w.split("=") for w, flag in zip(words[1::2], words[0::2]) if flag == "--shape")
+    definitions = ["T = 3"] + [f"{a} = {b}" for a, b in TYPED_STATES + TYPED_DELTAS]
+    function = " = ".join(TYPED_LOSS)
+    assert ns.check(function, TYPED_DW, "W", shapes, definitions=definitions).ok
+    for claim, expected in TYPED_MISTAKES:
+        verdict = ns.check(function, claim, "W", shapes, definitions=definitions)
+        if verdict.ok or not (verdict.diagnosis or "").startswith(expected):
+            raise ns.VerificationError(f"nnsym check missed the mistake in {claim}: {verdict.diagnosis}")
+
+
 def _textbook_check(model, equations):
     """Each delta_t and dL/dW_hh of the unrolled network against the textbook recursion built here
     term by term: delta_t = W_y^T (softmax(yhat_t) - y_t) + W_hh^T (delta_{t+1} o tanh'(z_{t+1})),
@@ -70,6 +106,7 @@ def note() -> Note:
     W_hh, W_xh, b_h, W_y, b_y = model.parameters
     z, h, yhat = model.intermediates["z"], model.hidden, model.logits
     textbook = _textbook_check(model, equations)
+    _typed_mistakes()
 
     # Two classic mistakes, measured against the right dL/dW_hh at random points.
     terms = [derive.step_term(equations.gradients[W_hh], t) for t in (1, 2, 3)]
@@ -143,6 +180,18 @@ def note() -> Note:
         Text(f"**The classic mistakes.** Writing $h_t$ where $h_{{t-1}}$ belongs in $\\partial L / \\partial W_{{hh}}$ "
              f"is off by a relative error of {err_state:.2f} at random points; keeping only the last step's term "
              f"(not summing over time) by {err_last:.2f}."),
+        Text("**Typed by hand, checked step by step.** A student's derivation for a small network ($h_t = "
+             "\\tanh(W h_{t-1} + U x_t)$, $L = \\sum_t \\frac12\\|V h_t - y_t\\|^2$, $T = 3$, $h_t$ of size 3, "
+             "$x_t$ and $y_t$ of size 2), written as it would be on paper: the states step by step, the loss as a "
+             "sum over time, $\\delta_t = \\partial L / \\partial h_t$ from the last step back, and the weight "
+             "gradients as sums over time. `nnsym lint` reads it (its hidden declarations give the family "
+             "$x_1, \\dots, x_T$ one shape and define $T = 3$), unrolls each $\\sum_{t=1}^{T}$ into its terms and "
+             "checks every row against nnsym's gradient:"),
+        typed(_typed_rows(), TYPED_DECLARATIONS, r"h_t, L, \delta_t, \frac{\partial L}{\partial W}, \frac{\partial L}{\partial U}"),
+        Text("The same rows go to `nnsym check` as definitions and a claim. With $h_t$ written where $h_{t-1}$ "
+             "belongs, its diagnosis says just that; with only the last step's term "
+             "$(\\delta_3 \\odot (1 - h_3 \\odot h_3)) h_2^\\top$ it says *not summed over time* (both decided by "
+             "value at random points, whatever the letters)."),
         Text("**Vanishing and exploding gradients.** Put the whole loss at the last step, $L = g^\\top h_T$, and "
              "unroll $h_t = \\tanh(W h_{t-1} + x_t)$ over $T = 20$ steps. Then "
              "$\\partial L / \\partial z_t = \\tanh'(z_t) \\odot W^\\top \\partial L / \\partial z_{t+1}$: the "

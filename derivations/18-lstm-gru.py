@@ -8,6 +8,7 @@ from nnsym.declare import expressions as E
 from nnsym.declare.functions import apply
 from nnsym.derive import bptt as derive
 from nnsym.present.notes import Display, Formula, Note, Plot, Text, script_main
+from nnsym.present.typed_derivation import typed
 from nnsym.verify.formulas import against, relative_error
 
 LINE = 100  # LaTeX characters per displayed line before a long sum is broken
@@ -131,8 +132,68 @@ def _cell_path(forget: float, T: int = 30):
     return np.array(norms)
 
 
+# ----- issue 15: an LSTM derivation as a student types it, read and checked by nnsym lint and nnsym check -----
+TYPED_STEPS = 2
+TYPED_SHAPES = {"h_0": "2", "c_0": "2", "x_t": "2", "y_t": "2",
+                **{f"{w}_{g}": "2x2" for g in "ifgo" for w in "WU"}}
+TYPED_GATES = (("i", r"\sigma"), ("f", r"\sigma"), ("g", r"\tanh"), ("o", r"\sigma"))
+
+
+def _typed_lstm(carried: bool = True):
+    """(rows, definitions, function, gradients): the unrolled LSTM, its deltas (epsilon_t = dL/dh_t, gamma_t =
+    dL/dc_t, eta^{(i)}_t ... the gates' errors) and three weight gradients as sums over time; ``carried=False``
+    drops gamma_2 o f_2 from gamma_1 (a classic slip)."""
+    rows = []
+    for t in range(1, TYPED_STEPS + 1):
+        rows += [(f"{g}_{t}", rf"{fn}(W_{g} x_{t} + U_{g} h_{t - 1})") for g, fn in TYPED_GATES]
+        rows += [(f"c_{t}", rf"f_{t} \odot c_{t - 1} + i_{t} \odot g_{t}"), (f"h_{t}", rf"o_{t} \odot \tanh(c_{t})")]
+    loss = ("L", r"\sum_{t=1}^{T} \frac12 \|h_t - y_t\|^2")
+
+    def gate_errors(t):
+        return [(rf"\eta^{{(i)}}_{t}", None, rf"\gamma_{t} \odot g_{t} \odot i_{t} \odot (1 - i_{t})"),
+                (rf"\eta^{{(f)}}_{t}", None, rf"\gamma_{t} \odot c_{t - 1} \odot f_{t} \odot (1 - f_{t})"),
+                (rf"\eta^{{(g)}}_{t}", None, rf"\gamma_{t} \odot i_{t} \odot (1 - g_{t} \odot g_{t})"),
+                (rf"\eta^{{(o)}}_{t}", None, rf"\epsilon_{t} \odot \tanh(c_{t}) \odot o_{t} \odot (1 - o_{t})")]
+
+    deltas = [
+        (r"\epsilon_2", r"h_2", r"h_2 - y_2"),
+        (r"\gamma_2", r"c_2", r"\epsilon_2 \odot o_2 \odot (1 - \tanh(c_2) \odot \tanh(c_2))"),
+        *gate_errors(2),
+        (r"\epsilon_1", r"h_1", r"h_1 - y_1 + U_i^\top \eta^{(i)}_2 + U_f^\top \eta^{(f)}_2 + U_g^\top \eta^{(g)}_2 "
+                                r"+ U_o^\top \eta^{(o)}_2"),
+        (r"\gamma_1", r"c_1", r"\epsilon_1 \odot o_1 \odot (1 - \tanh(c_1) \odot \tanh(c_1))"
+                              + (r" + \gamma_2 \odot f_2" if carried else "")),
+        *gate_errors(1),
+    ]
+    gradients = [
+        ("W_i", r"\sum_{t=1}^{T} \eta^{(i)}_t x_t^\top"),
+        ("W_f", r"\sum_{t=1}^{T} \eta^{(f)}_t x_t^\top"),
+        ("U_o", r"\sum_{t=1}^{T} \eta^{(o)}_t h_{t-1}^\top"),
+    ]
+    definitions = [f"T = {TYPED_STEPS}"] + [f"{a} = {b}" for a, b in rows] + [f"{a} = {c}" for a, _, c in deltas]
+    rows = rows + [loss] + [(a, c if b is None else rf"\frac{{\partial L}}{{\partial {b}}} = {c}") for a, b, c in deltas]
+    rows += [(rf"\frac{{\partial L}}{{\partial {w}}}", claim) for w, claim in gradients]
+    return rows, definitions, " = ".join(loss), gradients
+
+
+def _typed_declarations():
+    words = []
+    for name, spec in TYPED_SHAPES.items():
+        words += ["--shape", f"{name}={spec}"]
+    return tuple(words + ["--define", f"T = {TYPED_STEPS}"])
+
+
+def _typed_mistake():
+    """nnsym check on dL/dW_i with gamma_1 missing its carried path: the notes are not built if it is not named."""
+    _, definitions, function, gradients = _typed_lstm(carried=False)
+    verdict = ns.check(function, gradients[0][1], "W_i", TYPED_SHAPES, definitions=definitions)
+    if verdict.ok or not (verdict.diagnosis or "").startswith("cell state path missing"):
+        raise ns.VerificationError(f"nnsym check missed the cell state's carried path: {verdict.diagnosis}")
+
+
 def note() -> Note:
     """18: LSTM and GRU."""
+    _typed_mistake()
     lstm = ns.lstm("d", "n", "k", steps=2)
     gru = ns.gru("d", "n", "k", steps=2)
     lstm_bptt, gru_bptt = ns.bptt(lstm), ns.bptt(gru)
@@ -242,6 +303,17 @@ def note() -> Note:
         Text("**The classic mistakes** here: dropping the first path of $\\delta^{(c)}_t$ (the cell state then "
              "behaves like a plain network's), using $c_t$ where $c_{t-1}$ belongs in the forget gate's error, "
              "and forgetting that $h_t$ also enters the next step's gates, not just the next cell state."),
+        Text("**Typed by hand, checked step by step.** A student's LSTM derivation for $T = 2$ steps (no biases, "
+             "$h_t$, $c_t$, $x_t$, $y_t$ of size 2, loss $\\sum_t \\frac12\\|h_t - y_t\\|^2$), with "
+             "$\\epsilon_t = \\partial L / \\partial h_t$, $\\gamma_t = \\partial L / \\partial c_t$ and the "
+             "gates' errors $\\eta^{(i)}_t$, ... (the derivatives by their arguments): the cell state's two paths "
+             "are the two terms of $\\gamma_1$, and $h_1$ reaches the loss through all four gates of step 2. "
+             "`nnsym lint` reads every row, unrolls each $\\sum_{t=1}^{T}$ and checks it:"),
+        typed(_typed_lstm()[0], _typed_declarations(),
+              r"i_t, f_t, g_t, o_t, c_t, h_t, \epsilon_t, \gamma_t, \frac{\partial L}{\partial W_i}, \dots"),
+        Text("Drop the carried term $\\gamma_2 \\odot f_2$ from $\\gamma_1$ and `nnsym check` on "
+             "$\\partial L / \\partial W_i$ says *cell state path missing* (decided by value: the claim equals "
+             "the gradient with that path left out)."),
     ))
 
 

@@ -69,6 +69,10 @@ _EXPORTS["nnsym.present.recurrent"] = ("Bptt", "bptt")
 __all__ += ["avg_pool2d", "conv1d", "conv2d", "max_pool2d", "Unrolled", "gru", "gru_cell", "lstm", "lstm_cell", "rnn", "Bptt",
             "bptt"]
 
+# ----- single-channel correlation as typed (issue 15e) -----
+_EXPORTS["nnsym.declare.correlation"] = ("correlate", "rot180")
+__all__ += ["correlate", "rot180"]
+
 # ----- normalization, dropout, attention, optimizers (issue 14) -----
 _EXPORTS["nnsym.declare.attention"] = ("attention", "embedding", "multi_head_attention", "transformer_block")
 _EXPORTS["nnsym.declare.normalization"] = ("batch_norm", "dropout", "layer_norm")
@@ -91,3 +95,8 @@ __all__ += [
     "cross_entropy", "entropy", "evidence", "gaussian_kl", "gaussian_log_density", "isotropic_nll", "kl_divergence",
     "mvn_log_density", "mvn_nll",
 ]
+
+# ----- recurrent networks typed in LaTeX: names defined by formulas (issue 15f) -----
+_EXPORTS["nnsym.declare.definitions"] = ("Definitions",)
+
+__all__ += ["Definitions"]

@@ -189,6 +189,19 @@ class Expr:
     def __rtruediv__(self, other):
         return lift(other) / self
 
+    # The user's handles on printing, which lives in emit, a stage above. Nodes carry structure only, so
+    # the printers are imported when asked (they used to be attached by emit's modules, and a fresh
+    # `import nnsym`, which loads modules lazily, left X.to_sympy() an AttributeError).
+    def to_sympy(self, symbols=()):
+        """A SymPy matrix expression (a SymPy scalar when 1 x 1) of the same value: `nnsym.to_sympy`."""
+        from nnsym.emit.sympy_printer import to_sympy
+        return to_sympy(self, symbols)
+
+    def _repr_latex_(self) -> str:
+        """Jupyter's display: the formula as nnsym prints it."""
+        from nnsym.emit.latex import latex
+        return f"$\\displaystyle {latex(self)}$"
+
     def __pow__(self, exponent):
         if self.is_scalar:
             return power(self, exponent)

@@ -121,6 +121,11 @@ class Network:
     norm: Optional[str] = None  # "batch" or "layer": the hidden layers' z = BN(W a, gamma, beta) (issue 14)
     dropout_keep: object = None  # keep probability of dropout on the hidden activations (issue 14)
 
+    def _repr_latex_(self) -> str:
+        """Jupyter's display: the forward pass (printing lives in emit, imported when asked)."""
+        from nnsym.emit.latex import network_repr_latex
+        return network_repr_latex(self)
+
     def __post_init__(self):
         if not self.layers:
             raise InputError("a network needs at least one layer")

@@ -29,6 +29,7 @@ HEAVY = {"Normalize": 3, "StdDev": 3, "RowSoftmax": 2, "Composite": 0, "ColumnBl
 # Convolution and pooling (issue 15): im2col and its kin only move and add entries; a max over a window
 # is a nest of comparisons whose Piecewise SymPy differentiates slowly (a small CNN took it minutes).
 HEAVY.update({"Im2col": 0, "Col2im": 0, "AvgPool": 0, "Upsample": 0, "MaxPool": 4, "MaxMask": 4})
+HEAVY.update({"Correlate": 0, "Rot180": 0})  # issue 15e: X star K is bilinear, rot180 moves entries
 
 
 def _weight(node: Expr) -> int:

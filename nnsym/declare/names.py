@@ -28,13 +28,15 @@ _MAX_NAME = 64
 # (tests/test_security.py checks that every helper of every printer is listed).
 _RESERVED = frozenset(dir(builtins)) | {"np", "numpy", "jnp", "jax", "torch", "math"} | {
     "sigmoid", "sigmoid_prime", "log_sigmoid", "softplus", "tanh_prime", "relu", "heaviside", "step_nonpositive",
-    "leaky_relu", "leaky_relu_prime", "elu", "elu_prime", "erf", "normal_pdf", "gelu", "gelu_prime", "logsumexp",
+    "leaky_relu", "leaky_relu_prime", "elu", "elu_prime", "erf", "erfc", "erf_magnitude", "normal_cdf", "normal_pdf",
+    "gelu", "gelu_prime", "logsumexp",
     "softmax", "log_softmax", "softmax_cross_entropy", "binary_cross_entropy", "logdet"}
 # issue 15: the convolution and pooling helpers (nnsym.emit.spatial)
 _RESERVED = _RESERVED | {"im2col", "col2im", "max_pool", "avg_pool", "max_mask", "upsample"}
 _RESERVED |= {"row_softmax", "causal_row_softmax", "standardize", "std_dev"}  # normalization, attention (issue 14)
 _RESERVED |= {"sigmoid_vjp", "tanh_vjp", "max_pool_adjoint", "channel_correlate", "channel_correlate_kernel_adjoint",
               "channel_correlate_input_adjoint"}  # issue 15h
+_RESERVED |= {"correlate"}  # issue 15e: single-channel correlation (nnsym.emit.correlate_numpy)
 
 _ACCENTS = {"hat": "hat", "bar": "bar", "tilde": "tilde", "dot": "dot", "widehat": "hat", "overline": "bar"}
 

@@ -40,7 +40,22 @@ def as_eps(eps) -> sympy.Expr:
     return value
 
 
-class Normalize(Expr):
+class _OverEps(Expr):
+    """A statistic of each row (over the batch) or each column (over the features), with an eps: the
+    parameters Normalize and StdDev share."""
+
+    __slots__ = ()
+
+    @property
+    def over(self) -> str:
+        return self.params[0]
+
+    @property
+    def eps(self):
+        return self.params[1]
+
+
+class Normalize(_OverEps):
     """x-hat: Z standardised per row over the batch (``over="batch"``) or per column over the features."""
 
     __slots__ = ()
@@ -49,20 +64,12 @@ class Normalize(Expr):
         super().__init__((operand,), (over, as_eps(eps)), operand.shape)
 
     @property
-    def over(self) -> str:
-        return self.params[0]
-
-    @property
-    def eps(self):
-        return self.params[1]
-
-    @property
     def count(self):
         """N, the number of values each mean is taken over (B for batch norm, n for layer norm)."""
         return self.cols if self.over == "batch" else self.rows
 
 
-class StdDev(Expr):
+class StdDev(_OverEps):
     """sqrt(var + eps) of each row (n x 1, over the batch) or each column (1 x B, over the features)."""
 
     __slots__ = ()
@@ -70,14 +77,6 @@ class StdDev(Expr):
     def __init__(self, operand, over: str, eps):
         shape = (operand.rows, 1) if over == "batch" else (1, operand.cols)
         super().__init__((operand,), (over, as_eps(eps)), shape)
-
-    @property
-    def over(self) -> str:
-        return self.params[0]
-
-    @property
-    def eps(self):
-        return self.params[1]
 
 
 def _over(over):

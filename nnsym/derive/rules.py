@@ -45,6 +45,7 @@ from nnsym.declare.expressions import (
 from nnsym.declare.functions import sigmoid
 from nnsym.declare.attention import ColumnBlock, PadColumns, RowSoftmax, column_block, pad_columns
 from nnsym.declare.composite import Composite
+from nnsym.declare.correlation import Correlate, Rot180, correlate, rot180
 from nnsym.declare.normalization import Normalize, StdDev, std
 
 VJP = {}
@@ -323,6 +324,26 @@ def _upsample(node, G):
 def _max_mask(node, G):
     """d maxmask(X) = 0 wherever the arg-max is unique: the mask is piecewise constant (as H(z))"""
     return [E.Zero(*node.args[0].shape)]
+
+
+# ----- single-channel correlation as typed (issue 15e; nnsym.declare.correlation) -----
+# Y[i,j] = sum_ab Xpad[i+a, j+b] K[a,b] is bilinear in (X, K). Its adjoint in K is the correlation of the
+# padded input with G; its adjoint in X sends G[i,j] K[a,b] back to X[i+a-p, j+b-p], which is G padded
+# by k-1-p (cropped when p > k-1) correlated with K rotated by 180 degrees.
+
+
+@vjp(Correlate)
+def _correlate(node, G):
+    """d(X star_p K) = dX star_p K + X star_p dK: dK = X star_p G, dX = G star_{k-1-p} rot180(K)"""
+    X, K = node.args
+    (kh, kw), (ph, pw) = (int(s) for s in K.shape), node.padding
+    return [correlate(G, rot180(K), (kh - 1 - ph, kw - 1 - pw)), correlate(X, G, node.padding)]
+
+
+@vjp(Rot180)
+def _rot180(node, G):
+    """d rot180(K) = rot180(dK); rot180 is a permutation that is its own inverse, so its adjoint is itself"""
+    return [rot180(G)]
 
 
 def rule_for(node):

@@ -20,6 +20,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 from nnsym.declare import expressions as E
 from nnsym.declare.attention import ColumnBlock, PadColumns, RowSoftmax
+from nnsym.declare.correlation import Correlate, Rot180
 from nnsym.declare.composite import Composite
 from nnsym.declare.expressions import Expr, Named, Symbol
 from nnsym.declare.normalization import Normalize, StdDev
@@ -109,6 +110,9 @@ RULE_NAMES.update({
     Composite: _named("definition"),
 })
 ROUTINE = ROUTINE + (Composite,)  # BN(Z, gamma, beta) is opened up without a line of its own
+
+# Single-channel correlation as typed (issue 15e).
+RULE_NAMES.update({Correlate: _named("correlation rule"), Rot180: _named("rotation rule")})
 
 
 def rule_name(node: Expr, position: int) -> RuleName:

@@ -17,7 +17,7 @@ from sympy.printing.printer import Printer
 from nnsym.declare.expressions import (
     Add, Constant, Expr, Hadamard, HadamardDiv, Inverse, MatMul, Named, Power, Scale, Sum, Symbol, number,
 )
-from nnsym.declare.layers import Network
+from nnsym.declare.correlation import written_padding
 from nnsym.declare.limits import require_writable
 from nnsym.errors import InputError, MissingRuleError, refuse_deep_nesting
 
@@ -70,6 +70,10 @@ class Notation:
 
 # Precedences: a child binding more loosely than its parent's slot is parenthesised.
 ADD, HADAMARD, PRODUCT, POSTFIX, ATOM = 10, 15, 20, 30, 40
+# issue 15e: \star is read at the level of a product, left to right; printed, a correlation is
+# parenthesised as a factor of a product and its operands are atoms (or parenthesised), so that
+# nobody has to know how \star and juxtaposition group: \left(A B\right) \star K, \left(X \star K\right) W.
+CORRELATE = 18
 
 
 class LatexPrinter(Printer):
@@ -112,6 +116,8 @@ class LatexPrinter(Printer):
             return ATOM
         if kind in ("Hadamard", "HadamardDiv", "Kronecker"):
             return HADAMARD
+        if kind == "Correlate":
+            return CORRELATE  # issue 15e: X \star K - Y, but \left(X \star K\right) W
         if kind == "MatMul":
             return PRODUCT
         if kind in ("SoftmaxCrossEntropy", "BinaryCrossEntropy"):
@@ -405,7 +411,10 @@ class LatexPrinter(Printer):
         if product is not None:
             return product
         left, right = node.args
-        return f"{self.wrap(left, PRODUCT + 1)} {self.notation.hadamard} {self.wrap(right, PRODUCT + 1)}"
+        # (a o b) o c is written a o b o c, as the reader reads it back (left to right)
+        chained = type(left) is type(node) and self.scalar_product(left) is None
+        first = self._print(left) if chained else self.wrap(left, PRODUCT + 1)
+        return f"{first} {self.notation.hadamard} {self.wrap(right, PRODUCT + 1)}"
 
     def _print_HadamardDiv(self, node):
         left, right = node.args
@@ -579,6 +588,25 @@ class LatexPrinter(Printer):
     def _print_Upsample(self, node):
         return self.spatial("upsample", node)
 
+    # ----- single-channel correlation as typed (issue 15e; nnsym.declare.correlation) -----
+    def star(self, node) -> str:
+        r"""\star for no padding, \star_{\mathrm{full}} for k - 1 in both directions, else \star_{p=...}."""
+        if node.padding == (0, 0):
+            return r"\star"
+        if node.full:
+            return r"\star_{\mathrm{full}}"
+        written = written_padding(*node.args, node.padding)
+        return rf"\star_{{p={written}}}" if isinstance(written, int) else rf"\star_{{p=({written[0]}, {written[1]})}}"
+
+    def _print_Correlate(self, node):
+        image, kernel = node.args
+        for child in node.args:  # a correlation's neighbours do not size an I or 1 as a product's do
+            self.sized |= {id(child), id(child.args[1]) if isinstance(child, Scale) else None}
+        return f"{self.wrap(image, POSTFIX)} {self.star(node)} {self.wrap(kernel, POSTFIX)}"
+
+    def _print_Rot180(self, node):
+        return rf"\operatorname{{rot180}}\left({self._print(node.args[0])}\right)"
+
     # ----- normalization and attention (issue 14): operator names the reader reads back -----
     def layer_subscript(self, *parts) -> str:
         parts = [p for p in parts if p]
@@ -634,19 +662,11 @@ def latex(expr: Expr, notation: Notation = Notation()) -> str:
 
 
 # ----- issue 10: expressions and networks display as LaTeX in Jupyter ----------------------------------
-# The nodes carry structure only and declare cannot import emit, so the display hook is attached here,
-# where printing lives (nnsym/__init__.py imports this module).
-
-def _expression_repr_latex(expr: Expr) -> str:
-    return f"$\\displaystyle {latex(expr)}$"
-
-
-def _network_repr_latex(network) -> str:
+def network_repr_latex(network) -> str:
+    """A network's forward pass as an aligned display (Network._repr_latex_)."""
     forward = network.forward()
     rows = [rf"{latex(z)} &= {latex(z.definition)}" for z in forward.pre_activations]
     rows.append(rf"L &= {latex(forward.loss)}")
     return "$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$"
 
 
-Expr._repr_latex_ = _expression_repr_latex
-Network._repr_latex_ = _network_repr_latex

@@ -32,15 +32,18 @@ from nnsym.errors import InputError, MissingRuleError
 
 HELPERS = {
     "sigmoid", "sigmoid_prime", "log_sigmoid", "softplus", "tanh_prime", "relu", "heaviside",
-    "step_nonpositive", "leaky_relu", "leaky_relu_prime", "elu", "elu_prime", "erf", "normal_pdf",
+    "step_nonpositive", "leaky_relu", "leaky_relu_prime", "elu", "elu_prime", "erf", "erfc", "erf_magnitude",
+    "normal_cdf", "normal_pdf",
     "gelu", "gelu_prime", "logsumexp", "softmax", "log_softmax", "softmax_cross_entropy",
     "binary_cross_entropy", "logdet",
     "softmax_vjp", "float_array", "float_dtype",  # issue 10
     "im2col", "col2im", "max_pool", "avg_pool", "max_mask", "upsample",  # issue 15: nnsym.emit.spatial
 }
+HELPERS |= {"correlate"}  # issue 15e: nnsym.emit.correlate_numpy (and _torch, _jax)
 # Helpers that call other helpers.
 HELPER_NEEDS = {
-    "gelu": {"erf", "normal_pdf"}, "gelu_prime": {"erf", "normal_pdf"}, "log_softmax": {"logsumexp"},
+    "gelu": {"normal_cdf", "normal_pdf"}, "gelu_prime": {"normal_cdf", "normal_pdf"}, "normal_cdf": {"erfc"},
+    "erf": {"erf_magnitude"}, "erfc": {"erf_magnitude"}, "log_softmax": {"logsumexp"},
     "softmax_cross_entropy": {"log_softmax", "logsumexp"}, "binary_cross_entropy": {"softplus"},
     "max_mask": {"max_pool", "upsample", "avg_pool"},  # issue 15: NumPy's mask compares with the upsampled maxima
 }
@@ -360,6 +363,14 @@ class NumPyPrinter(Printer):
     def _print_ChannelCorrelationInputAdjoint(self, node):
         return self.correlation("channel_correlate_input_adjoint", node)
 
+    # ---- single-channel correlation as typed (issue 15e; helper from nnsym.emit.correlate_numpy) ----
+    def _print_Correlate(self, node):
+        ph, pw = node.padding
+        return f"{self.helper('correlate')}({self.arg(node, 0)}, {self.arg(node, 1)}, {ph}, {pw})"
+
+    def _print_Rot180(self, node):
+        return f"{self.child(node, 0, ATOM)}[::-1, ::-1]"
+
     # ---- normalization and attention (issue 14); lowered forms in nnsym.emit.layer_lowering ----
     axis_keywords = ("axis", "keepdims")  # PyTorch: dim, keepdim
 
@@ -478,10 +489,14 @@ class GeneratedFunction:
 def helper_source(names, module=stable) -> str:
     """Source of the stable helpers (and those they call), in a fixed order; ``module`` holds them
     (`stable`, or its twin for another array library)."""
-    wanted = set(names)
-    for name in list(wanted):
-        wanted |= HELPER_NEEDS.get(name, set())
-    return "\n\n".join(inspect.getsource(getattr(module, n)) for n in sorted(wanted))
+    wanted, new = set(), set(names)
+    while new:  # and what those call, to the end of the chain (gelu -> normal_cdf -> erfc -> erf_magnitude)
+        wanted |= new
+        new = set().union(*(HELPER_NEEDS.get(name, set()) for name in new)) - wanted
+    # A name asked for must be there; one only called by another may be missing from a library's twin
+    # module, whose helper is the library's own kernel (torch's erfc needs no erf_magnitude).
+    return "\n\n".join(inspect.getsource(getattr(module, n)) for n in sorted(wanted)
+                       if n in names or hasattr(module, n))
 
 
 def write_function(name: str, outputs: Mapping[str, Expr], doc: str = "", *, printer: type = None,

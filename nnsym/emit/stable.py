@@ -69,25 +69,19 @@ def elu_prime(z, alpha):
     return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0)))
 
 
-def erf(z):
-    # fdlibm's erf (s_erf.c, Sun Microsystems 1993, freely distributable; also FreeBSD's msun), vectorised.
-    # Rational approximations, each within 1 ulp, on |x| in [0, 0.84375): x + x P(x^2) / Q(x^2);
-    # [0.84375, 1.25): c + P(s) / Q(s), s = |x| - 1; [1.25, 6): 1 - exp(-x^2 - 0.5625 + R(1/x^2) / S(1/x^2)) / |x|,
-    # one R / S below 1/0.35 and another above; 1 from 6 on (erf(6) = 1 - 2e-17 rounds to 1). Each entry
-    # is evaluated once, by its own interval: the entries are sorted by interval (a stable argsort of a
-    # small code), each interval is then a contiguous slice, and one scatter puts the results back.
-    # Computed on |x| and given x's sign at the end, so erf is exactly odd (erf(-0) = -0); nan falls in
-    # the first interval and stays nan, +-inf in the last (+-1). Against np.vectorize(math.erf): the same
-    # to 1 ulp, and 3-4 times faster at 256 x 64.
-    x = np.asarray(z, dtype=float)
-    if x.size <= 64:
-        # A few entries (the verification checks' small sizes): the forty array operations below cost
-        # NumPy's call overhead each, 235 us for 12 entries against 5 us for C's erf entry by entry
-        # (within 1 ulp of the above; exactly odd; nan stays nan, +-inf gives +-1).
-        return np.array([math.erf(v) for v in x.ravel().tolist()], dtype=np.asarray(z).dtype
-                        if np.asarray(z).dtype == np.float32 else np.float64).reshape(x.shape)
-    a = np.abs(x).ravel()
-    edges = (0.84375, 1.25, 2.857142857142857, 6.0)
+def erf_magnitude(a, complement=False):
+    # fdlibm's erf and erfc (s_erf.c, Sun Microsystems 1993, freely distributable; also FreeBSD's msun),
+    # vectorised, for a flat float64 array a >= 0: erf(a), or erfc(a) when ``complement``.
+    # Rational approximations, each within 1 ulp, on a in [0, 0.84375): a + a P(a^2) / Q(a^2);
+    # [0.84375, 1.25): c + P(s) / Q(s), s = a - 1; [1.25, 28): erfc(a) = exp(-a^2 - 0.5625 + R(1/a^2) / S(1/a^2)) / a,
+    # one R / S below 1/0.35 and another above; erf is 1 from 6 on (erf(6) = 1 - 2e-17 rounds to 1), erfc 0
+    # from 28 on. erfc is computed as that tail, never as 1 - erf, so it keeps its digits far out
+    # (erfc(6.4) = 1.1e-19, where 1 - erf(6.4) is 0). Each entry is evaluated once, by its own interval: the
+    # entries are sorted by interval (a stable argsort of a small code), each interval is then a contiguous
+    # slice, and one scatter puts the results back. nan falls in the first interval and stays nan, inf in
+    # the last. Against math.erf / math.erfc entry by entry: the same to 1 ulp, and 3-4 times faster at 256 x 64.
+    # erfc's last interval runs on to 28, where erfc underflows to 0; erf's to 6, where erf rounds to 1
+    edges = (0.84375, 1.25, 2.857142857142857, 28.0 if complement else 6.0)
     above = [a >= e for e in edges]
     order = np.argsort(np.add(np.add(above[0], above[1], dtype=np.int8), np.add(above[2], above[3], dtype=np.int8)),
                        kind="stable")
@@ -122,6 +116,8 @@ def erf(z):
             -2.16637559486879084300e-03), (
             1.0, 1.06420880400844228286e-01, 5.40397917702171048937e-01, 7.18286544141962662868e-02,
             1.26171219808761642112e-01, 1.36370839120290507362e-02, 1.19844998467991074170e-02))
+        if complement:  # erf < 0.85 here: 1 - erf loses nothing
+            y[:ends[1]] = 1.0 - y[:ends[1]]
         y[ends[1]:ends[2]] = rational(1.0 / np.square(b[ends[1]:ends[2]]), (
             -9.86494403484714822705e-03, -6.93858572707181764372e-01, -1.05586262253232909814e+01,
             -6.23753324503260060396e+01, -1.62396669462573470355e+02, -1.84605092906711035994e+02,
@@ -139,11 +135,40 @@ def erf(z):
         # x^2 = h^2 - (h - x)(h + x) with h = x cut to 21 mantissa bits, so that h^2 is exact.
         t = b[ends[1]:ends[3]]
         h = (t.view(np.uint64) & np.uint64(0xFFFFFFFF00000000)).view(np.float64)
-        y[ends[1]:ends[3]] = 1.0 - np.exp(-h * h - 0.5625) * np.exp((h - t) * (h + t) + y[ends[1]:ends[3]]) / t
-    y[ends[3]:] = 1.0
+        tail = np.exp(-h * h - 0.5625) * np.exp((h - t) * (h + t) + y[ends[1]:ends[3]]) / t  # erfc(t)
+        y[ends[1]:ends[3]] = tail if complement else 1.0 - tail
+    y[ends[3]:] = 0.0 if complement else 1.0
+    a = a.copy()
     a[order] = y
-    # computed in float64 (the bit tricks above need it); float32 in, float32 out
-    return np.copysign(a.reshape(x.shape), x).astype(np.asarray(z).dtype if np.asarray(z).dtype == np.float32 else np.float64)
+    return a
+
+
+def erf(z):
+    # Computed on |x| and given x's sign at the end, so erf is exactly odd (erf(-0) = -0).
+    x = np.asarray(z, dtype=float)
+    dtype = np.float32 if np.asarray(z).dtype == np.float32 else np.float64  # float32 in, float32 out
+    if x.size <= 64:
+        # A few entries (the verification checks' small sizes): the forty array operations of
+        # erf_magnitude cost NumPy's call overhead each, 235 us for 12 entries against 5 us for C's erf
+        # entry by entry (within 1 ulp of it; exactly odd; nan stays nan, +-inf gives +-1).
+        return np.array([math.erf(v) for v in x.ravel().tolist()], dtype=dtype).reshape(x.shape)
+    return np.copysign(erf_magnitude(np.abs(x).ravel()).reshape(x.shape), x).astype(dtype)
+
+
+def erfc(z):
+    # 1 - erf(z) without the cancellation: for z > 0 the tail itself, for z < 0 2 - erfc(|z|) (no loss there).
+    x = np.asarray(z, dtype=float)
+    dtype = np.float32 if np.asarray(z).dtype == np.float32 else np.float64
+    if x.size <= 64:  # as in erf: C's erfc entry by entry beats forty array operations
+        return np.array([math.erfc(v) for v in x.ravel().tolist()], dtype=dtype).reshape(x.shape)
+    tail = erf_magnitude(np.abs(x).ravel(), complement=True).reshape(x.shape)
+    return np.where(x < 0, 2.0 - tail, tail).astype(dtype)
+
+
+def normal_cdf(z):
+    # Phi(z) = erfc(-z / sqrt 2) / 2. The textbook (1 + erf(z / sqrt 2)) / 2 cancels to 0 for z < -8.3
+    # (Phi(-9) = 1.1e-19): GELU(-9) came out 0 and GELU'(-9) 1 % off.
+    return 0.5 * erfc(-np.asarray(z) / math.sqrt(2.0))
 
 
 def normal_pdf(z):
@@ -151,11 +176,11 @@ def normal_pdf(z):
 
 
 def gelu(z):
-    return 0.5 * z * (1.0 + erf(z / math.sqrt(2.0)))
+    return z * normal_cdf(z)
 
 
 def gelu_prime(z):
-    return 0.5 * (1.0 + erf(z / math.sqrt(2.0))) + z * normal_pdf(z)
+    return normal_cdf(z) + z * normal_pdf(z)
 
 
 def logsumexp(z):
@@ -251,3 +276,6 @@ def standardize(z, axis, eps):
 
 # ----- convolution and pooling (issue 15): defined in nnsym.emit.spatial, copied in by source like the above -----
 from nnsym.emit.spatial import avg_pool, col2im, im2col, max_mask, max_pool, max_pool_adjoint, upsample  # noqa: E402,F401
+
+# ----- single-channel correlation as typed (issue 15e): defined in nnsym.emit.correlate_numpy, copied in by source -----
+from nnsym.emit.correlate_numpy import correlate  # noqa: E402,F401

@@ -66,16 +66,26 @@ def erf(z):
     return jax.scipy.special.erf(z)
 
 
+def erfc(z):
+    return jax.scipy.special.erfc(z)
+
+
+def normal_cdf(z):
+    # erfc(-z / sqrt 2) / 2 keeps Phi's digits for z < -8.3, where (1 + erf(z / sqrt 2)) / 2 is 0
+    # (as jax.scipy.special.ndtr does)
+    return 0.5 * erfc(-z / jnp.sqrt(2.0))
+
+
 def normal_pdf(z):
     return jnp.exp(-0.5 * jnp.square(z)) / jnp.sqrt(2.0 * jnp.pi)
 
 
 def gelu(z):
-    return 0.5 * z * (1.0 + erf(z / jnp.sqrt(2.0)))
+    return z * normal_cdf(z)
 
 
 def gelu_prime(z):
-    return 0.5 * (1.0 + erf(z / jnp.sqrt(2.0))) + z * normal_pdf(z)
+    return normal_cdf(z) + z * normal_pdf(z)
 
 
 def logsumexp(z):
@@ -153,3 +163,6 @@ def standardize(z, axis, eps):
 
 # ----- convolution and pooling (issue 15): defined in nnsym.emit.spatial_jax, copied in by source like the above -----
 from nnsym.emit.spatial_jax import avg_pool, col2im, im2col, max_mask, max_pool, max_pool_adjoint, upsample  # noqa: E402,F401
+
+# ----- single-channel correlation as typed (issue 15e): defined in nnsym.emit.correlate_jax, copied in by source -----
+from nnsym.emit.correlate_jax import correlate  # noqa: E402,F401

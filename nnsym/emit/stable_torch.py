@@ -69,16 +69,26 @@ def erf(z):
     return torch.special.erf(z)
 
 
+def erfc(z):
+    return torch.special.erfc(z)
+
+
+def normal_cdf(z):
+    # erfc(-z / sqrt 2) / 2 keeps Phi's digits for z < -8.3, where (1 + erf(z / sqrt 2)) / 2 is 0
+    # (torch.special.ndtr is 0 there too)
+    return 0.5 * erfc(-z / math.sqrt(2.0))
+
+
 def normal_pdf(z):
     return torch.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
 
 
 def gelu(z):
-    return 0.5 * z * (1.0 + erf(z / math.sqrt(2.0)))
+    return z * normal_cdf(z)
 
 
 def gelu_prime(z):
-    return 0.5 * (1.0 + erf(z / math.sqrt(2.0))) + z * normal_pdf(z)
+    return normal_cdf(z) + z * normal_pdf(z)
 
 
 def logsumexp(z):
@@ -176,6 +186,9 @@ from nnsym.emit.spatial_torch import (  # noqa: E402,F401
     avg_pool, channel_correlate, channel_correlate_input_adjoint, channel_correlate_kernel_adjoint, col2im, im2col,
     max_mask, max_pool, max_pool_adjoint, upsample,
 )
+
+# ----- single-channel correlation as typed (issue 15e): defined in nnsym.emit.correlate_torch, copied in by source -----
+from nnsym.emit.correlate_torch import correlate  # noqa: E402,F401
 
 
 # ----- issue 15h: one kernel for the adjoint of an elementwise activation -----

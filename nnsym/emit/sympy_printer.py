@@ -276,7 +276,3 @@ def to_sympy(expr: Expr, symbols=()):
         raise InputError(f"to_sympy takes an nnsym expression, not {type(expr).__name__}")
     return SympyPrinter(symbols)(expr)
 
-
-# Nodes carry structure only (declare may not import emit), so the method is installed here; nnsym's
-# __init__ imports this module, so every Expr has it whenever nnsym is imported.
-Expr.to_sympy = to_sympy

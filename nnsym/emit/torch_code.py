@@ -53,3 +53,7 @@ class TorchPrinter(NumPyPrinter):
                 name = "sigmoid_vjp" if isinstance(prime, SigmoidPrimeOf) else "tanh_vjp"
                 return f"{self.helper(name)}({self.arg(node, 1 - i)}, {self.names[prime.args[0]]})"
         return super()._print_Hadamard(node)
+
+    # ----- single-channel correlation as typed (issue 15e): torch has no negative-step slices -----
+    def _print_Rot180(self, node):
+        return f"torch.flip({self.arg(node)}, (0, 1))"

@@ -27,6 +27,7 @@ from nnsym.declare.reading import (
     read_claim, read_claim_indices, read_claim_variable, read_definition, read_latex, read_name,
     transpose_repairs,
 )
+from nnsym.declare.definitions import definitions_of
 from nnsym.declare.names import canonical_name, identifier
 from nnsym.derive.delta_form import delta_form
 from nnsym.derive.reverse import cotangents
@@ -69,15 +70,20 @@ def declarations(function: Expr) -> Tuple[Dict[str, tuple], Dict[str, tuple]]:
     return shapes, assumptions
 
 
-def read_function(function, wrt, shapes: Optional[Mapping] = None, assumptions: Optional[Mapping] = None):
-    """(f, variable): the function read (or taken as given) and the declared symbol to differentiate by."""
+def read_function(function, wrt, shapes: Optional[Mapping] = None, assumptions: Optional[Mapping] = None,
+                  definitions=None):
+    """(f, variable): the function read (or taken as given) and the declared symbol to differentiate by.
+    ``definitions`` (LaTeX 'NAME = ...' in order, `nnsym.declare.definitions`) are names the function may
+    use; each becomes a named intermediate of f."""
+    defined = definitions_of(definitions, shapes, assumptions)
     if isinstance(function, Expr):
-        f = function
+        f = defined.expand(function)
         if shapes is None and assumptions is None:
             shapes, assumptions = declarations(function)
     else:
         with reading("function"):
-            f = read_definition(function, shapes, assumptions)[1]
+            f = defined.expand(read_definition(function, _with_defined(shapes, defined), assumptions,
+                                               defined.constants)[1])
     if not f.is_scalar:
         raise ShapeError(f"the function is {show_shape(f.shape)}, not a scalar: a gradient needs a scalar "
                          "function (for a vector function use nnsym.jacobian)")
@@ -89,6 +95,9 @@ def read_function(function, wrt, shapes: Optional[Mapping] = None, assumptions: 
                              f"{spelled('--wrt W', repr('W'))}")
         with reading("wrt"):
             name = read_name(wrt)
+        if name in defined.defined:
+            raise InputError(f"{spelled('--wrt', 'wrt')} {wrt}: {name} is defined ({spelled('--define', 'definitions')}), "
+                             "not a variable: differentiate by a declared symbol (W, h_0, ...)")
         found = {s.name: s for s in f.free_symbols()}
         declared = {read_name(k) for k in (shapes or {})} | {read_name(k) for k in (assumptions or {})}
         if name in found:
@@ -123,13 +132,16 @@ def concrete_sizes(symbols, variable: Symbol) -> Dict:
     return sizes
 
 
-def derive(function, wrt, shapes=None, assumptions=None, oracle: bool = True) -> Gradient:
-    """The verified gradient of a function given as LaTeX (or an expression)."""
-    f, variable = read_function(function, wrt, shapes, assumptions)
+def derive(function, wrt, shapes=None, assumptions=None, oracle: bool = True, definitions=None) -> Gradient:
+    """The verified gradient of a function given as LaTeX (or an expression); ``definitions`` as for
+    `read_function` (the gradient prints with the defined names: h_{1}, ...)."""
+    defined = definitions_of(definitions, shapes, assumptions)
+    f, variable = read_function(function, wrt, shapes, assumptions, defined)
     concrete_sizes(symbols_of(f, variable), variable)
     gradient = grad(f, variable, oracle=oracle)
     if isinstance(function, str):
-        name = read_definition(function, shapes, assumptions)[0]  # L in "L = ...": dL/dW, not df/dW
+        # L in "L = ...": dL/dW, not df/dW
+        name = read_definition(function, _with_defined(shapes, defined), assumptions, defined.constants)[0]
         if name:
             gradient = replace(gradient, function_name=name)
     return gradient
@@ -154,6 +166,11 @@ def gradient_json(gradient: Gradient, spellings: Optional[Mapping[str, str]] = N
             "methods": [str(r) for r in reports],
         },
     }
+
+
+def _with_defined(shapes, defined) -> Dict:
+    """The declared shapes and those of the defined names (issue 15): what a formula that uses them is read with."""
+    return {**dict(shapes or {}), **{name: expr.shape for name, expr in defined.defined.items()}}
 
 
 # ----- the verdict -----------------------------------------------------------------------------------
@@ -296,18 +313,18 @@ def _claim_symbols_known(claim: Expr, f: Expr, variable: Symbol):
                          "write the claim in the function's symbols")
 
 
-def _read_claimed(claimed, shapes, assumptions, shape):
+def _read_claimed(claimed, shapes, assumptions, shape, constants=None):
     """(claim expression or None, the variable named on its left side or None, shape message); a bare
     I or 1 in the claim has the gradient's ``shape``."""
     if isinstance(claimed, Expr):
         return claimed, None, ""
     with reading("claimed"):
         try:
-            _, named, claim = read_claim(claimed, shapes, assumptions, shape)
+            _, named, claim = read_claim(claimed, shapes, assumptions, shape, constants)
         except ShapeError as error:  # the claim's own shapes do not fit: an answer, and a wrong one
             message = f"the claim's shapes do not fit together: {str(error).splitlines()[0]}"
             # issue 10: say which one transpose would make them fit (and give the gradient's shape)
-            repairs = [said for said, expr in transpose_repairs(claimed, shapes, assumptions, shape)
+            repairs = [said for said, expr in transpose_repairs(claimed, shapes, assumptions, shape, constants)
                        if shape is None or expr.shape == tuple(shape)]
             if repairs:
                 message += f"; they fit with {repairs[0]}"
@@ -316,7 +333,7 @@ def _read_claimed(claimed, shapes, assumptions, shape):
 
 
 def check(function, claimed, wrt=None, shapes: Optional[Mapping] = None, assumptions: Optional[Mapping] = None,
-          points: int = POINTS, seed: int = 0, layout: str = "denominator") -> Verdict:
+          points: int = POINTS, seed: int = 0, layout: str = "denominator", definitions=None) -> Verdict:
     """Does ``claimed`` equal the gradient of ``function`` with respect to ``wrt``?
 
     ``function`` and ``claimed`` are LaTeX (shapes as for `read_latex`: ``{"W": "3x2"}``, assumptions
@@ -324,11 +341,14 @@ def check(function, claimed, wrt=None, shapes: Optional[Mapping] = None, assumpt
     (``\\frac{\\partial L}{\\partial W} = ...``), which then names the variable if ``wrt`` is None.
     An entry-wise claim (``\\frac{\\partial L}{\\partial W_{ij}} = \\sum_k ...``) is read into matrix form
     (``matrix_form`` of the verdict). ``layout="numerator"``: the claim is the gradient transposed
-    (row vectors, as in texts that use Jacobian layout)."""
-    verdict = _check(function, claimed, wrt, shapes, assumptions, points, seed, layout)
+    (row vectors, as in texts that use Jacobian layout). ``definitions``: LaTeX 'NAME = ...' in order
+    (``["h_1 = \\tanh(W h_0 + U x_1)", "T = 3"]``): names the function and the claim may use
+    (`nnsym.declare.definitions`; sums over time steps, `nnsym.declare.reading.time_steps`)."""
+    defined = definitions_of(definitions, shapes, assumptions)
+    verdict = _check(function, claimed, wrt, shapes, assumptions, points, seed, layout, defined)
     if isinstance(claimed, str) and verdict.expressions:
         try:
-            indexed = read_claim_indices(claimed, shapes, assumptions)
+            indexed = read_claim_indices(claimed, _with_defined(shapes, defined), assumptions, defined.constants)
         except NnsymError:
             indexed = None
         if indexed:
@@ -336,7 +356,7 @@ def check(function, claimed, wrt=None, shapes: Optional[Mapping] = None, assumpt
     return verdict
 
 
-def _check(function, claimed, wrt, shapes, assumptions, points, seed, layout) -> Verdict:
+def _check(function, claimed, wrt, shapes, assumptions, points, seed, layout, defined) -> Verdict:
     if layout not in ("denominator", "numerator"):
         raise InputError(f"layout must be 'denominator' or 'numerator', not {layout!r}")
     if isinstance(function, Expr) and shapes is None and assumptions is None:
@@ -345,20 +365,24 @@ def _check(function, claimed, wrt, shapes, assumptions, points, seed, layout) ->
         if isinstance(claimed, Expr):
             raise InputError("say which variable the gradient is with respect to (wrt=...)")
         with reading("claimed"):
-            wrt = read_claim_variable(claimed, shapes, assumptions)
+            wrt = read_claim_variable(claimed, _with_defined(shapes, defined), assumptions, defined.constants)
         if wrt is None:
             raise InputError(f"say which variable the gradient is with respect to: {spelled('--wrt NAME', 'wrt=NAME')}, or a left side "
                              "\\frac{\\partial L}{\\partial W} = ... in the claim")
-    f, variable = read_function(function, wrt, shapes, assumptions)
-    truth = derive(f, variable).expression  # verified by finite differences and the elementwise oracle
+    f, variable = read_function(function, wrt, shapes, assumptions, defined)
+    derived = derive(f, variable)
+    truth = derived.expression  # verified by finite differences and the elementwise oracle
     # The function's scalars are declared for the claim, so that 2cx reads as 2 c x, as it would there.
     scalars = {s.name: (1, 1) for s in f.free_symbols() if s.is_scalar}
-    claim, named, message = _read_claimed(claimed, {**scalars, **dict(shapes or {})}, assumptions, truth.shape)
+    claim_shapes = {**scalars, **_with_defined(shapes, defined)}
+    claim, named, message = _read_claimed(claimed, claim_shapes, assumptions, truth.shape, defined.constants)
     if claim is not None and claim.shape not in (truth.shape, truth.shape[::-1]) and not isinstance(claimed, Expr):
         # a bare 1 sized for the gradient's shape may fit only the transposed one (x 1^T, numerator layout)
-        again = _read_claimed(claimed, {**scalars, **dict(shapes or {})}, assumptions, truth.shape[::-1])
+        again = _read_claimed(claimed, claim_shapes, assumptions, truth.shape[::-1], defined.constants)
         if again[0] is not None and again[0].shape == truth.shape[::-1]:
             claim, named, message = again
+    if claim is not None:  # issue 15: the defined names the claim uses (h_t, \delta_t), as named intermediates
+        claim = defined.expand(claim)
     if named is not None and canonical_name(named) != variable.name:
         raise InputError(f"the claim is a derivative with respect to {named}, but {spelled('--wrt', 'wrt')} is {variable.name}")
     shown_truth = latex(truth)
@@ -375,11 +399,16 @@ def _check(function, claimed, wrt, shapes, assumptions, points, seed, layout) ->
         if layout == "numerator":
             message = (f"the claim is {show_shape(claim.shape[::-1])}, but in numerator layout the gradient with "
                        f"respect to {variable.name} is {show_shape(truth.shape[::-1])}, its shape transposed")
+        message += diagnose.padding_hint(claim, truth)  # issue 15e: \star where \star_{\mathrm{full}} belongs
         if claim.shape != truth.shape[::-1]:  # a transposed claim is still evaluated: the diagnosis says so
             return Verdict(False, shown_truth, shown_claim, None, None, None, None, None, None, 0,
                            variable.name, message, expressions=(truth, claim))
     verdict = _judge(f, variable, truth, claim, shown_truth, shown_claim, message, points, seed)
-    verdict = replace(verdict, gradient_steps=_delta_steps(f, variable, truth))
+    if derived.bptt and layout == "denominator":  # issue 15i: a typed recurrent network as BPTT
+        steps = tuple(f"{name} = {value}" for name, value in derived.bptt.deltas) + (derived.bptt.gradient,)
+    else:
+        steps = _delta_steps(f, variable, truth)
+    verdict = replace(verdict, gradient_steps=steps)
     if verdict.diagnosis and verdict.diagnosis.startswith("transpose") and layout == "denominator":
         verdict = replace(verdict, diagnosis=verdict.diagnosis + NUMERATOR_HINT)
     return verdict
@@ -479,7 +508,8 @@ def _verdict(f, variable, truth, sizes, drawn, true_values, claimed_values, clai
     diagnosis = None
     if not ok and not undecided:
         claim = expressions[1] if expressions else None
-        sample = diagnose.Sample(f, variable, truth, sizes, drawn, true_values, claimed_values, claim_at, claim)
+        sample = diagnose.Sample(f, variable, truth, sizes, drawn, true_values, claimed_values, claim_at, claim,
+                                 typical=typical_count)
         diagnosis = diagnose.diagnose(sample)
     worst_claimed = worst_true = None
     if transposed_shape:  # entries of a transposed claim do not correspond: the diagnosis says it all

@@ -140,6 +140,10 @@ def _gradient_arguments(parser: argparse.ArgumentParser, wrt_required: bool = Tr
     parser.add_argument("--assume", action="append", default=[], metavar="NAME=KIND",
                         help="symmetric, spd, positive, probability, onehot or positive-determinant")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    # issue 15: names defined by formulas (an unrolled recurrent network: h_1 = ..., h_2 = ..., T = 3)
+    parser.add_argument("--define", action="append", default=[], metavar="NAME=LATEX",
+                        help=r"a name the function and the claim may use, e.g. 'h_1 = \tanh(W h_0 + U x_1)' "
+                             "(repeat, in order; each may use the ones before it)")
 
 
 @subcommand("derive", "the closed-form gradient of a scalar function given in LaTeX, verified")
@@ -159,7 +163,7 @@ def _derive(parser: argparse.ArgumentParser):
         from nnsym.present.index_form import derive_json, derive_lines
 
         shapes, assumptions = _declarations(args)
-        gradient = derive(args.function, args.wrt, shapes, assumptions)
+        gradient = derive(args.function, args.wrt, shapes, assumptions, definitions=args.define)
         if args.json:
             written = {item.partition("=")[0].strip(): None for item in args.shape + args.assume}
             print(json.dumps(derive_json(gradient, args.layout, args.index, written)))
@@ -187,7 +191,8 @@ def _check(parser: argparse.ArgumentParser):
         from nnsym.present.claims import check
 
         shapes, assumptions = _declarations(args)
-        verdict = check(args.function, args.claimed, args.wrt, shapes, assumptions, layout=args.layout)
+        verdict = check(args.function, args.claimed, args.wrt, shapes, assumptions, layout=args.layout,
+                        definitions=args.define)
         print(json.dumps(verdict.to_json()) if args.json else verdict)
         return 0 if verdict.ok else 4 if verdict.undecided else 1
 
@@ -333,7 +338,7 @@ def _complain(message: str, code: int = 2) -> int:
 
 # Options whose value is a formula: a formula may start with "-" (-y^\top \log ...), which argparse
 # would take for an option. Joined to its flag (--function=-y...), it is read as the value (issue 10).
-FORMULA_OPTIONS = ("--function", "--claimed")
+FORMULA_OPTIONS = ("--function", "--claimed", "--define")
 
 
 def _join_formula_values(argv: List[str]) -> List[str]:

@@ -35,6 +35,7 @@ import numpy as np
 from nnsym.declare.expressions import (
     Expr, MatMul, Symbol, matrix, post_order, scalar, show_shape, transpose, vector,
 )
+from nnsym.declare.definitions import expand, family_of_template, integer_value, is_step_name, step_family
 from nnsym.derive.steps import substitute
 from nnsym.declare.reading.index_notation import entry_variable
 from nnsym.declare.reading import parse_shape, read_latex, read_name
@@ -395,12 +396,17 @@ class _Document:
     def reading_shapes(self) -> Dict:
         return {**self.shapes, **{n: e.shape for n, e in self.defined.items()}}
 
+    def constants(self) -> Dict[str, int]:
+        """Defined whole numbers (T = 3): what a sum over time steps may run to (issue 15)."""
+        return {n: v for n, v in ((n, integer_value(e)) for n, e in self.defined.items()) if v is not None}
+
     def read(self, text: str, shape=None) -> Expr:
         relation = _relation(text)
         if relation:
             raise _NotRead(f"the relation {relation} is not a step")
         try:
-            return read_latex(text, self.reading_shapes(), self.assumptions, shape=shape, indices=self.indices)
+            return read_latex(text, self.reading_shapes(), self.assumptions, shape=shape, indices=self.indices,
+                              constants=self.constants())
         except ShapeError as error:
             raise _Misfit(f"its shapes do not fit together: {_message(error)}") from None
         except NnsymError as error:
@@ -430,14 +436,9 @@ class _Document:
 
     # ----- definitions -----
     def expand(self, expr: Expr, keep=frozenset()) -> Expr:
-        """``expr`` with every defined name (except those in ``keep``) replaced by its definition."""
-        done: Dict[Expr, Expr] = {}
-        for node in post_order([expr]):
-            if isinstance(node, Symbol) and node.name in self.defined and node.name not in keep:
-                done[node] = self.expand(self.defined[node.name], keep)
-            else:
-                done[node] = node.rebuilt([done[child] for child in node.args])
-        return done[expr]
+        """``expr`` with every defined name (except those in ``keep``) replaced by its definition; the
+        steps of an unrolled network (h_{1}, c_{2}) stay visible as named intermediates, for the diagnoses."""
+        return expand(expr, self.defined, keep, named=is_step_name)
 
     def define(self, name: str, expr: Expr) -> None:
         if any(isinstance(s, Symbol) and s.name == name for s in expr.free_symbols()):
@@ -804,6 +805,12 @@ def _declare(document: "_Document", words: List[str], line: int) -> bool:
     document.shapes.update({read_name(k): parse_shape(v) for k, v in shapes.items()})
     for name in {read_name(k) for k in shapes} | set(assumptions):  # declared: a symbol again, no longer defined
         document.defined.pop(name, None)
+        family = family_of_template(name)  # issue 15: x_t declares the steps x_1 ... x_T afresh
+        if family:
+            for step in [n for n in list(document.shapes) + list(document.defined) if step_family(n) == family]:
+                document.shapes.pop(step, None)
+                document.defined.pop(step, None)
+                document.assumptions.pop(step, None)
     for name, kinds in assumptions.items():
         document.assumptions[name] = sorted(set(document.assumptions.get(name, [])) | set(kinds))
     if flags.layout and not document.fixed_layout:

@@ -17,6 +17,7 @@ from nnsym.declare.recurrent import Unrolled
 from nnsym.derive import bptt as derive
 from nnsym.emit.latex import Notation, latex
 from nnsym.errors import InputError, VerificationError
+from nnsym.present.bptt_form import summed
 from nnsym.present.results import _require, verify_gradients
 from nnsym.verify.finite_differences import Report
 
@@ -78,7 +79,8 @@ def _symbolic_recursion(model: Unrolled) -> Tuple[Tuple[str, str], ...]:
         moved = derive.renamed(template, lambda n: n.replace("{t+1}", "{4}").replace("{t-1}", "{2}").replace("{t}", "{3}"))
         if derive.opaque(moved) != derive.opaque(derive.step_term(equations.gradients[p], 3)):
             raise VerificationError(f"the term of dL/d{p.name} is not the same at every step")
-        rows.append((rf"\frac{{\partial L}}{{\partial {p.name}}}", rf"\sum_{{t=1}}^{{T}} {latex(derive.opaque(template))}"))
+        # a sum covers the product after it only: Σ_t (ŷ_t − y_t), Σ_t (δ_t ⊙ tanh'(z_t)) in parentheses
+        rows.append((rf"\frac{{\partial L}}{{\partial {p.name}}}", summed(derive.opaque(template))))
     return tuple(rows)
 
 

@@ -26,7 +26,9 @@ from nnsym.emit.latex import Notation, latex
 from nnsym.emit.numpy_code import compile_function, write_function
 from nnsym.emit.sympy_printer import to_sympy
 from nnsym.errors import InputError, ShapeError, VerificationError, refuse_deep_nesting
+from nnsym.present.bptt_form import TypedBptt, typed_bptt
 from nnsym.verify import budget
+from nnsym.verify.directional import check_directional
 from nnsym.verify.elementwise import ORACLE_SIZES, check_elementwise, check_elementwise_jacobian
 from nnsym.verify.finite_differences import Report, check_gradients, check_jacobian
 
@@ -91,9 +93,18 @@ class Gradient:
     layout: str = LAYOUT_GRADIENT
     function_name: str = "f"  # the name the user gave the function (L = ..., J(\theta) = ...)
     sympy_symbols: tuple = ()  # the SymPy symbols f was read from, if it was SymPy: to_sympy prints them
+    # issue 15i: a typed recurrent network's gradient as BPTT (the deltas, then the sum over steps), verified
+    bptt: Optional[TypedBptt] = None
 
     def latex(self, notation: Notation = Notation()) -> str:
         return latex(self.expression, notation)
+
+    def left_side(self, notation: Notation = Notation()) -> str:
+        return rf"\frac{{\partial {self.function_name}}}{{\partial {latex(self.variable, notation)}}}"
+
+    def lines(self) -> Tuple[str, ...]:
+        """The printed equations: the BPTT lines of a typed recurrent network (issue 15i), else one."""
+        return tuple(self.bptt.lines(self.left_side())) if self.bptt else (self.equation(),)
 
     def equation(self, notation: Notation = Notation()) -> str:
         return (rf"\frac{{\partial {self.function_name}}}{{\partial {latex(self.variable, notation)}}} = "
@@ -115,10 +126,13 @@ class Gradient:
         return verify_gradients(self.function, {self.variable: self.expression}, points, seed)
 
     def _repr_latex_(self):
+        if self.bptt:
+            rows = [line.replace(" = ", " &= ", 1) for line in self.lines() if not line.startswith("%")]
+            return "$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$"
         return f"$\\displaystyle {self.equation()}$"
 
     def __str__(self):
-        return self.latex()
+        return "\n".join(self.lines()) if self.bptt else self.latex()
 
 
 @dataclass(frozen=True)
@@ -160,10 +174,13 @@ class Matrix2:
 def verify_gradients(f: Expr, gradients: Dict[Symbol, Expr], points: int = 3, seed: int = 0,
                      oracle: bool = True) -> Tuple[Report, ...]:
     """Both checks, each at sizes within its time budget (`verify.budget`: past it, on a copy of the
-    formulas with smaller sizes); each report says at which sizes it ran and why."""
+    formulas with smaller sizes, or at full size along random directions where the sizes cannot shrink
+    or the copy would cost more); each report says what was checked, at which sizes and why."""
     reports = [budget.run_within_budget(
         f, gradients, "central differences", budget.finite_difference_seconds, budget.FINITE_DIFFERENCE_BUDGET,
-        points, lambda plan: check_gradients(plan.f, plan.gradients, points=points, seed=seed, sizes=plan.sizes))]
+        points, lambda plan: check_gradients(plan.f, plan.gradients, points=points, seed=seed, sizes=plan.sizes),
+        along=lambda plan: check_directional(plan.f, plan.gradients, points=budget.directional_points(points),
+                                             seed=seed, sizes=plan.sizes))]
     if oracle:
         reports.append(budget.run_within_budget(
             f, gradients, "the elementwise oracle", budget.oracle_seconds, budget.ORACLE_BUDGET, ORACLE_POINTS,
@@ -205,7 +222,8 @@ def grad(f: Expr, wrt: Symbol, verify: bool = True, oracle: bool = True) -> Grad
     f, wrt, originals = _nnsym_arguments(f, wrt)
     expression = cotangents(f, [wrt])[wrt]
     reports = _require(verify_gradients(f, {wrt: expression}, oracle=oracle), "the gradient") if verify else ()
-    return Gradient(f, wrt, expression, reports, layout_of(wrt), sympy_symbols=originals)
+    shown = typed_bptt(f, wrt, expression) if verify else None  # issue 15i: handed out only checked
+    return Gradient(f, wrt, expression, reports, layout_of(wrt), sympy_symbols=originals, bptt=shown)
 
 
 # ----- issue 9: which gradient a symmetric variable gets ---------------------------------------------
@@ -232,9 +250,12 @@ def gradients(f: Expr, wrt: Sequence[Symbol], verify: bool = True, oracle: bool 
     return {v: Gradient(f, v, found[v], reports, layout_of(v), sympy_symbols=originals) for v in wrt}
 
 
+JACOBIAN_POINTS = 3
+
+
 def verify_jacobian(y: Expr, x: Symbol, jacobian: Expr, seed: int = 0) -> Tuple[Report, ...]:
-    """Central differences of y, and the elementwise oracle (a reverse pass per entry of y) at sizes
-    within its budget."""
+    """Central differences of y and the elementwise oracle (a reverse pass per entry of y), each at
+    sizes within its budget (`verify.budget`)."""
     def run(plan):
         (variable,) = plan.gradients
         return check_elementwise_jacobian(plan.f, variable, plan.gradients[variable], points=ORACLE_POINTS,
@@ -243,7 +264,12 @@ def verify_jacobian(y: Expr, x: Symbol, jacobian: Expr, seed: int = 0) -> Tuple[
     oracle = budget.run_within_budget(y, {x: jacobian}, "the elementwise oracle", budget.jacobian_oracle_seconds,
                                       budget.ORACLE_BUDGET, ORACLE_POINTS, run, choices=ORACLE_SIZES,
                                       method=ORACLE_METHOD)
-    return check_jacobian(y, x, jacobian, seed=seed), oracle
+    differences = budget.run_within_budget(
+        y, {x: jacobian}, "central differences", budget.finite_difference_seconds,
+        budget.FINITE_DIFFERENCE_BUDGET, JACOBIAN_POINTS,
+        lambda plan: check_jacobian(plan.f, *next(iter(plan.gradients.items())), points=JACOBIAN_POINTS,
+                                    seed=seed, sizes=plan.sizes))
+    return differences, oracle
 
 
 @refuse_deep_nesting

@@ -272,6 +272,22 @@ class ToSympy:
                 out[k] = a[target]
         return out
 
+    # ----- single-channel correlation as typed (issue 15e), by its definition entry by entry -----
+    def _Correlate(self, node, x, k):
+        (ph, pw), (kh, kw) = node.padding, k.shape
+        rows, cols = self.shape(node)
+
+        def pixel(u, v):  # the padded (or cropped) input: zero outside X
+            u, v = u - ph, v - pw
+            return x[u, v] if 0 <= u < x.rows and 0 <= v < x.cols else 0
+
+        # one Add of all the window's terms (Python's sum nests k_h k_w Adds, each rebuilt)
+        return sympy.Matrix(rows, cols, lambda i, j: sympy.Add(*[pixel(i + a, j + b) * k[a, b]
+                                                                 for a in range(kh) for b in range(kw)]))
+
+    def _Rot180(self, node, k):
+        return sympy.Matrix(k.rows, k.cols, lambda a, b: k[k.rows - 1 - a, k.cols - 1 - b])
+
     # ----- normalization and attention (issue 14) -----
     def _Normalize(self, node, z):
         return _standardized(z, node.over, node.eps)[0]

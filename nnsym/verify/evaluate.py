@@ -12,7 +12,7 @@ from typing import Dict, Mapping
 import numpy as np
 
 from nnsym.declare.expressions import Apply, Expr, Symbol, post_order, show_shape
-from nnsym.emit import spatial, stable
+from nnsym.emit import correlate_numpy, spatial, stable
 from nnsym.errors import InputError, MissingRuleError
 
 
@@ -218,6 +218,13 @@ class Evaluator:
 
     def _Upsample(self, node, g):
         return spatial.upsample(g, *node.geometry.kernel, *node.geometry.image)
+
+    # ----- single-channel correlation as typed (issue 15e; nnsym.declare.correlation) -----
+    def _Correlate(self, node, x, k):
+        return correlate_numpy.correlate(x, k, *node.padding)
+
+    def _Rot180(self, node, k):
+        return k[::-1, ::-1]
 
     # ----- normalization and attention (issue 14) -----
     def _Normalize(self, node, z):

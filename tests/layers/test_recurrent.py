@@ -77,7 +77,7 @@ def test_rnn_recursion_reads_as_on_the_board():
 
 def test_lstm_cell_state_has_both_paths():
     rows = dict(ns.bptt(ns.lstm(2, 2, 2, 2)).recursion)
-    assert rows[r"\delta^{(c)}_{t}"] == (r"\delta^{(c)}_{t+1} \odot f_{t+1} + \left(\delta_{t} \odot o_{t}\right) "
+    assert rows[r"\delta^{(c)}_{t}"] == (r"\delta^{(c)}_{t+1} \odot f_{t+1} + \delta_{t} \odot o_{t} "
                                          r"\odot \tanh'\left(c_{t}\right)")
 
 

@@ -14,14 +14,14 @@ import sympy
 from lark import Token
 
 from nnsym.declare import attention as attention_layers
-from nnsym.declare import convolution, distributions, functions, normalization
+from nnsym.declare import convolution, correlation, distributions, functions, normalization
 from nnsym.declare.expressions import (
     Det, Expr, Norm, Softmax, Symbol, add, as_size, constant, det, diag, hadamard, hadamard_div, identity, inv,
     kronecker, logdet, logsumexp, matmul, multiply, neg, norm, number, ones, power, scalar, scale, show_shape,
     softmax, trace, transpose,
 )
 from nnsym.declare.names import canonical_name
-from nnsym.declare.reading import index_notation
+from nnsym.declare.reading import index_notation, time_steps
 from nnsym.declare.reading.grammar import _Node
 from nnsym.declare.reading.scanner import _PRIMES, _located
 from nnsym.errors import InputError, ParseError, ShapeError
@@ -49,6 +49,9 @@ _LAYER_CALLS = {
     "cols": (lambda p, A: attention_layers.column_block(A, *p), (1,)),
     "pad": (lambda p, G: attention_layers.pad_columns(G, p[0], p[1]), (1,)),
 }
+
+# issue 15e: \operatorname{rot180}(K), the kernel rotated by 180 degrees (nnsym.declare.correlation)
+_CALLS["rot180"] = correlation.rot180
 
 _SECOND_DERIVATIVES = frozenset({"sigmoid_prime", "tanh_prime"})  # \sigma''(z), \tanh''(z)
 _IDENTITY = re.compile(r"^I(?:_\{(.*)\})?$")
@@ -88,6 +91,7 @@ class _Builder:
 
     def __init__(self, text, symbols):
         self.text, self.symbols = text, symbols
+        self.star_paddings = {}  # issue 15e: column of a \\star -> the padding its subscript gives
 
     def error(self, cls, col, message):
         return _located(cls, self.text, col, message)
@@ -270,6 +274,8 @@ class _Builder:
         for child, arg in zip(node.children, args):
             if isinstance(arg, Token):
                 operator = (arg.type, arg.column)
+                if arg.type == "STAR":  # issue 15e: its padding, by the operator's column
+                    self.star_paddings[arg.column] = arg.value
                 continue
             pieces, cols = (arg.items, arg.cols) if isinstance(arg, _Letters) else ((arg,), (child.col,))
             for k, (piece, col) in enumerate(zip(pieces, cols)):
@@ -296,6 +302,8 @@ class _Builder:
         columns at the ends), then multiply left to right."""
         items = list(items)
         waiting = [k for k, item in enumerate(items) if isinstance(item, _Pending)]
+        self.no_pending_beside_star(items, ops, waiting)
+        waiting = [k for k in waiting if isinstance(items[k], _Pending)]
         while waiting:
             sized = []
             for k in waiting:
@@ -310,7 +318,9 @@ class _Builder:
         result = items[0]
         for (kind, col), item in zip(ops, items[1:]):
             with self.at(col):
-                if result.is_scalar or item.is_scalar:
+                if kind == "STAR":
+                    result = correlation.correlate(result, item, self.star_paddings[col])
+                elif result.is_scalar or item.is_scalar:
                     result = multiply(result, item)
                 elif kind == "TIMES":
                     raise self.error(ParseError, col, f"\\times between a {show_shape(result.shape)} and a "
@@ -321,6 +331,21 @@ class _Builder:
                 else:
                     result = matmul(result, item)
         return result
+
+    # ----- single-channel correlation as typed (issue 15e): X \star K -----
+    def no_pending_beside_star(self, items, ops, waiting):
+        """I and 1 take their size from a matrix product's neighbours; a correlation's do not say it."""
+        for k in waiting:
+            beside = [ops[j] for j in (k - 1, k) if 0 <= j < len(ops)]
+            star = next((col for kind, col in beside if kind == "STAR"), None)
+            if star is None:
+                continue
+            try:
+                items[k] = items[k].make(None, None)  # sized by its own subscript (\\mathbf{1}_{3})
+                continue
+            except _Unsized:
+                raise self.error(ParseError, items[k].col, f"{items[k].what} next to \\star needs its size: "
+                                                           f"write {items[k].what}_{{n}} or a declared matrix")
 
     @staticmethod
     def beside(items, k, step, outer):
@@ -526,8 +551,14 @@ def _summation(self, node, *args):
     """[factors] \\sum_k product: the sum covers the product after it; factors before it multiply it."""
     k = next(n for n, arg in enumerate(args) if isinstance(arg, Token) and arg.type == "SUM")
     token, body = args[k], args[k + 1]
-    with self.at(token.column):
-        total = index_notation.summation(self.concrete(body), token.value)
+    star = next((a for a in args[:k] if isinstance(a, Token) and a.type == "STAR"), None)
+    if star is not None:  # issue 15e: the grammar shares the product's repetition, \star included
+        raise self.error(ParseError, star.column, "\\star before a sum \\sum_k: put the sum in parentheses")
+    if isinstance(token.value, time_steps.TimeSum):  # issue 15: a sum over time steps, unrolled
+        total = time_steps.unroll(self.steps, self.text, token.value, self.concrete(body))
+    else:
+        with self.at(token.column):
+            total = index_notation.summation(self.concrete(body), token.value)
     prefix = [a for a in args[:k] if not (isinstance(a, Token) and a.type in ("CDOT", "TIMES"))]
     if not prefix:
         return total
@@ -541,5 +572,6 @@ def _entry(self, node, value, token):
 
 
 _Builder._summation = _summation
+_Builder.steps = None  # issue 15: the time steps of the formula (time_steps.prepare), set by the reader
 _Builder._entry = _entry
 

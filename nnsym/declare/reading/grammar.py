@@ -15,6 +15,7 @@ _OPERAND_STARTS |= {"SUM"}  # index notation: \sum_k starts an operand
 _CONTINUATIONS = frozenset({"PLUS", "MINUS", "CDOT", "TIMES", "ODOT", "OSLASH", "OTIMES", "TRANSPOSE", "INVERSE",
                             "INVTRANSPOSE", "CARET", "PRIME", "$END"})
 _CONTINUATIONS |= {"SUBSCRIPT"}  # index notation: (Wx)_i
+_CONTINUATIONS |= {"STAR"}  # issue 15e: X \star K
 
 _SPELLED = {"_RPAR": "')'", "_RBRACK": "']'", "_RBRACE": "'}'", "_RCURLY": "'\\}'", "_RBAR": "'|'",
             "RNORM": "'\\|'", "_LPAR": "'('", "_LBRACK": "'['", "_LBRACE": "'{'", "_LCURLY": "'\\{'",

@@ -29,6 +29,7 @@ from nnsym.declare.expressions import (
     Add, Apply, Constant, Expr, Ones, Power, Scale, add, diag, hadamard, hadamard_div, identity, matmul,
     ones, post_order, scale, show_shape, transpose,
 )
+from nnsym.declare.reading import time_steps
 from nnsym.errors import ParseError, ShapeError
 
 _INDEX = re.compile(r"[a-z]")
@@ -124,13 +125,17 @@ def summation_indices(scanner, start: int) -> Tuple[str, ...]:
     indices = indices_of(content.split("=")[0])
     if indices is None:
         raise scanner.error(start + 1, f"\\sum_{{{content}}}: the index must be a letter (\\sum_i, \\sum_{{i=1}}^{{n}})")
+    refusal = None
     if "=" in content and content.split("=")[1].strip() not in ("1", "0"):
-        raise scanner.error(start + 1, f"\\sum_{{{content}}}: a sum runs over all entries, from 1 (or 0) to the size")
+        refusal = (start + 1, f"\\sum_{{{content}}}: a sum runs over all entries, from 1 (or 0) to the size")
     j = scanner.skip_spaces(i)
+    upper = None
     if j < len(text) and text[j] == "^":
-        _, _, _, i = scanner.argument(j + 1)  # the upper limit is the size of the index: the shapes say it
+        upper, _, _, i = scanner.argument(j + 1)  # the upper limit is the size of the index: the shapes say it
     scanner.i = i
-    return indices
+    # issue 15: the limits are kept for a sum over time steps (time_steps.prepare decides which sums are)
+    lower = content.split("=")[1].strip() if "=" in content else None
+    return time_steps.Summed(indices, lower, upper, start + 1, refusal)
 
 
 def subscript_indices(scanner, start: int) -> Tuple[str, ...]:

@@ -15,7 +15,7 @@ from nnsym.declare.expressions import (
 )
 from nnsym.declare.limits import measure
 from nnsym.declare.names import canonical_name
-from nnsym.declare.reading import index_notation
+from nnsym.declare.reading import index_notation, time_steps
 from nnsym.declare.reading.builder import _Builder, _Pending, _Unsized
 from nnsym.declare.reading.grammar import _expected, _parser
 from nnsym.declare.reading.scanner import (
@@ -71,17 +71,21 @@ def _symbols(shapes, assumptions) -> dict:
 
 
 class _Reader:
-    def __init__(self, text, shapes, assumptions):
+    def __init__(self, text, shapes, assumptions, constants=None):
         if not isinstance(text, str):
             raise InputError(f"LaTeX must be a string, not {type(text).__name__}")
         if len(text) > MAX_LENGTH:
             raise ParseError(f"col {MAX_LENGTH + 1}: the formula is {len(text):,} characters long; "
                              f"at most {MAX_LENGTH:,} are read")
         symbols = _symbols(shapes, assumptions)
+        text = time_steps.respell_minus(text)  # issue 15: h_{t\u22121} (a unicode minus in a subscript)
         text = respell(text)  # issue 9: log(x), 1e-3, x^12 refused; e^-x, .5x, \log_2 rewritten (spellings.py)
         self.text = text
         self.tokens = _Scanner(text, symbols.keys()).run()
+        # issue 15: sums over time steps (\sum_{t=1}^{T} ... h_{t-1}), unrolled by the builder
+        steps = time_steps.prepare(text, self.tokens, symbols, constants)
         self.builder = _Builder(text, symbols)
+        self.builder.steps = steps
 
     def error(self, col, message):
         return _located(ParseError, self.text, col, message)
@@ -155,10 +159,14 @@ class _Reader:
         claim that d tr(X)/dX = I has the variable's shape), and a lone 0 or \\mathbf{0} is the zero of that shape."""
 
         def read():
-            value = self.builder.solid(self.formula(tokens, after))
+            try:
+                value = self.builder.solid(self.formula(tokens, after))
+            except ShapeError as error:  # issue 15: \sum_t a \odot h_t sums a only; say so
+                raise time_steps.with_hint(self.builder.steps, error) from None
             if shape is not None and isinstance(value, _Pending):
                 return value.make(*shape)
             value = self.builder.concrete(value)
+            time_steps.require_bound(self.builder.steps, self.text, value)  # issue 15: h_t outside any \sum_t
             if index_notation.has_indices(value):  # its matrix form; errors name the formula (col 1)
                 try:
                     value = index_notation.to_matrix(value, indices or ())
@@ -230,6 +238,7 @@ def read_name(text: str) -> str:
     name: ``\\hat y``, ``\\boldsymbol\\theta`` and ``\\mathbf x`` are ``\\hat{y}``, ``\\theta`` and ``x``, as
     they are inside a formula. Anything but one name is left to `canonical_name`, which refuses it."""
     if isinstance(text, str) and len(text) <= 256:  # a name is short; canonical_name says so
+        text = time_steps.respell_minus(text)  # issue 15: h_{t\u22121}
         try:
             tokens = _Scanner(text.strip(), ()).run()
         except (ParseError, RecursionError):
@@ -242,7 +251,7 @@ def read_name(text: str) -> str:
 
 @_guarded
 def read_latex(text: str, shapes: dict | None = None, assumptions: dict | None = None, shape=None,
-               indices=None) -> Expr:
+               indices=None, constants=None) -> Expr:
     """One formula, e.g. ``read_latex(r"W^\\top x", {"W": "3x2", "x": "3"})``.
 
     ``shapes`` maps a name (LaTeX, e.g. ``W^{(1)}``) to ``(rows, cols)`` or a spec (``'3x2'``, ``'n'``);
@@ -250,17 +259,18 @@ def read_latex(text: str, shapes: dict | None = None, assumptions: dict | None =
     formula's shape is known from elsewhere (a gradient has its variable's), sizes an I or 1 that
     nothing in the formula sizes, and makes a lone 0 the zero of that shape. ``indices`` orders the
     free indices of a formula in index notation (``("i", "j")``, or ``{"i": m, "j": n}`` with their
-    ranges), whose matrix form is returned (`index_notation.to_matrix`)."""
-    reader = _Reader(text, shapes, assumptions)
+    ranges), whose matrix form is returned (`index_notation.to_matrix`). ``constants`` ({"T": 3}) are the
+    defined whole numbers a sum over time steps may run to (`time_steps`)."""
+    reader = _Reader(text, shapes, assumptions, constants)
     return reader.expression(reader.tokens, shape=shape, indices=indices)
 
 
 @_guarded
-def read_claim(text: str, shapes: dict | None = None, assumptions: dict | None = None, shape=None):
+def read_claim(text: str, shapes: dict | None = None, assumptions: dict | None = None, shape=None, constants=None):
     """``\\frac{\\partial L}{\\partial W} = ...`` or ``\\nabla_W L = ...`` -> ("L", "W", right side);
     a formula without a left side -> (None, None, formula). ``shape`` (rows, cols), when given, is the
     size of an I or 1 that nothing else in the right side sizes (``\\nabla_x \\mathbf{1}^\\top x = \\mathbf{1}``)."""
-    reader = _Reader(text, shapes, assumptions)
+    reader = _Reader(text, shapes, assumptions, constants)
     function, variable, right, equals = _claim_sides(reader)
     variable, indices = index_notation.entry_variable(variable, reader.builder.symbols) if variable else (None, None)
     if indices:  # the claim's free indices run over the variable's rows and columns
@@ -269,10 +279,10 @@ def read_claim(text: str, shapes: dict | None = None, assumptions: dict | None =
 
 
 @_guarded
-def read_definition(text: str, shapes: dict | None = None, assumptions: dict | None = None):
+def read_definition(text: str, shapes: dict | None = None, assumptions: dict | None = None, constants=None):
     """A function with or without its name: ``L = \\frac12\\|Wx - y\\|^2`` or ``J(\\theta) = ...`` ->
     ("L", formula); a bare formula -> (None, formula)."""
-    reader = _Reader(text, shapes, assumptions)
+    reader = _Reader(text, shapes, assumptions, constants)
     sides = reader.pieces(reader.tokens, {"EQUALS"})
     if len(sides) == 1:
         return None, reader.expression(reader.tokens)
@@ -288,20 +298,20 @@ def read_definition(text: str, shapes: dict | None = None, assumptions: dict | N
 
 
 @_guarded
-def read_claim_variable(text: str, shapes: dict | None = None, assumptions: dict | None = None):
+def read_claim_variable(text: str, shapes: dict | None = None, assumptions: dict | None = None, constants=None):
     """The variable named on the left side of a claim (``W`` in ``\\nabla_W L = ...``), or None; the
     right side is not read."""
-    reader = _Reader(text, shapes, assumptions)
+    reader = _Reader(text, shapes, assumptions, constants)
     variable = _claim_sides(reader)[1]
     # \frac{\partial L}{\partial W_{ij}}: a claim about the gradient by W, entry by entry
     return index_notation.entry_variable(variable, reader.builder.symbols)[0] if variable else None
 
 
 @_guarded
-def read_claim_indices(text: str, shapes: dict | None = None, assumptions: dict | None = None):
+def read_claim_indices(text: str, shapes: dict | None = None, assumptions: dict | None = None, constants=None):
     """The free indices of an entry-wise claim (``("i", "j")`` for ``\\frac{\\partial L}{\\partial W_{ij}} = ...``),
     or None for a claim about the whole gradient; the right side is not read."""
-    reader = _Reader(text, shapes, assumptions)
+    reader = _Reader(text, shapes, assumptions, constants)
     variable = _claim_sides(reader)[1]
     return index_notation.entry_variable(variable, reader.builder.symbols)[1] if variable else None
 
@@ -390,11 +400,12 @@ MAX_TRANSPOSE_REPAIRS = 40  # names tried (each a fresh read of a short claim)
 
 
 @_guarded
-def transpose_repairs(text: str, shapes: dict | None = None, assumptions: dict | None = None, shape=None):
+def transpose_repairs(text: str, shapes: dict | None = None, assumptions: dict | None = None, shape=None,
+                      constants=None):
     """For a claim whose shapes do not fit: each single edit that adds ``^\\top`` to one written name, or
     removes the ``^\\top`` it has, after which the claim reads; (what was done, in words, its expression).
     Names written together as a product (``Wx``) are not split here."""
-    tokens = _Reader(text, shapes, assumptions).tokens
+    tokens = _Reader(text, shapes, assumptions, constants).tokens
     out = []
     names = [i for i, t in enumerate(tokens) if t.type == "NAME" and not getattr(t.value, "splittable", True)]
     for i in names[:MAX_TRANSPOSE_REPAIRS]:
@@ -406,7 +417,7 @@ def transpose_repairs(text: str, shapes: dict | None = None, assumptions: dict |
             mark = Token("TRANSPOSE", "\\top", start_pos=tokens[i].end_pos, line=1,
                          column=tokens[i].column, end_pos=tokens[i].end_pos)
             edited, said = tokens[:i + 1] + [mark] + tokens[i + 1:], f"{written}^\\top for the {written} at col {col}"
-        reader = _Reader(text, shapes, assumptions)
+        reader = _Reader(text, shapes, assumptions, constants)
         reader.tokens = edited
         try:
             _, _, right, equals = _claim_sides(reader)

@@ -86,6 +86,34 @@ _TAG = re.compile(r"^\\(?:mathrm|text|textrm|mathsf|operatorname)\{(.*)\}$")
 _RANGE = re.compile(r"^([0-9]+):([0-9]+)$")
 
 
+# ----- single-channel correlation as typed (issue 15e): \star, \star_{\mathrm{full}}, \star_{p=1}, rot180 -----
+_STAR_FULL = frozenset({"full", "\\mathrm{full}", "\\text{full}", "\\textrm{full}", "\\operatorname{full}",
+                        "\\rm{full}", "\\mathsf{full}"})
+_STAR_FULL |= {"\\rmfull", "\\rm{full}", "\\textup{full}"}  # {\rm full}: spaces are dropped before the lookup
+_HINTS.update({w: "\\star is the correlation nnsym reads (X \\star K, as frameworks compute it); \\ast and "
+                  "\\circledast usually mean the convolution, the kernel flipped: write X \\star "
+                  "\\operatorname{rot180}(K)" for w in ("ast", "circledast", "circledstar")})
+_STAR_VALID = frozenset({"valid", "\\mathrm{valid}", "\\text{valid}", "\\textrm{valid}", "\\operatorname{valid}"})
+_STAR_PADDING = re.compile(r"^p=(-?[0-9]+)$|^p=\(?(-?[0-9]+),(-?[0-9]+)\)?$")
+_STAR_HINT = ("\\star takes no subscript (no padding), _{\\mathrm{full}} (padding k-1, the input gradient's) or "
+              "_{p=1} (zero padding p on every side; _{p=(1, 2)} for rows and columns apart)")
+
+
+def _star_padding(content):
+    """The padding written in \\star's subscript: 0, "full", an int or a pair; None if not read."""
+    text = "".join(content.split())
+    if text in _STAR_FULL:
+        return "full"
+    if text in _STAR_VALID:
+        return 0
+    found = _STAR_PADDING.match(text)
+    if found is None:
+        return None
+    if found.group(1) is not None:
+        return int(found.group(1))
+    return (int(found.group(2)), int(found.group(3)))
+
+
 def _tag(text):
     text = text.strip()
     match = _TAG.match(text)
@@ -497,6 +525,8 @@ class _Scanner:
                 self.unbraced_arguments(word, start, 2 if _COMMANDS[name] == "FRAC" else 1)
         elif name in _FUNCTIONS:
             self.function_command(name, start)
+        elif name == "star":  # issue 15e: X \star K, X \star_{\mathrm{full}} K, X \star_{p=1} K
+            self.emit("STAR", self.star_subscript(start), start)
         elif name == "nabla":
             self.nabla(start)
         elif name == "sum":  # index notation: \sum_i, \sum_{i=1}^{n}, \sum_{i,j}
@@ -589,6 +619,8 @@ class _Scanner:
             self.emit("FUNC", (function, self.parameter(start) if function in _PARAMETRISED else None), start)
         elif content in convolution.OPERATORS:
             self.emit("FUNC", (content, self.geometry(start, content)), start)
+        elif content == "rot180" or (content == "rot" and self.rotation_subscript(start)):  # issue 15e
+            self.emit("FUNC", ("rot180", None), start)
         else:
             raise self.error(start + 1, f"unknown operator {content!r}; known: {', '.join(sorted(_OPERATORS))}")
 
@@ -640,6 +672,36 @@ class _Scanner:
         raise self.error(start + 1, f"\\operatorname{{{operator}}} needs its window and image size as a subscript: "
                                     f"\\operatorname{{{operator}}}_{{3\\times 3,\\ 32\\times 32}}(X), padding as "
                                     "a third entry p=1 (a 1-D signal: _{3,\\ 100})")
+
+    # ----- single-channel correlation as typed (issue 15e) -----
+    def star_subscript(self, start):
+        """The padding in \\star's subscript (0 without one): see `_star_padding`."""
+        i = self.skip_spaces(self.i)
+        if i >= len(self.text) or self.text[i] != "_":
+            return 0
+        content, _, _, end = self.argument(i + 1)
+        if content.startswith("\\") and self.text[end:end + 1] == "{":  # _\mathrm{full}
+            argument, _, _, end = self.argument(end)
+            content += "{" + argument + "}"
+        padding = _star_padding(content)
+        if padding is None:
+            raise self.error(i + 1, f"unknown subscript {content!r} of \\star: {_STAR_HINT}")
+        self.i = end
+        return padding
+
+    def rotation_subscript(self, start) -> bool:
+        """\\operatorname{rot}_{180}(K): the subscript must be 180."""
+        i = self.skip_spaces(self.i)
+        if i < len(self.text) and self.text[i] == "_":
+            content, _, _, end = self.argument(i + 1)
+            degrees = "".join(_tag(content).split())
+            for mark in ("^{\\circ}", "^\\circ", "\\circ", "\u00b0", "^{\\degree}", "\\degree"):
+                degrees = degrees.replace(mark, "")
+            if degrees == "180":
+                self.i = end
+                return True
+        raise self.error(start + 1, "\\operatorname{rot} is read only as the rotation by 180 degrees: "
+                                    "\\operatorname{rot}_{180}(K) or \\operatorname{rot180}(K)")
 
     def nabla(self, start):
         i = self.skip_spaces(self.i)
