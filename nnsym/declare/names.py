@@ -34,6 +34,8 @@ _RESERVED = frozenset(dir(builtins)) | {"np", "numpy", "jnp", "jax", "torch", "m
 # issue 15: the convolution and pooling helpers (nnsym.emit.spatial)
 _RESERVED = _RESERVED | {"im2col", "col2im", "max_pool", "avg_pool", "max_mask", "upsample"}
 _RESERVED |= {"row_softmax", "causal_row_softmax", "standardize", "std_dev"}  # normalization, attention (issue 14)
+_RESERVED |= {"sigmoid_vjp", "tanh_vjp", "max_pool_adjoint", "channel_correlate", "channel_correlate_kernel_adjoint",
+              "channel_correlate_input_adjoint"}  # issue 15h
 _RESERVED |= {"correlate"}  # issue 15e: single-channel correlation (nnsym.emit.correlate_numpy)
 
 _ACCENTS = {"hat": "hat", "bar": "bar", "tilde": "tilde", "dot": "dot", "widehat": "hat", "overline": "bar"}

@@ -20,39 +20,104 @@ from typing import Dict, Optional, Tuple
 
 from nnsym.declare import expressions as E
 from nnsym.declare.expressions import Add, Expr, MatMul, Named, Symbol, post_order
+from nnsym.declare.reading.time_steps import step_of
 from nnsym.declare.recurrent import Unrolled
 from nnsym.derive.reverse import cotangents
 
 _INDEX = re.compile(r"_\{(\d+)\}$")
 
 
-def delta_name(state: Named) -> str:
-    """h_{3} -> \\delta_{3}; c_{3} -> \\delta^{(c)}_{3}"""
-    index = _INDEX.search(state.name).group(1)
-    return rf"\delta_{{{index}}}" if state.name.startswith("h_") else rf"\delta^{{(c)}}_{{{index}}}"
+def _direct(node: Named, kind):
+    """The nodes of ``kind`` a named step is formed from directly (not through another name)."""
+    found, stack, seen = [], [node.definition], set()
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if isinstance(current, kind):
+            found.append(current)
+        if not isinstance(current, Named):
+            stack.extend(current.args)
+    return found
+
+
+def _shares_weights(steps: Dict[Named, Tuple[str, int]]) -> bool:
+    """Whether two steps of one family are formed from a symbol they share (W in h_1 = tanh(W h_0 + U x_1)
+    and h_2 = tanh(W h_1 + U x_2)): the same cell at every step. Layers typed as a family (a_1 = sigma(W_1 x),
+    a_2 = sigma(W_2 a_1)) share none; their delta form is the layers' (`nnsym.derive.delta_form`)."""
+    seen: Dict[Tuple[str, Symbol], int] = {}
+    for node, (base, k) in steps.items():
+        for symbol in _direct(node, Symbol):
+            if seen.setdefault((base, symbol), k) != k:
+                return True
+    return False
+
+
+def state_deltas(f: Expr) -> Dict[str, str]:
+    """The delta of each step of the recurrent states of ``f``, by the step's name: {h_{3}: \\delta_{3},
+    c_{3}: \\delta^{(c)}_{3}}; empty where ``f`` has no recurrent state.
+
+    A recurrent state is a family of named steps (`time_steps.step_of`: h_{1}, h_{2}, ..., whatever the
+    letter) one of whose steps a later named step is formed from directly: h_{k} in z_{k+1} = W h_{k} + ...,
+    c_{k} in c_{k+1} = f_{k+1} o c_{k} + .... The gates and pre-activations of a step are formed from the
+    states, not from themselves; and the steps share weights (`_shares_weights`). Of two states (the LSTM's h and c), the one formed from the other at the
+    same step (h_{k} = o_{k} o tanh(c_{k})) is the state the output reads: its steps get \\delta_{k}, the
+    other's \\delta^{(c)}_{k} (its own letter in the superscript)."""
+    steps: Dict[Named, Tuple[str, int]] = {}
+    for node in post_order([f]):
+        if isinstance(node, Named) and step_of(node.name):
+            steps[node] = step_of(node.name)
+    states: list = []
+    for node, (_, k) in steps.items():
+        for earlier in _direct(node, Named):
+            found = steps.get(earlier)
+            if found and found[1] < k and found[0] not in states:
+                states.append(found[0])
+    if not states or not _shares_weights(steps):
+        return {}
+    at = {(base, k): node for node, (base, k) in steps.items()}
+    inner = set()
+    for (base, k), node in at.items():
+        if base in states:
+            below = set(post_order([node.definition]))
+            inner |= {other for other in states if other != base and at.get((other, k)) in below}
+    outer = [base for base in states if base not in inner] or states
+    primary = outer[0]
+    return {node.name: (rf"\delta_{{{k}}}" if base == primary else rf"\delta^{{({base})}}_{{{k}}}")
+            for node, (base, k) in steps.items() if base in states}
 
 
 @dataclass(frozen=True)
 class BpttEquations:
-    model: Unrolled
+    model: Optional[Unrolled]  # None for a typed function (`delta_equations`)
     deltas: Tuple[Tuple[Named, Expr], ...]  # in the order formed: t = T down to 1
     gradients: Dict[Symbol, Expr]
 
 
-def bptt(model: Unrolled, wrt=None) -> BpttEquations:
-    states = set(model.hidden) | set(model.cells)
+def delta_equations(f: Expr, variables, model: Optional[Unrolled] = None) -> Optional[BpttEquations]:
+    """Reverse mode on ``f`` with the cotangent of each recurrent state's step named its delta
+    (`state_deltas`), or None where ``f`` has no recurrent state."""
+    names = state_deltas(f)
+    if not names:
+        return None
     deltas = []
 
     def name_delta(node, G):
-        if node not in states:
+        # by name: the hook sees the canonical form's nodes, whose definitions may be rewritten
+        if not isinstance(node, Named) or node.name not in names:
             return G
-        delta = Named(delta_name(node), G)
+        delta = Named(names[node.name], G)
         deltas.append((delta, G))
         return delta
 
-    variables = list(model.parameters) if wrt is None else list(wrt)
-    gradients = cotangents(model.loss, variables, hook=name_delta)
+    gradients = cotangents(f, list(variables), hook=name_delta)
     return BpttEquations(model, tuple(deltas), gradients)
+
+
+def bptt(model: Unrolled, wrt=None) -> BpttEquations:
+    variables = list(model.parameters) if wrt is None else list(wrt)
+    return delta_equations(model.loss, variables, model)
 
 
 def index_of(name: str) -> Optional[int]:
@@ -90,15 +155,27 @@ def renamed(expr: Expr, rename) -> Expr:
 
 def opaque(expr: Expr) -> Expr:
     """Named intermediates below the top as plain symbols of their names: what a recursion's formula
-    refers to, not what it expands to."""
+    refers to, not what it expands to. Their definitions are not entered (they hold the steps before)."""
     done: Dict[Expr, Expr] = {}
-    for node in post_order([expr]):
+    stack = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in done:
+            continue
         if isinstance(node, Named) and node is not expr:
             kind = "vector" if node.cols == 1 else "matrix"
             done[node] = Symbol(node.name, node.rows, node.cols, kind)
-        else:
+        elif ready:
             done[node] = node.rebuilt([done[child] for child in node.args])
+        else:
+            stack.append((node, True))
+            stack.extend((child, False) for child in node.args if child not in done)
     return done[expr]
+
+
+def _indices(term: Expr) -> set:
+    """The step indices of the names a term shows (its symbols and its named intermediates, not inside them)."""
+    return {index_of(n.name) for n in post_order([opaque(term)]) if isinstance(n, Symbol)} - {None}
 
 
 def step_term(gradient: Expr, at: int) -> Optional[Expr]:
@@ -111,7 +188,7 @@ def step_term(gradient: Expr, at: int) -> Optional[Expr]:
         return None
     terms = []
     for term in gradient.args:
-        indices = {index_of(n.name) for n in post_order([opaque(term)]) if isinstance(n, Symbol)} - {None}
+        indices = _indices(term)
         if indices and max(indices) == at:
             terms.append(term)
     return E.add(*terms) if terms else None

@@ -26,6 +26,8 @@ from nnsym.declare.names import identifier
 from nnsym.derive.canonical import canonical
 from nnsym.emit import stable
 from nnsym.emit.lowering import lower
+from nnsym.emit.spatial_lowering import lower_spatial
+from nnsym.emit.stacking import stack_products
 from nnsym.errors import InputError, MissingRuleError
 
 HELPERS = {
@@ -339,6 +341,28 @@ class NumPyPrinter(Printer):
     def _print_Upsample(self, node):
         return self.spatial("upsample", node)
 
+    # ---- issue 15h: max pooling's adjoint in one pass; convolution kernels (PyTorch) ----
+    convolution_kernels = False  # True: im2col products become the library's correlations (nnsym.emit.spatial_lowering)
+
+    def _print_MaxPoolAdjoint(self, node):
+        g = node.geometry
+        numbers = ", ".join(map(str, [*g.kernel, *g.image]))
+        return f"{self.helper('max_pool_adjoint')}({self.arg(node, 0)}, {self.arg(node, 1)}, {self.arg(node, 2)}, {numbers})"
+
+    def correlation(self, helper, node) -> str:
+        g = node.geometry
+        numbers = ", ".join(map(str, [*g.kernel, *g.image, *g.padding]))
+        return f"{self.helper(helper)}({self.arg(node, 0)}, {self.arg(node, 1)}, {numbers})"
+
+    def _print_ChannelCorrelation(self, node):
+        return self.correlation("channel_correlate", node)
+
+    def _print_ChannelCorrelationKernelAdjoint(self, node):
+        return self.correlation("channel_correlate_kernel_adjoint", node)
+
+    def _print_ChannelCorrelationInputAdjoint(self, node):
+        return self.correlation("channel_correlate_input_adjoint", node)
+
     # ---- single-channel correlation as typed (issue 15e; helper from nnsym.emit.correlate_numpy) ----
     def _print_Correlate(self, node):
         ph, pw = node.padding
@@ -383,6 +407,39 @@ class NumPyPrinter(Printer):
         return self.arg(node)
 
 
+    # ---- stacked products (issue 15h; nnsym.emit.stacking) ----
+    def _print_Stacked(self, node):
+        blocks = ", ".join(self.names[a] for a in node.args)
+        return f"{self.prefix}.concatenate([{blocks}], {self.axis_keywords[0]}={node.axis})"
+
+    def line_comment(self, node) -> str:
+        """What a line computing a product of stacked operands stands for, as block matrices."""
+        if type(node).__name__ != "MatMul" or not any(_is_stack(a) for a in node.args):
+            return ""
+        return "one product of stacked operands: " + " ".join(self.block_matrix(a) for a in node.args)
+
+    def block_matrix(self, node) -> str:
+        if type(node).__name__ == "Transpose" and _is_stack(node.args[0]):
+            return self.block_matrix(node.args[0]) + "^T"
+        if type(node).__name__ == "Ones":
+            return "1^T" if node.rows == 1 else "1"
+        if not _is_stack(node):
+            name = self.names.get(node, "")
+            return name if name.isidentifier() else "(...)"
+        inner = [self.block_matrix(a)[1:-1] if _is_stack(a) else self.block_matrix(a) for a in node.args]
+        if len(inner) > 5:  # x_1 x_2 ... x_16
+            inner = inner[:2] + ["..."] + inner[-1:]
+        return "[" + ("; " if node.axis == 0 else " ").join(inner) + "]"
+
+    def _print_Block(self, node):
+        span = f"{self.size(node.start)}:{self.size(node.stop)}"
+        return f"{self.child(node, 0, ATOM)}[{span if node.axis == 0 else ':, ' + span}]"
+
+
+def _is_stack(node) -> bool:
+    return type(node).__name__ == "Stacked"
+
+
 PRECEDENCE = {
     "Add": SUM, "TanhPrimeOf": SUM,
     "MatMul": PRODUCT, "Hadamard": PRODUCT, "HadamardDiv": PRODUCT, "ScaleRows": PRODUCT,
@@ -393,6 +450,10 @@ PRECEDENCE = {
 # Normalization and attention (issue 14).
 HELPERS |= {"row_softmax", "causal_row_softmax", "standardize", "std_dev"}
 PRECEDENCE["BroadcastMul"] = PRODUCT
+
+# Stacked products and one-kernel activation adjoints (issue 15h; PyTorch's helpers in stable_torch).
+HELPERS |= {"sigmoid_vjp", "tanh_vjp", "max_pool_adjoint", "channel_correlate", "channel_correlate_kernel_adjoint", "channel_correlate_input_adjoint"}
+HELPER_NEEDS["max_pool_adjoint"] = {"max_mask", "max_pool", "upsample", "avg_pool"}  # ties: the mask's own tie-break
 
 
 def _parents(roots: Sequence[Expr]) -> tuple:
@@ -470,7 +531,8 @@ def write_function(name: str, outputs: Mapping[str, Expr], doc: str = "", *, pri
     memo = {}
     roots = [canonical(r, memo) for r in roots]
     if lowered:
-        roots = lower(roots)
+        # issue 15h: convolution kernels where the library has them, many small products as one
+        roots = stack_products(lower_spatial(lower(roots), printer_class.convolution_kernels))
     out = printer_class(size_names)
     if symbols and printer_class.argument_helper:
         out.used_helpers.add(printer_class.argument_helper)
@@ -502,7 +564,8 @@ def write_function(name: str, outputs: Mapping[str, Expr], doc: str = "", *, pri
             else:
                 counter += 1
                 var = _fresh(f"t{counter}", taken)
-            lines.append(f"{var} = {text}")
+            comment = out.line_comment(node)
+            lines.append(f"{var} = {text}" + (f"  # {comment}" if comment else ""))
             out.names[node] = var
             out.precedences[node] = ATOM
         else:
@@ -534,6 +597,8 @@ def write_function(name: str, outputs: Mapping[str, Expr], doc: str = "", *, pri
 def _is_argument_line(line: str, arguments, size_names) -> bool:
     """A line of the argument conversion and shape checks (the float type is computed after them)."""
     head = line.split(" ", 1)[0]
+    if line.startswith(("if not ", "    raise ValueError(")):  # a target's columns-sum-to-one check (issue 9)
+        return True
     return line.startswith("assert ") or head in set(arguments.values()) | set(size_names.values())
 
 
@@ -603,9 +668,11 @@ def _argument_lines(symbols, arguments, size_names, printer_class) -> List[str]:
 
 
 # ----- issue 9: an assumption the formulas rely on, checked at run time ---------------------------------
+# |sum - 1| <= tol as allclose(rtol=0) tests it (NaN fails), in a third of allclose's time (issue 15h: 16
+# targets of an unrolled RNN made these checks a tenth of its gradient's time).
 SUMS_TO_ONE = {
-    "np": "if not np.allclose({arg}.sum(axis=0), 1.0, rtol=0.0, atol=1e-9 * {arg}.shape[0]):",
-    "torch": "if not torch.allclose({arg}.sum(0), torch.ones_like({arg}.sum(0)), rtol=0.0, atol=1e-9 * {arg}.shape[0]):",
+    "np": "if not np.abs({arg}.sum(axis=0) - 1.0).max(initial=0.0) <= 1e-9 * {arg}.shape[0]:",
+    "torch": "if not torch.all(({arg}.sum(0) - 1.0).abs() <= 1e-9 * {arg}.shape[0]):",
 }  # jax.numpy: values are traced under jit and cannot be tested; its module's docstring says so
 
 

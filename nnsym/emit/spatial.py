@@ -13,8 +13,10 @@ import numpy as np
 def im2col(x, kh, kw, height, width, pad_h, pad_w):
     channels = x.shape[0]
     images = x.reshape(channels, -1, height, width)
-    if pad_h or pad_w:
-        images = np.pad(images, ((0, 0), (0, 0), (pad_h, pad_h), (pad_w, pad_w)))
+    if pad_h or pad_w:  # zeros and one slice assignment: np.pad's own bookkeeping costs more (issue 15h)
+        padded = np.zeros(images.shape[:2] + (height + 2 * pad_h, width + 2 * pad_w), dtype=x.dtype)
+        padded[:, :, pad_h:pad_h + height, pad_w:pad_w + width] = images
+        images = padded
     # (C, B, H_out, W_out, k_h, k_w) views, copied once into (C k_h k_w) x (B H_out W_out).
     patches = np.lib.stride_tricks.sliding_window_view(images, (kh, kw), axis=(2, 3))
     return patches.transpose(0, 4, 5, 1, 2, 3).reshape(channels * kh * kw, -1)
@@ -72,3 +74,12 @@ def upsample(g, kh, kw, height, width):
     small = g.reshape(g.shape[0], -1, height // kh, 1, width // kw, 1)
     shape = (small.shape[0], small.shape[1], height // kh, kh, width // kw, kw)
     return np.broadcast_to(small, shape).reshape(g.shape[0], -1)
+
+
+def max_pool_adjoint(x, largest, g, kh, kw, height, width):
+    # maxmask(x) * upsample(g) in one pass over windows compared with their maxima (broadcast, no copies)
+    windows = x.reshape(x.shape[0], -1, height // kh, kh, width // kw, kw)
+    hit = windows == largest.reshape(x.shape[0], -1, height // kh, 1, width // kw, 1)
+    if np.count_nonzero(hit) > largest.size:  # a tie: the first maximum only, as max_mask picks it
+        return max_mask(x, kh, kw, height, width) * upsample(g, kh, kw, height, width)
+    return (hit * g.reshape(x.shape[0], -1, height // kh, 1, width // kw, 1)).reshape(x.shape[0], -1)

@@ -48,3 +48,8 @@ def upsample(g, kh, kw, height, width):
     small = g.reshape(g.shape[0], -1, height // kh, 1, width // kw, 1)
     shape = (small.shape[0], small.shape[1], height // kh, kh, width // kw, kw)
     return jnp.broadcast_to(small, shape).reshape(g.shape[0], -1)
+
+
+def max_pool_adjoint(x, largest, g, kh, kw, height, width):
+    # traced values cannot be tested for ties under jit: the mask's own (argmax) form
+    return max_mask(x, kh, kw, height, width) * upsample(g, kh, kw, height, width)

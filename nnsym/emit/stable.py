@@ -275,7 +275,7 @@ def standardize(z, axis, eps):
 
 
 # ----- convolution and pooling (issue 15): defined in nnsym.emit.spatial, copied in by source like the above -----
-from nnsym.emit.spatial import avg_pool, col2im, im2col, max_mask, max_pool, upsample  # noqa: E402,F401
+from nnsym.emit.spatial import avg_pool, col2im, im2col, max_mask, max_pool, max_pool_adjoint, upsample  # noqa: E402,F401
 
 # ----- single-channel correlation as typed (issue 15e): defined in nnsym.emit.correlate_numpy, copied in by source -----
 from nnsym.emit.correlate_numpy import correlate  # noqa: E402,F401

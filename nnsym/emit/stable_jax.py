@@ -162,7 +162,7 @@ def standardize(z, axis, eps):
 
 
 # ----- convolution and pooling (issue 15): defined in nnsym.emit.spatial_jax, copied in by source like the above -----
-from nnsym.emit.spatial_jax import avg_pool, col2im, im2col, max_mask, max_pool, upsample  # noqa: E402,F401
+from nnsym.emit.spatial_jax import avg_pool, col2im, im2col, max_mask, max_pool, max_pool_adjoint, upsample  # noqa: E402,F401
 
 # ----- single-channel correlation as typed (issue 15e): defined in nnsym.emit.correlate_jax, copied in by source -----
 from nnsym.emit.correlate_jax import correlate  # noqa: E402,F401

@@ -8,6 +8,7 @@ default); constructors name the dtype because PyTorch's default is float32. A sc
 from __future__ import annotations
 
 from nnsym.declare.expressions import Constant
+from nnsym.emit.lowering import SigmoidPrimeOf, TanhPrimeOf
 from nnsym.emit import stable_torch
 from nnsym.emit.numpy_code import NumPyPrinter
 
@@ -18,6 +19,7 @@ class TorchPrinter(NumPyPrinter):
     stable_module = stable_torch
     imports = "import math\n\nimport numpy as np\nimport torch"
     library = "PyTorch"
+    convolution_kernels = True  # issue 15h: F.conv2d and its adjoints instead of unfold/fold
 
 
     @staticmethod
@@ -43,6 +45,14 @@ class TorchPrinter(NumPyPrinter):
         if isinstance(node.args[0], Constant) and node.function.name in ("log", "exp", "sqrt", "tanh"):
             return f"math.{node.function.name}({self.arg(node)})"
         return super()._print_Apply(node)
+
+    # ----- issue 15h: g o sigma'(z) and g o tanh'(z) from sigma(z), tanh(z) in one kernel -----
+    def _print_Hadamard(self, node):
+        for i, prime in enumerate(node.args):
+            if isinstance(prime, (SigmoidPrimeOf, TanhPrimeOf)):
+                name = "sigmoid_vjp" if isinstance(prime, SigmoidPrimeOf) else "tanh_vjp"
+                return f"{self.helper(name)}({self.arg(node, 1 - i)}, {self.names[prime.args[0]]})"
+        return super()._print_Hadamard(node)
 
     # ----- single-channel correlation as typed (issue 15e): torch has no negative-step slices -----
     def _print_Rot180(self, node):

@@ -370,7 +370,8 @@ def _check(function, claimed, wrt, shapes, assumptions, points, seed, layout, de
             raise InputError(f"say which variable the gradient is with respect to: {spelled('--wrt NAME', 'wrt=NAME')}, or a left side "
                              "\\frac{\\partial L}{\\partial W} = ... in the claim")
     f, variable = read_function(function, wrt, shapes, assumptions, defined)
-    truth = derive(f, variable).expression  # verified by finite differences and the elementwise oracle
+    derived = derive(f, variable)
+    truth = derived.expression  # verified by finite differences and the elementwise oracle
     # The function's scalars are declared for the claim, so that 2cx reads as 2 c x, as it would there.
     scalars = {s.name: (1, 1) for s in f.free_symbols() if s.is_scalar}
     claim_shapes = {**scalars, **_with_defined(shapes, defined)}
@@ -403,7 +404,11 @@ def _check(function, claimed, wrt, shapes, assumptions, points, seed, layout, de
             return Verdict(False, shown_truth, shown_claim, None, None, None, None, None, None, 0,
                            variable.name, message, expressions=(truth, claim))
     verdict = _judge(f, variable, truth, claim, shown_truth, shown_claim, message, points, seed)
-    verdict = replace(verdict, gradient_steps=_delta_steps(f, variable, truth))
+    if derived.bptt and layout == "denominator":  # issue 15i: a typed recurrent network as BPTT
+        steps = tuple(f"{name} = {value}" for name, value in derived.bptt.deltas) + (derived.bptt.gradient,)
+    else:
+        steps = _delta_steps(f, variable, truth)
+    verdict = replace(verdict, gradient_steps=steps)
     if verdict.diagnosis and verdict.diagnosis.startswith("transpose") and layout == "denominator":
         verdict = replace(verdict, diagnosis=verdict.diagnosis + NUMERATOR_HINT)
     return verdict

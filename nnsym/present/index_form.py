@@ -26,8 +26,8 @@ def derive_lines(gradient: Gradient, layout: str = "denominator", index: bool = 
     """The lines `nnsym derive` prints (without the verification reports)."""
     if layout == "numerator":
         lines = [_numerator_equation(gradient), f"% {LAYOUT_NUMERATOR}"]
-    else:
-        lines = [gradient.equation(), f"% {gradient.layout}"]
+    else:  # issue 15i: a typed recurrent network as BPTT (the deltas, then the sum over steps)
+        lines = [*gradient.lines(), f"% {gradient.layout}"]
     lines += [f"% {note}" for note in gradient.assumptions_used]  # issue 10: what makes a short form right
     if index and not gradient.variable.is_scalar:
         if "_" in gradient.variable.name:
@@ -51,4 +51,6 @@ def derive_json(gradient: Gradient, layout: str = "denominator", index: bool = F
         found["layout"] = LAYOUT_NUMERATOR
     if index and not gradient.variable.is_scalar and "_" not in gradient.variable.name:
         found["index"] = index_equation(gradient)
+    if gradient.bptt and layout != "numerator":  # issue 15i: the BPTT lines, as printed
+        found["steps"] = list(gradient.lines())
     return found

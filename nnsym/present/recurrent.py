@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Tuple
 
 from nnsym.declare import recurrent
-from nnsym.declare.expressions import Add
 from nnsym.declare.recurrent import Unrolled
 from nnsym.derive import bptt as derive
 from nnsym.emit.latex import Notation, latex
 from nnsym.errors import InputError, VerificationError
+from nnsym.present.bptt_form import summed
 from nnsym.present.results import _require, verify_gradients
 from nnsym.verify.finite_differences import Report
 
@@ -79,10 +79,8 @@ def _symbolic_recursion(model: Unrolled) -> Tuple[Tuple[str, str], ...]:
         moved = derive.renamed(template, lambda n: n.replace("{t+1}", "{4}").replace("{t-1}", "{2}").replace("{t}", "{3}"))
         if derive.opaque(moved) != derive.opaque(derive.step_term(equations.gradients[p], 3)):
             raise VerificationError(f"the term of dL/d{p.name} is not the same at every step")
-        summand = latex(derive.opaque(template))
-        if isinstance(derive.opaque(template), Add):  # a sum covers what follows up to + or −: Σ_t (ŷ_t − y_t), not (Σ_t ŷ_t) − y_t
-            summand = rf"\left({summand}\right)"
-        rows.append((rf"\frac{{\partial L}}{{\partial {p.name}}}", rf"\sum_{{t=1}}^{{T}} {summand}"))
+        # a sum covers what follows up to + or −: Σ_t (ŷ_t − y_t), not (Σ_t ŷ_t) − y_t
+        rows.append((rf"\frac{{\partial L}}{{\partial {p.name}}}", summed(derive.opaque(template))))
     return tuple(rows)
 
 

@@ -26,6 +26,7 @@ from nnsym.emit.latex import Notation, latex
 from nnsym.emit.numpy_code import compile_function, write_function
 from nnsym.emit.sympy_printer import to_sympy
 from nnsym.errors import InputError, ShapeError, VerificationError, refuse_deep_nesting
+from nnsym.present.bptt_form import TypedBptt, typed_bptt
 from nnsym.verify import budget
 from nnsym.verify.directional import check_directional
 from nnsym.verify.elementwise import ORACLE_SIZES, check_elementwise, check_elementwise_jacobian
@@ -92,9 +93,18 @@ class Gradient:
     layout: str = LAYOUT_GRADIENT
     function_name: str = "f"  # the name the user gave the function (L = ..., J(\theta) = ...)
     sympy_symbols: tuple = ()  # the SymPy symbols f was read from, if it was SymPy: to_sympy prints them
+    # issue 15i: a typed recurrent network's gradient as BPTT (the deltas, then the sum over steps), verified
+    bptt: Optional[TypedBptt] = None
 
     def latex(self, notation: Notation = Notation()) -> str:
         return latex(self.expression, notation)
+
+    def left_side(self, notation: Notation = Notation()) -> str:
+        return rf"\frac{{\partial {self.function_name}}}{{\partial {latex(self.variable, notation)}}}"
+
+    def lines(self) -> Tuple[str, ...]:
+        """The printed equations: the BPTT lines of a typed recurrent network (issue 15i), else one."""
+        return tuple(self.bptt.lines(self.left_side())) if self.bptt else (self.equation(),)
 
     def equation(self, notation: Notation = Notation()) -> str:
         return (rf"\frac{{\partial {self.function_name}}}{{\partial {latex(self.variable, notation)}}} = "
@@ -116,10 +126,13 @@ class Gradient:
         return verify_gradients(self.function, {self.variable: self.expression}, points, seed)
 
     def _repr_latex_(self):
+        if self.bptt:
+            rows = [line.replace(" = ", " &= ", 1) for line in self.lines() if not line.startswith("%")]
+            return "$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$"
         return f"$\\displaystyle {self.equation()}$"
 
     def __str__(self):
-        return self.latex()
+        return "\n".join(self.lines()) if self.bptt else self.latex()
 
 
 @dataclass(frozen=True)
@@ -209,7 +222,8 @@ def grad(f: Expr, wrt: Symbol, verify: bool = True, oracle: bool = True) -> Grad
     f, wrt, originals = _nnsym_arguments(f, wrt)
     expression = cotangents(f, [wrt])[wrt]
     reports = _require(verify_gradients(f, {wrt: expression}, oracle=oracle), "the gradient") if verify else ()
-    return Gradient(f, wrt, expression, reports, layout_of(wrt), sympy_symbols=originals)
+    shown = typed_bptt(f, wrt, expression) if verify else None  # issue 15i: handed out only checked
+    return Gradient(f, wrt, expression, reports, layout_of(wrt), sympy_symbols=originals, bptt=shown)
 
 
 # ----- issue 9: which gradient a symmetric variable gets ---------------------------------------------

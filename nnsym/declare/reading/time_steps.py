@@ -343,3 +343,12 @@ def with_hint(steps: Optional[Steps], error: Exception) -> Exception:
     again = type(error)("\n".join(lines))
     again.column = getattr(error, "column", None)
     return again
+
+
+# ----- issue 15i: a name's family and step, for the derivation's delta naming -----------------------
+
+def step_of(name: str) -> Optional[Tuple[str, int]]:
+    """(base, step) of a step name (``h_{3}`` -> ("h", 3), ``a^{(f)}_{2}`` -> ("a^{(f)}", 2)); None for
+    any other name (``W``, ``x_t``, ``W_{hh}``)."""
+    split = _split(canonical_name(name))
+    return (split[0], int(split[1])) if split and split[1].isdigit() else None
