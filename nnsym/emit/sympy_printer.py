@@ -17,6 +17,7 @@ from sympy.matrices.expressions.matexpr import MatrixExpr
 from nnsym.declare.expressions import Expr, post_order
 from nnsym.declare.functions import Function, scalar_definition
 from nnsym.declare.names import canonical_name
+from nnsym.emit import spatial_sympy
 from nnsym.errors import InputError, MissingRuleError
 
 
@@ -265,6 +266,37 @@ class SympyPrinter:
 
     def _print_StdDev(self, node, z):
         return self.standardized(node, z)[1]
+
+    # ----- convolution, pooling and correlation (issue 15): concrete geometry, so entry by entry -----
+    @staticmethod
+    def spatial(build, node, *operands):
+        # a 1 x 1 operand was printed as a SymPy scalar (a pooled 2x2 image): the builders index it
+        operands = [o if isinstance(o, MatrixExpr) else sympy.ImmutableMatrix([[o]]) for o in operands]
+        return sympy.ImmutableMatrix(build(node, *operands, (int(node.rows), int(node.cols))))
+
+    def _print_Im2col(self, node, a):
+        return self.spatial(spatial_sympy.im2col, node, a)
+
+    def _print_Col2im(self, node, a):
+        return self.spatial(spatial_sympy.col2im, node, a)
+
+    def _print_MaxPool(self, node, a):
+        return self.spatial(spatial_sympy.max_pool, node, a)
+
+    def _print_AvgPool(self, node, a):
+        return self.spatial(spatial_sympy.avg_pool, node, a)
+
+    def _print_MaxMask(self, node, a):
+        return self.spatial(spatial_sympy.max_mask, node, a)
+
+    def _print_Upsample(self, node, a):
+        return self.spatial(spatial_sympy.upsample, node, a)
+
+    def _print_Correlate(self, node, x, k):
+        return self.spatial(spatial_sympy.correlate, node, x, k)
+
+    def _print_Rot180(self, node, k):
+        return self.spatial(spatial_sympy.rot180, node, k)
 
 
 def to_sympy(expr: Expr, symbols=()):

@@ -21,9 +21,9 @@ from typing import Dict, List, Mapping, Sequence
 import numpy as np
 import sympy
 
-from nnsym.declare import convolution as C
 from nnsym.declare.expressions import Expr, Symbol, post_order
 from nnsym.declare.functions import scalar_definition
+from nnsym.emit import spatial_sympy
 from nnsym.errors import MissingRuleError
 from nnsym.verify.evaluate import concrete_shape
 from nnsym.verify.finite_differences import Report
@@ -189,104 +189,30 @@ class ToSympy:
         return sympy.Matrix([[sympy.sqrt(sum(v ** 2 for v in a))]])
 
 
-    # ----- convolution and pooling (issue 15), by explicit loops over image positions -----
-    @staticmethod
-    def _images(a, channels, height, width):
-        """entry (c, b, y, x) of an image matrix: a[c, (b H + y) W + x]"""
-        return lambda c, b, y, x: a[c, (b * height + y) * width + x]
-
-    @staticmethod
-    def _patches(geometry, channels: int, batch: int):
-        """(row, column) of each entry of im2col's matrix with the (c, b, y, x) pixel it copies; padding
-        copies none. im2col reads these pairs and col2im, its transpose, adds along them."""
-        (kh, kw), (h, w), (ph, pw) = geometry.kernel, geometry.image, geometry.padding
-        ho, wo = geometry.output
-        for c in range(channels):
-            for b in range(batch):
-                for oy in range(ho):
-                    for ox in range(wo):
-                        for i in range(kh):
-                            for j in range(kw):
-                                y, x = oy + i - ph, ox + j - pw
-                                if 0 <= y < h and 0 <= x < w:
-                                    yield (c * kh + i) * kw + j, (b * ho + oy) * wo + ox, c, b, y, x
-
+    # ----- convolution, pooling and correlation (issue 15): their entries, written out by emit -----
     def _Im2col(self, node, a):
-        h, w = node.geometry.image
-        pixel = self._images(a, a.rows, h, w)
-        out = sympy.zeros(*self.shape(node))
-        for row, column, c, b, y, x in self._patches(node.geometry, a.rows, a.cols // (h * w)):
-            out[row, column] = pixel(c, b, y, x)
-        return out
+        return spatial_sympy.im2col(node, a, self.shape(node))
 
     def _Col2im(self, node, a):
-        h, w = node.geometry.image
-        out = sympy.zeros(*self.shape(node))
-        for row, column, c, b, y, x in self._patches(node.geometry, out.rows, out.cols // (h * w)):
-            out[c, (b * h + y) * w + x] += a[row, column]
-        return out
-
-    def _windows(self, node, a):
-        """(row, column) of each pooled entry, and the list of its window's entries in row-major order"""
-        (kh, kw), (h, w) = node.geometry.kernel, node.geometry.image
-        hp, wp = h // kh, w // kw
-        for c in range(a.rows):
-            for b in range(a.cols // (h * w) if not isinstance(node, C.Upsample) else a.cols // (hp * wp)):
-                for py in range(hp):
-                    for px in range(wp):
-                        window = [(c, (b * h + py * kh + i) * w + px * kw + j) for i in range(kh) for j in range(kw)]
-                        yield (c, (b * hp + py) * wp + px), window
-
-    @staticmethod
-    def _first_maximum(values, n):
-        """values[n] is the window's first maximum: above every earlier entry, not below any later one"""
-        return sympy.And(*[values[n] > v for v in values[:n]], *[values[n] >= v for v in values[n + 1:]])
+        return spatial_sympy.col2im(node, a, self.shape(node))
 
     def _MaxPool(self, node, a):
-        # A Piecewise, not sympy.Max: SymPy differentiates Max of Max-free but long entries very slowly.
-        out = sympy.zeros(*self.shape(node))
-        for target, window in self._windows(node, a):
-            values = [a[k] for k in window]
-            out[target] = sympy.Piecewise(*[(values[n], self._first_maximum(values, n)) for n in range(len(values) - 1)],
-                                          (values[-1], True))
-        return out
+        return spatial_sympy.max_pool(node, a, self.shape(node))
 
     def _AvgPool(self, node, a):
-        out = sympy.zeros(*self.shape(node))
-        for target, window in self._windows(node, a):
-            out[target] = sum(a[k] for k in window) / len(window)
-        return out
+        return spatial_sympy.avg_pool(node, a, self.shape(node))
 
     def _MaxMask(self, node, a):
-        out = sympy.zeros(*self.shape(node))
-        for _, window in self._windows(node, a):
-            values = [a[k] for k in window]
-            for n, k in enumerate(window):
-                out[k] = sympy.Piecewise((1, self._first_maximum(values, n)), (0, True))
-        return out
+        return spatial_sympy.max_mask(node, a, self.shape(node))
 
     def _Upsample(self, node, a):
-        out = sympy.zeros(*self.shape(node))
-        for target, window in self._windows(node, a):
-            for k in window:
-                out[k] = a[target]
-        return out
+        return spatial_sympy.upsample(node, a, self.shape(node))
 
-    # ----- single-channel correlation as typed (issue 15e), by its definition entry by entry -----
     def _Correlate(self, node, x, k):
-        (ph, pw), (kh, kw) = node.padding, k.shape
-        rows, cols = self.shape(node)
-
-        def pixel(u, v):  # the padded (or cropped) input: zero outside X
-            u, v = u - ph, v - pw
-            return x[u, v] if 0 <= u < x.rows and 0 <= v < x.cols else 0
-
-        # one Add of all the window's terms (Python's sum nests k_h k_w Adds, each rebuilt)
-        return sympy.Matrix(rows, cols, lambda i, j: sympy.Add(*[pixel(i + a, j + b) * k[a, b]
-                                                                 for a in range(kh) for b in range(kw)]))
+        return spatial_sympy.correlate(node, x, k, self.shape(node))
 
     def _Rot180(self, node, k):
-        return sympy.Matrix(k.rows, k.cols, lambda a, b: k[k.rows - 1 - a, k.cols - 1 - b])
+        return spatial_sympy.rot180(node, k, self.shape(node))
 
     # ----- normalization and attention (issue 14) -----
     def _Normalize(self, node, z):
