@@ -552,6 +552,14 @@ def correlation_not_flipped(sample: Sample) -> Optional[str]:
         candidate = _gradient_with_rule(sample, node, lambda n, G: correlate(G, n.args[1], _input_padding(n)))
         if candidate is not None and sample.claim_equals(candidate):
             return _NOT_FLIPPED
+        kernel = node.args[1]
+        if kernel.rows == kernel.cols and not kernel.is_scalar:  # "flipped" read as transposed
+            candidate = _gradient_with_rule(
+                sample, node, lambda n, G: correlate(G, E.transpose(n.args[1]), _input_padding(n)))
+            if candidate is not None and sample.claim_equals(candidate):
+                return ("kernel transposed, not rotated: the input gradient correlates dY with the kernel rotated "
+                        "by 180 degrees, \\operatorname{rot180}(K)_{ab} = K_{k-1-a,\\, k-1-b} (both axes "
+                        "reversed); K^\\top swaps the axes instead")
     return None
 
 

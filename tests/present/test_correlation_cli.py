@@ -197,3 +197,9 @@ def test_ones_beside_a_star_print_with_their_size_and_read_back():
     e = ns.correlate(x, E.Ones(3, 1), 1)
     assert ns.latex(e) == r"x \star_{p=1} \mathbf{1}_{3}"
     assert read_latex(ns.latex(e), {"x": "8"}) == e
+
+
+def test_a_transposed_kernel_is_named(capsys):
+    code, out, err = run(capsys, "check", "--function", F, "--wrt", "X", *CLI_SHAPES,
+                         "--claimed", r"(X \star K - Y) \star_{\mathrm{full}} K^\top")
+    assert code == 1 and "diagnosis: kernel transposed, not rotated" in out
