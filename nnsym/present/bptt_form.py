@@ -25,7 +25,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from nnsym.declare import expressions as E
-from nnsym.declare.expressions import Add, Expr, Hadamard, Symbol
+from nnsym.declare.expressions import Add, Expr, Symbol
 from nnsym.declare.reading.time_steps import step_of
 from nnsym.derive import bptt as derive
 from nnsym.emit.latex import Notation, latex
@@ -62,10 +62,10 @@ class TypedBptt:
 
 
 def summed(template: Expr, notation: Notation = Notation()) -> str:
-    """\\sum_{t=1}^{T} of a step's term. The reader's sum covers the product after it only, so a sum or
-    a Hadamard product is put in parentheses: sum_t (a_t - y_t), not (sum_t a_t) - y_t."""
+    """\\sum_{t=1}^{T} of a step's term. The reader's sum covers the products after it up to the next + or
+    -, so a sum is put in parentheses: sum_t (a_t - y_t), not (sum_t a_t) - y_t; sum_t d_t o tanh'(z_t) needs none."""
     body = latex(template, notation)
-    if isinstance(template, (Add, Hadamard)):
+    if isinstance(template, Add):
         body = rf"\left({body}\right)"
     return rf"\sum_{{t=1}}^{{T}} {body}"
 

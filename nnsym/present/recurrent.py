@@ -79,7 +79,7 @@ def _symbolic_recursion(model: Unrolled) -> Tuple[Tuple[str, str], ...]:
         moved = derive.renamed(template, lambda n: n.replace("{t+1}", "{4}").replace("{t-1}", "{2}").replace("{t}", "{3}"))
         if derive.opaque(moved) != derive.opaque(derive.step_term(equations.gradients[p], 3)):
             raise VerificationError(f"the term of dL/d{p.name} is not the same at every step")
-        # a sum covers the product after it only: Σ_t (ŷ_t − y_t), Σ_t (δ_t ⊙ tanh'(z_t)) in parentheses
+        # a sum covers what follows up to + or −: Σ_t (ŷ_t − y_t), not (Σ_t ŷ_t) − y_t
         rows.append((rf"\frac{{\partial L}}{{\partial {p.name}}}", summed(derive.opaque(template))))
     return tuple(rows)
 

@@ -119,3 +119,13 @@ def test_the_python_api_grad_of_a_typed_recurrence_equals_the_written_out_one():
     point = {"W": np.eye(3) * 0.5, "U": np.ones((3, 2)), "h_{0}": np.arange(3.0)[:, None],
              "x_{1}": np.ones((2, 1)), "x_{2}": -np.ones((2, 1)), "y_{1}": np.ones((3, 1)), "y_{2}": np.zeros((3, 1))}
     assert np.allclose(evaluate(ns.grad(f, W).expression, point), evaluate(ns.grad(by_hand, W, oracle=False).expression, point))
+
+
+def test_a_sum_covers_a_hadamard_chain_up_to_the_next_plus():
+    """\\sum_t a_t \\odot b_t is the sum of the Hadamard products, as lecturers write it (it used to be
+    (\\sum_t a_t) \\odot b_t, refused for the unbound b_t); a + still ends the sum."""
+    shapes = {f"{n}_{k}": "3" for n in "ab" for k in (1, 2)} | {"c": "3"}
+    names = ("a_{1}", "a_{2}", "b_{1}", "b_{2}", "c")
+    v = {name: np.random.default_rng(k).normal(size=(3, 1)) for k, name in enumerate(names)}
+    chain = read_latex(r"\sum_{t=1}^{2} a_t \odot b_t + c", shapes)
+    assert np.allclose(evaluate(chain, v), v["a_{1}"] * v["b_{1}"] + v["a_{2}"] * v["b_{2}"] + v["c"])

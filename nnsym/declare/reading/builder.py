@@ -548,7 +548,8 @@ class _Builder:
 # ----- index notation (nnsym.declare.reading.index_notation makes the nodes and the matrix form) -----
 
 def _summation(self, node, *args):
-    """[factors] \\sum_k product: the sum covers the product after it; factors before it multiply it."""
+    """[factors] \\sum_k body: the sum covers the products after it, \\odot and \\oslash included, up to
+    the next + or - (\\sum_t \\delta_t \\odot \\tanh'(z_t), as lecturers write it); factors before it multiply it."""
     k = next(n for n, arg in enumerate(args) if isinstance(arg, Token) and arg.type == "SUM")
     token, body = args[k], args[k + 1]
     star = next((a for a in args[:k] if isinstance(a, Token) and a.type == "STAR"), None)

@@ -327,18 +327,18 @@ def require_bound(steps: Optional[Steps], text: str, value: Expr) -> None:
         if isinstance(node, Symbol) and node.name in steps.generic:
             base, sub, col = steps.generic[node.name]
             index = "".join(sorted(letters(sub) - set(steps.constants)))
-            raise _error(text, col, f"{node.name}: no sum over {index} encloses it (a sum covers the product "
-                                    f"after it: write \\sum_{{{index}=1}}^{{T}} (...) with the whole term in "
+            raise _error(text, col, f"{node.name}: no sum over {index} encloses it (a sum covers the terms "
+                                    f"after it up to the next + or -: write \\sum_{{{index}=1}}^{{T}} (...) with the whole term in "
                                     "parentheses), so it names no step")
 
 
 def with_hint(steps: Optional[Steps], error: Exception) -> Exception:
     """A shape error in a formula with a sum over time steps, with the likeliest cause said: the sum covers
-    only the product after it (``\\sum_t a \\odot h_t`` is ``(\\sum_t a) \\odot h_t``)."""
+    the products after it up to the next + or - (``\\sum_t a_t + b`` is ``(\\sum_t a_t) + b``)."""
     if steps is None or not steps.generic:
         return error
     lines = str(error).splitlines()
-    lines[0] += ("; note that a sum covers only the product after it: write \\sum_{t=1}^{T} (...) with the "
+    lines[0] += ("; note that a sum covers the terms after it up to the next + or -: write \\sum_{t=1}^{T} (...) with the "
                  "whole term in parentheses")
     again = type(error)("\n".join(lines))
     again.column = getattr(error, "column", None)
