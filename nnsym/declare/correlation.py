@@ -45,8 +45,9 @@ class Correlate(Expr):
                              "c X (a scalar after \\star is a 1x1 kernel: X \\star c = c X)")
         if rows < 1 or cols < 1:
             raise ShapeError(f"correlation {h}x{w} \\star {kh}x{kw}: the {kh}x{kw} kernel does not fit the {h}x{w} "
-                             f"image{_padded(padding)} (the output would be {rows}x{cols}); an input gradient needs "
-                             "the full correlation, \\star_{\\mathrm{full}} (padding k-1 on every side)")
+                             f"image{_padded(padding)} (the output would be {rows}x{cols}); a kernel gradient puts the "
+                             "input first (X \\star dY), an input gradient needs the full correlation, "
+                             "\\star_{\\mathrm{full}} (padding k-1 on every side)")
         super().__init__((image, kernel), ((int(ph), int(pw)),), (rows, cols))
 
     @property

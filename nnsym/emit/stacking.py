@@ -110,6 +110,12 @@ def _worthwhile(products: Sequence[Expr], copied: Sequence[Expr]) -> bool:
     return copies <= _SMALL_COPY or 4 * copies <= work
 
 
+def _stackable(node: Expr) -> bool:
+    """A plain product of matrices (a 1 x 1 factor may be printed as a Python number, which has no
+    place in a concatenation)."""
+    return type(node) is MatMul and not any(a.is_scalar for a in node.args)
+
+
 def _leaf_like(node: Expr) -> bool:
     return isinstance(node, Symbol) or (isinstance(node, Transpose) and isinstance(node.args[0], Symbol))
 
@@ -147,7 +153,7 @@ def _sums_as_products(roots: Sequence[Expr]) -> List[Expr]:
         if not isinstance(node, Add):
             return node.rebuilt(args)
         # (term as derived, term with its children rebuilt): the canonical order is the derived DAG's
-        pairs = [(old, new) for old, new in zip(node.args, args) if type(new) is MatMul]
+        pairs = [(old, new) for old, new in zip(node.args, args) if _stackable(new)]
         products = [new for _, new in pairs]
         if len(products) < 2 or not _worthwhile(products, [f for p in products for f in p.args]):
             return node.rebuilt(args)
@@ -159,7 +165,7 @@ def _sums_as_products(roots: Sequence[Expr]) -> List[Expr]:
         side = 0 if all(_leaf_like(new.args[0]) for _, new in pairs) else 1
         products = [new for _, new in sorted(pairs, key=lambda pair: order.key(_factor(pair, side)))]
         fused = MatMul(stack(1, [p.args[0] for p in products]), stack(0, [p.args[1] for p in products]))
-        rest = [a for a in args if type(a) is not MatMul and not any(a is b for b in biases)]
+        rest = [a for a in args if not _stackable(a) and not any(a is b for b in biases)]
         return Add(fused, *rest) if rest else fused
 
     return _rebuild(roots, rewrite)
@@ -184,7 +190,7 @@ def _shared_factor(roots: Sequence[Expr], shared: int) -> List[Expr]:
     order = _Order(roots)
     groups: Dict[Expr, List[Expr]] = {}
     for node in order.position:
-        if type(node) is MatMul and not node.args[shared].is_scalar:
+        if _stackable(node):
             groups.setdefault(node.args[shared], []).append(node)
     other, axis = 1 - shared, 1 - shared  # stacked: the right factors side by side, or the left ones on top
     replaced: Dict[Expr, Expr] = {}

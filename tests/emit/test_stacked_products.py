@@ -124,6 +124,19 @@ def test_no_stacking_where_it_does_not_pay_or_is_not_plain_products(monkeypatch)
         np.testing.assert_allclose(load(fast).gradients(**values)[key], value, rtol=1e-12, err_msg=key)
 
 
+def test_products_with_a_scalar_factor_are_left_alone(monkeypatch):
+    # a w x + b w y (w, a, b numbers): 1 x 1 factors are never stacked, and the values are right
+    w, a, b = ns.scalar("w"), ns.scalar("a"), ns.scalar("b")
+    x, y = ns.vector("x", 3), ns.vector("y", 3)
+    loss = ns.norm(ns.tanh(x @ (a * w) + y @ (b * w)), squared=True)
+    fast, plain = export_both(loss, [w, x, y], "numpy", monkeypatch)
+    rng = np.random.default_rng(7)
+    values = {"w": 0.7, "a": -1.3, "b": 0.4, "x": rng.normal(size=(3, 1)), "y": rng.normal(size=(3, 1))}
+    for key, value in load(plain).gradients(**values).items():
+        np.testing.assert_allclose(load(fast).gradients(**values)[key], value, rtol=1e-12, err_msg=key)
+    assert load(fast).self_test() < 1e-6
+
+
 def test_a_recurrence_is_not_stacked_over_its_own_steps(monkeypatch):
     # h_t = tanh(U h_{t-1}): U h_1 depends on U h_0, so the products of U cannot be one product over time
     U, h_0 = ns.matrix("U", 3, 3), ns.matrix("h_0", 3, 2)

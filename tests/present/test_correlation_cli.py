@@ -203,3 +203,9 @@ def test_a_transposed_kernel_is_named(capsys):
     code, out, err = run(capsys, "check", "--function", F, "--wrt", "X", *CLI_SHAPES,
                          "--claimed", r"(X \star K - Y) \star_{\mathrm{full}} K^\top")
     assert code == 1 and "diagnosis: kernel transposed, not rotated" in out
+
+
+def test_swapped_operands_that_do_not_fit_say_the_input_comes_first(capsys):
+    code, out, err = run(capsys, "check", "--function", F, "--wrt", "K", *CLI_SHAPES,
+                         "--claimed", r"(X \star K - Y) \star X")
+    assert code == 1 and "shapes do not fit" in out and r"puts the input first (X \star dY)" in out
