@@ -33,13 +33,16 @@ def main(argv=None) -> int:
     parser.add_argument("--extreme", action="store_true",
                         help="fuzz generated code at extreme points against mpmath instead (issue 10)")
     parser.add_argument("--targets", default="numpy", help="with --extreme: numpy,torch,jax")
+    parser.add_argument("--show-bad", action="store_true",
+                        help="with --extreme: print every nonfinite/inaccurate case in full (seed, expression, "
+                             "point, got and true values), not the first 20 abridged")
     parser.add_argument("--round2", action="store_true",
                         help="the issue-9 constructs too: powers of powers, thresholds, max/min/|x|, symmetric "
                              "symbols, almost-nice numbers, tiny and huge scales")
     args = parser.parse_args(argv)
     cases = 500 if args.quick else args.cases
     if args.extreme:
-        return extreme_main(cases, args.seed, args.targets.split(","))
+        return extreme_main(cases, args.seed, args.targets.split(","), args.show_bad)
     counts = collections.Counter()
     timings = []
     wrong = []
@@ -65,7 +68,7 @@ def main(argv=None) -> int:
 
 # ----- issue 10: extreme points -------------------------------------------------------------------
 
-def extreme_main(cases: int, first: int, targets) -> int:
+def extreme_main(cases: int, first: int, targets, show_bad: bool = False) -> int:
     import extreme  # noqa: E402 - tests/fuzz/extreme.py (needs mpmath, which SymPy brings)
 
     counts = collections.Counter()
@@ -81,8 +84,11 @@ def extreme_main(cases: int, first: int, targets) -> int:
     total = time.perf_counter() - start
     print(f"{cases} extreme-point cases ({', '.join(targets)}) in {total:.1f} s: "
           + ", ".join(f"{counts[v]} {v}" for v in extreme.VERDICTS))
-    for seed, verdict, detail, f in bad[:20]:
-        print(f"{verdict.upper()} seed {seed}: {detail[:400]}\n  {f!r:.400}")
+    for seed, verdict, detail, f in (bad if show_bad else bad[:20]):
+        if show_bad:
+            print(f"{verdict.upper()} seed {seed}: {detail}\n  {f!r}", flush=True)
+        else:
+            print(f"{verdict.upper()} seed {seed}: {detail[:400]}\n  {f!r:.400}")
     return 1 if counts["nonfinite"] else 0
 
 

@@ -14,6 +14,7 @@ code printers know. The rewrites are exact identities; the value of every node i
 | X diag(v)                  | ScaleColumns(X, v)    | X * v.T             |
 | sigma'(z), sigma(z) known  | SigmoidPrimeOf(s)     | s * (1 - s)         |
 | tanh'(z), tanh(z) known    | TanhPrimeOf(t)        | 1 - t * t           |
+| 1 - 2 sigma(z)  (sigma'')  | -tanh(z / 2)          | -np.tanh(0.5 * z)   |
 | X^T diag(v) X,  v >= 0     | Gram(A), A = sqrt(v) X| A.T @ A             |
 | s o g - (s^T g) s, s = softmax(z) | SoftmaxVJP(s, g) | softmax_vjp(s, g) |
 | log det S,  S spd          | CholeskyLogDet(S)     | 2 sum log diag chol |
@@ -28,6 +29,8 @@ where v is non-negative by construction (sigma', tanh' from t, exp, ...), so the
 from __future__ import annotations
 
 from typing import Dict, List, Sequence
+
+from sympy import Rational
 
 from nnsym.declare.expressions import (
     Add, Apply, Constant, Diag, Expr, Hadamard, Inverse, LogDet, MatMul, Named, Ones, Scale, Softmax, Symbol, Trace,
@@ -188,6 +191,9 @@ class _Lowering:
         linear_algebra = self.rewrite_linear_algebra(node, args)
         if linear_algebra is not None:
             return linear_algebra
+        centred = _centred_sigmoid(self, node)
+        if centred is not None:
+            return centred
         if isinstance(node, Add):
             return self.rewrite_sum(node, args)
         if isinstance(node, MatMul):
@@ -264,13 +270,21 @@ def _softmax_product(term: Expr):
                 continue
             inner = _spread_of(G)
             if isinstance(inner, Hadamard) and S in inner.args and S.cols != 1:
-                return ("second", c, S, inner.args[1] if inner.args[0] == S else inner.args[0])
-            return ("first", c, S, G)
+                return _unscaled("second", c, S, inner.args[1] if inner.args[0] == S else inner.args[0])
+            return _unscaled("first", c, S, G)
     if isinstance(term, Scale) and isinstance(term.args[0], MatMul) and isinstance(term.args[0].args[0], Transpose):
         S = term.args[1]
         if term.args[0].args[0].args[0] == S and _is_softmax(S):
-            return ("second", c, S, term.args[0].args[1])
+            return _unscaled("second", c, S, term.args[0].args[1])
     return None
+
+
+def _unscaled(kind, c, S, G):
+    """(kind, c k, S, G') for G = k G', a number k: s o (2 g) - 2 (s^T g) s is one product too (issue 17:
+    unfused, s o (2 g) - 2 (s^T g) s cancelled to 0 at the largest s_i, as softmax_vjp was made to avoid)."""
+    while isinstance(G, Scale) and number(G.args[0]) is not None:
+        c, G = c * number(G.args[0]), G.args[1]
+    return (kind, c, S, G)
 
 
 # ----- log-determinants, solves and traces of products (issue 16: Gaussian likelihoods) -----------
@@ -388,6 +402,33 @@ def _rewrite_linear_algebra(self, node: Expr, args) -> Expr:
 
 
 _Lowering.rewrite_linear_algebra = _rewrite_linear_algebra
+
+
+# ----- issue 17: 1 - 2 sigma(z) = -tanh(z / 2) -------------------------------------------------------
+
+
+def _centred_sigmoid(self, node: Expr):
+    """1 - 2 sigma(z) = -tanh(z / 2) and 2 sigma(z) - 1 = tanh(z / 2) (sigma(z) = (1 + tanh(z / 2)) / 2).
+    The factor of sigma'' = sigma' (1 - 2 sigma): near z = 0, 1 - 2 sigma(z) ~ -z / 4 cancels (sigma(2.6e-18)
+    rounds to 0.5, so a gradient through sigma'(sigma(-40.5)) came out 0 instead of 4.7e-37); tanh(z / 2)
+    keeps its relative accuracy everywhere, and is +-1 where sigma saturates."""
+    if not (isinstance(node, Add) and len(node.args) == 2):
+        return None
+    for one, other in (node.args, node.args[::-1]):
+        if not (isinstance(other, Scale) and isinstance(other.args[1], Apply)
+                and other.args[1].function.name == "sigmoid" and other.args[1].function.parameter is None):
+            continue
+        c, sign = number(other.args[0]), None
+        if c == -2 and (isinstance(one, Ones) or number(one) == 1):
+            sign = -1
+        elif c == 2 and ((isinstance(one, Scale) and number(one.args[0]) == -1 and isinstance(one.args[1], Ones))
+                         or number(one) == -1):
+            sign = 1
+        if sign is not None:
+            half = Scale(Constant(Rational(1, 2)), self.memo[other.args[1].args[0]])
+            centred = apply("tanh", half)
+            return centred if sign == 1 else Scale(Constant(-1), centred)
+    return None
 
 
 def lower(roots: Sequence[Expr]) -> List[Expr]:

@@ -225,13 +225,16 @@ def logdet(a):
 # ----- issue 10 -----
 
 def softmax_vjp(s, g):
-    # (diag(s) - s s^T) g by columns, as s * (g - s^T g). At a column's largest entry s_i ~ 1 that
-    # difference is g_i (1 - s_i) - (the rest), and 1 - s_i has cancelled to 0 when s_i rounds to 1;
-    # there it is written sum_{j != i} s_j (g_i - g_j) instead (sum_j s_j = 1), which has no 1 - s_i.
-    p = s * g
-    top = np.argmax(s, axis=0)[None, :]
-    at_top = np.sum(s * (np.take_along_axis(g, top, axis=0) - g), axis=0, keepdims=True)
-    return np.where(np.arange(s.shape[0])[:, None] == top, s * at_top, p - s * np.sum(p, axis=0, keepdims=True))
+    # (diag(s) - s s^T) g by columns, as s_i (g_i - s^T g) = s_i sum_j s_j (g_i - g_j) (sum_j s_j = 1). The
+    # product does not change when a column of g is shifted (s_i (c - s^T c) = 0), so g is first centred
+    # on its value at the column's largest s: d = g - g_top, s o d - s (s^T d). Uncentred, g_i - s^T g
+    # cancels wherever the s-weighted mean of g is g_i to the last bits: at the largest s_i when it rounds
+    # to 1 (1 - s_i is 0), and at an entry tied with it (softmax of [1, -40, 1]: s = [.5, 4e-18, .5], g_1 =
+    # g_3), where the answer s_3 s_2 (g_3 - g_2) came out 0. Centred, d_top = 0 and a tied entry's d_i = 0
+    # exactly, so both are -s_i sum_j s_j d_j over the other entries, without cancellation.
+    d = g - np.take_along_axis(g, np.argmax(s, axis=0)[None, :], axis=0)
+    q = s * d
+    return q - s * np.sum(q, axis=0, keepdims=True)
 
 
 def float_array(x):

@@ -128,12 +128,11 @@ def logdet(a):
 # ----- issue 10 -----
 
 def softmax_vjp(s, g):
-    # As `stable.softmax_vjp`: at each column's largest s_i, sum_{j != i} s_j (g_i - g_j) replaces
-    # g_i - s^T g, whose 1 - s_i has cancelled.
-    p = s * g
-    top = jnp.argmax(s, axis=0)[None, :]
-    at_top = jnp.sum(s * (jnp.take_along_axis(g, top, axis=0) - g), axis=0, keepdims=True)
-    return jnp.where(jnp.arange(s.shape[0])[:, None] == top, s * at_top, p - s * jnp.sum(p, axis=0, keepdims=True))
+    # As `stable.softmax_vjp`: g centred on its value at each column's largest s (the product does not
+    # change under a shift of g), so that g_i - s^T g does not cancel at the largest s_i or at ties with it.
+    d = g - jnp.take_along_axis(g, jnp.argmax(s, axis=0)[None, :], axis=0)
+    q = s * d
+    return q - s * jnp.sum(q, axis=0, keepdims=True)
 
 
 # ----- normalization and attention (issue 14) -----

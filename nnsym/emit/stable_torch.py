@@ -132,13 +132,11 @@ def logdet(a):
 # ----- issue 10 -----
 
 def softmax_vjp(s, g):
-    # As `stable.softmax_vjp`: at each column's largest s_i, sum_{j != i} s_j (g_i - g_j) replaces
-    # g_i - s^T g, whose 1 - s_i has cancelled.
-    p = s * g
-    top = torch.argmax(s, dim=0, keepdim=True)
-    at_top = torch.sum(s * (torch.gather(g, 0, top) - g), dim=0, keepdim=True)
-    rows = torch.arange(s.shape[0], device=s.device)[:, None]
-    return torch.where(rows == top, s * at_top, p - s * torch.sum(p, dim=0, keepdim=True))
+    # As `stable.softmax_vjp`: g centred on its value at each column's largest s (the product does not
+    # change under a shift of g), so that g_i - s^T g does not cancel at the largest s_i or at ties with it.
+    d = g - torch.gather(g, 0, torch.argmax(s, dim=0, keepdim=True))
+    q = s * d
+    return q - s * torch.sum(q, dim=0, keepdim=True)
 
 
 def float_array(x):

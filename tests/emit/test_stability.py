@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 import nnsym as ns
+from nnsym.declare.functions import apply
+from nnsym.derive.reverse import cotangents
 from nnsym.emit import stable
 from nnsym.emit.numpy_code import compile_function, write_function
 
@@ -295,3 +297,112 @@ def test_exported_jax_and_torch_losses_are_exact_at_1000(library):
         gradients = module.gradients(**arguments)
         assert np.all(np.isfinite(_numbers(gradients["b_2"])))
         assert float(_numbers(gradients["b_2"])[0]) == pytest.approx(0.5, rel=1e-14)  # (2 x 1 + 2 x 0 - 2) / 4
+
+
+# ----- issue 17: classes the extreme-point fuzzer found ---------------------------------------------
+# sigma'' = sigma' (1 - 2 sigma) near 0, where sigma(2.6e-18) rounds to 0.5 (lowered to -sigma' tanh(z / 2));
+# softmax's VJP at an entry tied with the column's largest (g centred on the largest's value); a VJP whose
+# cotangent carries a factor, s o (2 g) - 2 (s^T g) s, left unfused and cancelling at the largest s_i.
+
+SMALL = [2.6e-18, -2.6e-18, 1.8e-16, -7e-18, 1e-30, 3e-9, -3e-9]  # 1 - 2 sigma(z) ~ -z/4 cancels here
+
+
+def sigmoid_second(z):
+    return sig(z) * sig(-z) * (1 - 2 * sig(z))
+
+
+def mp_softmax(column):
+    e = [mpmath.exp(mpmath.mpf(v)) for v in column]
+    return [v / mpmath.fsum(e) for v in e]
+
+
+def mp_softmax_vjp(s, g):
+    """(diag(s) - s s^T) g as s_i sum_j s_j (g_i - g_j): no cancellation in the reference either."""
+    return [si * mpmath.fsum(sj * (gi - gj) for sj, gj in zip(s, g)) for si, gi in zip(s, g)]
+
+
+# Columns with ties at the top, a top that rounds to 1, and a top tied in g only; g with matching ties.
+VJP_CASES = [([1.0, -40.5, 1.0], [0.7, -0.2, 0.7]), ([40.0, 0.0], [1.0, -1.0]), ([1000.0, 1000.0, 0.0], [0.5, 0.5, 2.0]),
+             ([-40.0, 40.0, 0.0, 40.0], [1.0, 3.0, -2.0, 3.0]), ([1.0, 2.0, 3.0], [0.1, 0.2, -0.3]),
+             ([-745.0, 700.0, 0.0], [2.0, 1.0, 1.0]), ([1e-8, -40.5, 1e-8], [-1.5, 4.0, -1.5])]
+
+
+def _generated_in(library, outputs):
+    """A compiled f(**arrays) of nnsym's generated code for ``library`` (numpy, jax or torch), float64."""
+    from nnsym.emit.jax_code import JaxPrinter
+    from nnsym.emit.numpy_code import helper_source
+    from nnsym.emit.torch_code import TorchPrinter
+
+    if library == "numpy":
+        return compile_function(write_function("f", outputs, arrays=tuple(outputs)))
+    pytest.importorskip(library)
+    printer = JaxPrinter if library == "jax" else TorchPrinter
+    generated = write_function("f", outputs, printer=printer, arrays=tuple(outputs))
+    source = "\n\n\n".join([printer.imports] + ([helper_source(generated.helpers, printer.stable_module)]
+                                                  if generated.helpers else []) + [generated.source])
+    namespace = {}
+    exec(compile(source, f"<nnsym {library}>", "exec"), namespace)  # noqa: S102 - nnsym's own generated code
+    _, convert = _bound(library)
+
+    def run(**values):
+        with _double(library):
+            return {k: _numbers(v) for k, v in namespace["f"](**{k: convert(v) for k, v in values.items()}).items()}
+    return run
+
+
+@pytest.mark.parametrize("library", ["numpy", "jax", "torch"])
+def test_sigmoid_second_derivative_keeps_its_digits_near_zero(library):
+    """d/dz 1^T sigma'(z) = sigma''(z), through the derivative table and the lowering. (1 - 2 sigma(z) gave
+    0 at z = 2.6e-18, and 2.5 times the answer at 1.8e-16.)"""
+    points = GRID + SMALL
+    z = ns.vector("z", len(points))
+    gradient = cotangents(ns.ones(len(points)).T @ apply("sigmoid_prime", z), [z])[z]
+    got = _generated_in(library, {"g": gradient})(z=np.array(points).reshape(-1, 1))["g"]
+    bad = [(x, float(v)) for x, v in zip(points, np.ravel(got)) if not close(v, sigmoid_second(mpmath.mpf(x)))]
+    assert not bad, bad
+
+
+@pytest.mark.parametrize("library", ["numpy", "jax", "torch"])
+def test_softmax_vjp_at_ties_and_saturated_columns(library):
+    if library == "numpy":
+        helper, convert, context = stable.softmax_vjp, np.asarray, _double("numpy")
+    else:
+        helpers, convert = _bound(library)
+        helper, context = helpers["softmax_vjp"], _double(library)
+    bad = []
+    with context:
+        for column, g in VJP_CASES:
+            s = mp_softmax(column)
+            got = _numbers(helper(convert(np.array([float(v) for v in s]).reshape(-1, 1)), convert(np.array(g).reshape(-1, 1))))
+            bad += [(column, i, float(a), float(e)) for i, (a, e) in enumerate(zip(got, mp_softmax_vjp(s, mp(g))))
+                    if not close(a, e)]
+        # a batch: each column its own
+        Z = np.array([[1.0, 40.0], [-40.5, 0.0], [1.0, 40.0]])
+        G = np.array([[0.7, 1.0], [-0.2, -1.0], [0.7, 1.0]])
+        S = [mp_softmax(Z[:, k]) for k in range(2)]
+        got = np.asarray(_numbers(helper(convert(np.array([[float(S[k][i]) for k in range(2)] for i in range(3)])),
+                                         convert(G)))).reshape(3, 2)
+        for k in range(2):
+            bad += [("batch", k, float(a), float(e)) for a, e in zip(got[:, k], mp_softmax_vjp(S[k], mp(G[:, k])))
+                    if not close(a, e)]
+    assert not bad, bad
+
+
+@pytest.mark.parametrize("library", ["numpy", "jax", "torch"])
+def test_softmax_vjp_with_a_factor_is_fused(library):
+    """d/dz [1^T tanh(z) + 2 1^T sigma(softmax(softmax(z)))]: the outer softmax's cotangent arrives as 2 g
+    beside tanh'(z); as s o (2 g) - 2 (s^T g) s it cancelled at the largest s_i (2e-16 instead of 7e-18)."""
+    z = ns.vector("z", 3)
+    one = ns.ones(3)
+    f = one.T @ ns.tanh(z) + 2 * (one.T @ ns.sigmoid(ns.softmax(ns.softmax(z))))
+    gradient = cotangents(f, [z])[z]
+    run = _generated_in(library, {"g": gradient})
+    bad = []
+    for column in ([40.0, 0.0, -1.0], [1.0, -40.5, 1.0], [0.5, 38.0, -2.0]):
+        s1 = mp_softmax(column)
+        s2 = mp_softmax(s1)
+        inner = mp_softmax_vjp(s2, [sig(v) * sig(-v) for v in s2])
+        expected = [1 / mpmath.cosh(mpmath.mpf(v)) ** 2 + 2 * w for v, w in zip(column, mp_softmax_vjp(s1, inner))]
+        got = np.ravel(run(z=np.array(column).reshape(-1, 1))["g"])
+        bad += [(column, i, float(a), float(e)) for i, (a, e) in enumerate(zip(got, expected)) if not close(a, e)]
+    assert not bad, bad
