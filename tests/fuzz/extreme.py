@@ -351,8 +351,16 @@ def _run(target, outputs, values):
         generated = write_function("f", outputs, printer=JaxPrinter, arrays=tuple(outputs))
         namespace = {}
         exec(compile(_module(generated, JaxPrinter), "<nnsym jax>", "exec"), namespace)  # noqa: S102
-        got = namespace["f"](**values)
-        return {k: np.asarray(v) for k, v in got.items()}
+        import jax
+
+        # float64, as the reference assumes (JAX computes in float32 unless x64 is on: every case was
+        # "inaccurate" at 1e-8 in JAX before).
+        x64 = getattr(jax, "enable_x64", None)
+        if x64 is None:
+            from jax.experimental import enable_x64 as x64
+        with x64(True):
+            got = namespace["f"](**values)
+            return {k: np.asarray(v) for k, v in got.items()}
     raise ValueError(target)
 
 
