@@ -220,17 +220,21 @@ class _Lowering:
         """s o g - (s^T g) s (and its batch form s o g - s o 1 1^T (s o g)) among a sum's terms, with
         one coefficient, become one SoftmaxVJP term."""
         parts = [_softmax_product(term) for term in node.args]
+        fused, used = [], set()  # every pair: a sum may hold the products of two softmaxes (issue 17)
         for i, first in enumerate(parts):
-            if first is None or first[0] != "first":
+            if first is None or first[0] != "first" or i in used:
                 continue
             for j, second in enumerate(parts):
-                if second is not None and second[0] == "second" and second[2:] == first[2:] and second[1] == -first[1]:
+                if (j not in used and second is not None and second[0] == "second" and second[2:] == first[2:]
+                        and second[1] == -first[1]):
                     _, c, S, G = first
-                    fused = SoftmaxVJP(self.memo[S], self.memo[G])
-                    fused = fused if c == 1 else scale(Constant(c), fused)
-                    rest = [a for k, a in enumerate(args) if k not in (i, j)]
-                    return tuple([fused] + rest)
-        return args
+                    product = SoftmaxVJP(self.memo[S], self.memo[G])
+                    fused.append(product if c == 1 else scale(Constant(c), product))
+                    used.update((i, j))
+                    break
+        if not fused:
+            return args
+        return tuple(fused + [a for k, a in enumerate(args) if k not in used])
 
     def rewrite_sum(self, node: Expr, args) -> Expr:
         fused = self.fuse_softmax_products(node, args)
