@@ -391,18 +391,25 @@ def test_softmax_vjp_at_ties_and_saturated_columns(library):
 @pytest.mark.parametrize("library", ["numpy", "jax", "torch"])
 def test_softmax_vjp_with_a_factor_is_fused(library):
     """d/dz [1^T tanh(z) + 2 1^T sigma(softmax(softmax(z)))]: the outer softmax's cotangent arrives as 2 g
-    beside tanh'(z); as s o (2 g) - 2 (s^T g) s it cancelled at the largest s_i (2e-16 instead of 7e-18)."""
-    z = ns.vector("z", 3)
+    beside tanh'(z); as s o (2 g) - 2 (s^T g) s it cancelled at the largest s_i (2e-16 instead of 7e-18).
+    d/dz [y^T softmax(2 z) + 2 1^T sigma(softmax(z))]: two softmaxes' products in one sum, each fused."""
+    z, y = ns.vector("z", 3), ns.vector("y", 3, assume="probability")
     one = ns.ones(3)
-    f = one.T @ ns.tanh(z) + 2 * (one.T @ ns.sigmoid(ns.softmax(ns.softmax(z))))
-    gradient = cotangents(f, [z])[z]
-    run = _generated_in(library, {"g": gradient})
+    nested = cotangents(one.T @ ns.tanh(z) + 2 * (one.T @ ns.sigmoid(ns.softmax(ns.softmax(z)))), [z])[z]
+    two = cotangents(y.T @ ns.softmax(2 * z) + 2 * (one.T @ ns.sigmoid(ns.softmax(z))), [z])[z]
+    run_nested, run_two = _generated_in(library, {"g": nested}), _generated_in(library, {"g": two})
+    target = [0.2, 0.3, 0.5]
     bad = []
-    for column in ([40.0, 0.0, -1.0], [1.0, -40.5, 1.0], [0.5, 38.0, -2.0]):
+    for column in ([40.0, 0.0, -1.0], [1.0, -40.5, 1.0], [0.5, 38.0, -2.0], [20.0, 0.0, 20.0]):
         s1 = mp_softmax(column)
         s2 = mp_softmax(s1)
         inner = mp_softmax_vjp(s2, [sig(v) * sig(-v) for v in s2])
         expected = [1 / mpmath.cosh(mpmath.mpf(v)) ** 2 + 2 * w for v, w in zip(column, mp_softmax_vjp(s1, inner))]
-        got = np.ravel(run(z=np.array(column).reshape(-1, 1))["g"])
-        bad += [(column, i, float(a), float(e)) for i, (a, e) in enumerate(zip(got, expected)) if not close(a, e)]
+        got = np.ravel(run_nested(z=np.array(column).reshape(-1, 1))["g"])
+        bad += [("nested", column, i, float(a), float(e)) for i, (a, e) in enumerate(zip(got, expected)) if not close(a, e)]
+        doubled = mp_softmax([2 * v for v in column])
+        expected = [2 * u + 2 * w for u, w in zip(mp_softmax_vjp(doubled, mp(target)),
+                                                    mp_softmax_vjp(s1, [sig(v) * sig(-v) for v in s1]))]
+        got = np.ravel(run_two(z=np.array(column).reshape(-1, 1), y=np.array(target).reshape(-1, 1))["g"])
+        bad += [("two", column, i, float(a), float(e)) for i, (a, e) in enumerate(zip(got, expected)) if not close(a, e)]
     assert not bad, bad
