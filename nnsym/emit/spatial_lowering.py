@@ -25,7 +25,17 @@ from nnsym.declare.convolution import Col2im, Im2col, MaxMask, MaxPool, Upsample
 from nnsym.declare.expressions import Expr, Hadamard, MatMul, Transpose, post_order
 
 
-class ChannelCorrelation(Expr):
+class _Kernel(Expr):
+    """A framework kernel call; its geometry is node data, as for the im2col and pooling nodes it replaces."""
+
+    __slots__ = ()
+
+    @property
+    def geometry(self):
+        return self.params[0]
+
+
+class ChannelCorrelation(_Kernel):
     """K im2col(X): the cross-correlation of the images X with the kernels K (rows of K)."""
 
     __slots__ = ()
@@ -33,12 +43,8 @@ class ChannelCorrelation(Expr):
     def __init__(self, images, kernels, g):
         super().__init__((images, kernels), (g,), (kernels.rows, Im2col(images, g).cols))
 
-    @property
-    def geometry(self):
-        return self.params[0]
 
-
-class ChannelCorrelationKernelAdjoint(Expr):
+class ChannelCorrelationKernelAdjoint(_Kernel):
     """G im2col(X)^T: the kernels' gradient, the correlation of the input with the upstream G."""
 
     __slots__ = ()
@@ -46,12 +52,8 @@ class ChannelCorrelationKernelAdjoint(Expr):
     def __init__(self, images, upstream, g):
         super().__init__((images, upstream), (g,), (upstream.rows, Im2col(images, g).rows))
 
-    @property
-    def geometry(self):
-        return self.params[0]
 
-
-class ChannelCorrelationInputAdjoint(Expr):
+class ChannelCorrelationInputAdjoint(_Kernel):
     """col2im(K^T G): the input's gradient, the full correlation of G with the kernels rotated by 180 degrees."""
 
     __slots__ = ()
@@ -59,22 +61,14 @@ class ChannelCorrelationInputAdjoint(Expr):
     def __init__(self, kernels, upstream, g):
         super().__init__((kernels, upstream), (g,), Col2im(MatMul(Transpose(kernels), upstream), g).shape)
 
-    @property
-    def geometry(self):
-        return self.params[0]
 
-
-class MaxPoolAdjoint(Expr):
+class MaxPoolAdjoint(_Kernel):
     """maxmask(X) o upsample(G), from X, its pooled maxima and G."""
 
     __slots__ = ()
 
     def __init__(self, images, largest, upstream, g):
         super().__init__((images, largest, upstream), (g,), images.shape)
-
-    @property
-    def geometry(self):
-        return self.params[0]
 
 
 def _max_pool_adjoint(node: Expr, args):

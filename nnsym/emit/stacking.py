@@ -207,6 +207,10 @@ def _shared_factor(roots: Sequence[Expr], shared: int) -> List[Expr]:
         return list(roots)
     memo: Dict[Expr, Expr] = {}
     made: Dict[tuple, Expr] = {}
+    # Stacks being built. Two groups can need each other (a member of one inside another's other factor,
+    # and back: ((AB)(AB))(AB) from the fuzzer, seed 8120); a member met while its own stack is still being
+    # built is computed as the plain product it is, so every stack is built once and the rebuild ends.
+    building = set()
 
     def rebuilt(node):
         for current in post_order([node], seen=memo):
@@ -218,10 +222,14 @@ def _shared_factor(roots: Sequence[Expr], shared: int) -> List[Expr]:
             return node.rebuilt(args)
         factor, free = replaced[node]
         key = (factor, tuple(free))
+        if key in building:
+            return node.rebuilt(args)
         if key not in made:
+            building.add(key)
             parts = [rebuilt(m.args[other]) for m in free]
             stacked = stack(axis, parts)
             made[key] = MatMul(rebuilt(factor), stacked) if shared == 0 else MatMul(stacked, rebuilt(factor))
+            building.discard(key)
         start = sympy.Integer(0)
         for m in free:
             size = m.args[other].shape[axis]

@@ -222,11 +222,11 @@ def test_bad_input_exits_2_with_one_line(capsys, argv, said):
     assert len(err.strip().splitlines()) == 1 and said in err, err
 
 
-def test_a_sum_that_covers_less_than_meant_says_why_its_shapes_do_not_fit(capsys):
+def test_a_product_under_a_hadamard_in_a_sum_says_why_its_shapes_do_not_fit(capsys):
     # juxtaposition binds tighter than o: delta_t o ((1 - h_t o h_t) h_{t-1}^T), a 3x1 o 3x3
     claim = r"\sum_{t=1}^{T} \delta_t \odot (1 - h_t \odot h_t) h_{t-1}^\top"
     code, out, _ = run(capsys, "check", *rnn_args(), "--claimed", claim)
-    assert code == 1 and "write \\sum_{t=1}^{T} (...) with the whole term in parentheses" in out
+    assert code == 1 and "a product binds tighter than \\odot" in out and "with the whole term in parentheses" in out
 
 
 def test_an_error_names_the_column(capsys):

@@ -21,7 +21,7 @@ from nnsym.declare.reading.grammar import _expected, _parser
 from nnsym.declare.reading.scanner import (
     _CLOSERS, _OPENERS, MAX_DEPTH, MAX_LENGTH, _located, _Scanner, parse_shape,
 )
-from nnsym.declare.reading.spellings import respell
+from nnsym.declare.reading.spellings import respell_columns, typed_error
 from nnsym.errors import InputError, NnsymError, ParseError, ShapeError
 
 __all__ = ["parse_shape", "read_name", "read_latex", "read_claim", "read_claim_variable", "read_definition",
@@ -79,7 +79,9 @@ class _Reader:
                              f"at most {MAX_LENGTH:,} are read")
         symbols = _symbols(shapes, assumptions)
         text = time_steps.respell_minus(text)  # issue 15: h_{t\u22121} (a unicode minus in a subscript)
-        text = respell(text)  # issue 9: log(x), 1e-3, x^12 refused; e^-x, .5x, \log_2 rewritten (spellings.py)
+        # issue 9: log(x), 1e-3, x^12 refused; e^-x, .5x, \log_2 rewritten (spellings.py); issue 17: with
+        # where each rewritten character was typed, for the errors (`_guarded`) and the repairs' columns
+        text, self.columns = respell_columns(text)
         self.text = text
         self.tokens = _Scanner(text, symbols.keys()).run()
         # issue 15: sums over time steps (\sum_{t=1}^{T} ... h_{t-1}), unrolled by the builder
@@ -221,16 +223,34 @@ class _Reader:
 
 def _guarded(read):
     """The reader never raises RecursionError: a constructor recursing on a pathological input (a
-    transpose of a product of thousands of factors) becomes a ParseError."""
+    transpose of a product of thousands of factors) becomes a ParseError. Issue 17: every error leaves
+    the reader located in the text as typed, not as respelled (`spellings.typed_error`)."""
 
     @functools.wraps(read)
-    def guarded(*args, **kwargs):
+    def guarded(text, *args, **kwargs):
         try:
-            return read(*args, **kwargs)
+            return read(text, *args, **kwargs)
         except RecursionError:
             raise ParseError("col 1: the formula nests too deeply to be read") from None
+        except NnsymError as error:
+            again = _as_typed(error, text)
+            if again is error:
+                raise
+            raise again from None
 
     return guarded
+
+
+def _as_typed(error, text):
+    """``error``, raised after ``text`` was respelled, in the columns of ``text``; an error raised before
+    (too long, not a string) or by the respelling itself (already in typed columns) as it is."""
+    if not isinstance(text, str) or len(text) > MAX_LENGTH:
+        return error
+    try:
+        _, columns = respell_columns(time_steps.respell_minus(text))
+    except ParseError:
+        return error
+    return typed_error(error, text, columns)
 
 
 def read_name(text: str) -> str:
@@ -405,12 +425,13 @@ def transpose_repairs(text: str, shapes: dict | None = None, assumptions: dict |
     """For a claim whose shapes do not fit: each single edit that adds ``^\\top`` to one written name, or
     removes the ``^\\top`` it has, after which the claim reads; (what was done, in words, its expression).
     Names written together as a product (``Wx``) are not split here."""
-    tokens = _Reader(text, shapes, assumptions, constants).tokens
+    reader = _Reader(text, shapes, assumptions, constants)
+    tokens = reader.tokens
     out = []
     names = [i for i, t in enumerate(tokens) if t.type == "NAME" and not getattr(t.value, "splittable", True)]
     for i in names[:MAX_TRANSPOSE_REPAIRS]:
         written = f"{tokens[i].value.base}{tokens[i].value.scripts}"
-        col = tokens[i].column
+        col = reader.columns.typed(tokens[i].column)  # issue 17: as typed
         if i + 1 < len(tokens) and tokens[i + 1].type == "TRANSPOSE":
             edited, said = tokens[:i + 1] + tokens[i + 2:], f"{written} without its transpose (col {col})"
         else:

@@ -338,8 +338,9 @@ def with_hint(steps: Optional[Steps], error: Exception) -> Exception:
     if steps is None or not steps.generic:
         return error
     lines = str(error).splitlines()
-    lines[0] += ("; note that a sum covers the terms after it up to the next + or -: write \\sum_{t=1}^{T} (...) with the "
-                 "whole term in parentheses")
+    lines[0] += ("; note that a product binds tighter than \\odot (a \\odot b c is a \\odot (b c)) and a sum covers "
+                 "the terms after it up to the next + or -: write \\sum_{t=1}^{T} (...) with the whole term in "
+                 "parentheses, e.g. (\\delta_t \\odot a_t) h_{t-1}^\\top")
     again = type(error)("\n".join(lines))
     again.column = getattr(error, "column", None)
     return again
