@@ -29,7 +29,7 @@ _MAX_NAME = 64
 _RESERVED = frozenset(dir(builtins)) | {"np", "numpy", "jnp", "jax", "torch", "math"} | {
     "sigmoid", "sigmoid_prime", "log_sigmoid", "softplus", "tanh_prime", "relu", "heaviside", "step_nonpositive",
     "leaky_relu", "leaky_relu_prime", "elu", "elu_prime", "erf", "erfc", "erf_magnitude", "normal_cdf", "normal_pdf",
-    "gelu", "gelu_prime", "logsumexp",
+    "gelu", "gelu_prime", "logsumexp", "softmax_minus",
     "softmax", "log_softmax", "softmax_cross_entropy", "binary_cross_entropy", "logdet"}
 # issue 15: the convolution and pooling helpers (nnsym.emit.spatial)
 _RESERVED = _RESERVED | {"im2col", "col2im", "max_pool", "avg_pool", "max_mask", "upsample"}

@@ -17,6 +17,7 @@ code printers know. The rewrites are exact identities; the value of every node i
 | 1 - 2 sigma(z)  (sigma'')  | -tanh(z / 2)          | -np.tanh(0.5 * z)   |
 | X^T diag(v) X,  v >= 0     | Gram(A), A = sqrt(v) X| A.T @ A             |
 | s o g - (s^T g) s, s = softmax(z) | SoftmaxVJP(s, g) | softmax_vjp(s, g) |
+| softmax(z) - y             | SoftmaxMinus(z, y)    | softmax_minus(z, y) |
 | log det S,  S spd          | CholeskyLogDet(S)     | 2 sum log diag chol |
 | A^{-1} B (A^{-1} not kept) | Solve(A, B)           | linalg.solve(A, B)  |
 | tr(A^T B)                  | TraceOfProduct(A, B)  | sum(A * B)          |
@@ -122,6 +123,16 @@ class SoftmaxVJP(Expr):
 
     def __init__(self, softmax, cotangent):
         super().__init__((softmax, cotangent), (), softmax.shape)
+
+
+class SoftmaxMinus(Expr):
+    """softmax(z) - y (softmax cross-entropy's gradient), the entry at each column's maximum as
+    (1 - y) - r / (1 + r): no s - 1 cancelling at a confident right prediction."""
+
+    __slots__ = ()
+
+    def __init__(self, logits, target):
+        super().__init__((logits, target), (), logits.shape)
 
 
 # Elementwise functions whose values are never negative, in floating point too.
@@ -239,14 +250,31 @@ class _Lowering:
     def rewrite_sum(self, node: Expr, args) -> Expr:
         fused = self.fuse_softmax_products(node, args)
         if fused is not args:
-            return fused[0] if len(fused) == 1 else Add(*fused)
+            return _softmax_minus(fused[0] if len(fused) == 1 else Add(*fused))
         # Broadcasting needs one full-shaped term to broadcast against.
         if any(not _is_broadcast_bias(a) for a in node.args) and any(_is_broadcast_bias(a) for a in node.args):
             args = tuple(
                 Broadcast(self.memo[a.args[0]], a.shape) if _is_broadcast_bias(a) else lowered
                 for a, lowered in zip(node.args, args)
             )
-        return node.rebuilt(args)
+        return _softmax_minus(node.rebuilt(args))
+
+
+def _softmax_minus(node: Expr) -> Expr:
+    """softmax(z) - y among a lowered sum's terms (the first softmax with the first negated term of its
+    shape) as one SoftmaxMinus, the other terms as they are."""
+    if not isinstance(node, Add):
+        return node
+    terms = list(node.args)
+    found = next((i for i, t in enumerate(terms) if isinstance(t, Softmax)), None)
+    minus = None if found is None else next(
+        (j for j, t in enumerate(terms) if isinstance(t, Scale) and number(t.args[0]) == -1
+         and t.args[1].shape == terms[found].shape), None)
+    if minus is None:
+        return node
+    fused = SoftmaxMinus(terms[found].args[0], terms[minus].args[1])
+    rest = [t for k, t in enumerate(terms) if k not in (found, minus)]
+    return Add(fused, *rest) if rest else fused
 
 
 def _is_softmax(node: Expr) -> bool:

@@ -37,6 +37,7 @@ HELPERS = {
     "gelu", "gelu_prime", "logsumexp", "softmax", "log_softmax", "softmax_cross_entropy",
     "binary_cross_entropy", "logdet",
     "softmax_vjp", "float_array", "float_dtype",  # issue 10
+    "softmax_minus",
     "im2col", "col2im", "max_pool", "avg_pool", "max_mask", "upsample",  # issue 15: nnsym.emit.spatial
 }
 HELPERS |= {"correlate"}  # issue 15e: nnsym.emit.correlate_numpy (and _torch, _jax)
@@ -311,6 +312,9 @@ class NumPyPrinter(Printer):
 
     def _print_SoftmaxVJP(self, node):
         return f"{self.helper('softmax_vjp')}({self.arg(node, 0)}, {self.arg(node, 1)})"
+
+    def _print_SoftmaxMinus(self, node):
+        return f"{self.helper('softmax_minus')}({self.arg(node, 0)}, {self.arg(node, 1)})"
 
     def _print_TanhPrimeOf(self, node):
         t = self.child(node, 0, PRODUCT + 1)

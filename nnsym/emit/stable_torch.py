@@ -131,6 +131,15 @@ def logdet(a):
 
 # ----- issue 10 -----
 
+def softmax_minus(z, y):
+    # As `stable.softmax_minus`: at a column's maximum s - y = (1 - y) - r / (1 + r), no s - 1 cancelling.
+    m = torch.amax(z, dim=0, keepdim=True)
+    top = z == m
+    e = torch.exp(z - m)
+    rest = torch.sum(torch.where(top, torch.zeros_like(e), e), dim=0, keepdim=True) + (torch.sum(top, dim=0, keepdim=True).to(e.dtype) - 1.0)
+    return torch.where(top, (1.0 - y) - rest / (1.0 + rest), e / (1.0 + rest) - y)
+
+
 def softmax_vjp(s, g):
     # As `stable.softmax_vjp`: g centred on its value at each column's largest s (the product does not
     # change under a shift of g), so that g_i - s^T g does not cancel at the largest s_i or at ties with it.

@@ -17,6 +17,7 @@ from nnsym.declare.functions import apply
 from nnsym.derive.reverse import cotangents
 from nnsym.emit import stable
 from nnsym.emit.numpy_code import compile_function, write_function
+from nnsym.emit.standalone import load
 
 mpmath.mp.dps = 50
 GRID = [-1000.0, -800.0, -100.0, -40.0, -20.0, -9.0, -6.5, -1.0, -1e-8, 0.0, 1e-8, 1.0, 20.0, 40.0, 100.0, 800.0, 1000.0]
@@ -413,3 +414,56 @@ def test_softmax_vjp_with_a_factor_is_fused(library):
         got = np.ravel(run_two(z=np.array(column).reshape(-1, 1), y=np.array(target).reshape(-1, 1))["g"])
         bad += [("two", column, i, float(a), float(e)) for i, (a, e) in enumerate(zip(got, expected)) if not close(a, e)]
     assert not bad, bad
+
+
+# ----- softmax(z) - y: the gradient of softmax cross-entropy (the extreme fuzzer's seed 3890) ----------
+
+
+def _softmax_minus_reference(column, target):
+    z, y = mp(column), mp(target)
+    total = lse(z)
+    return [mpmath.exp(v - total) - t for v, t in zip(z, y)]
+
+
+@pytest.mark.parametrize("library", ["numpy", "jax", "torch"])
+def test_softmax_minus_keeps_a_confident_right_prediction(library):
+    """One-hot targets: every entry to RTOL of 50 digits, the true class's s - 1 = -(sum of the others)
+    included ([40, 0] with y on 40: -4.2e-18, which softmax(z) - y computes as 0). Soft targets: s - y is
+    a difference of two O(1) numbers there, so within a few ulp of 1 (float64's limit, not the helper's)."""
+    if library == "numpy":
+        helper, convert = stable.softmax_minus, np.asarray
+    else:
+        helpers, convert = _bound(library)
+        helper = helpers["softmax_minus"]
+    bad = []
+    with _double(library):
+        for column in COLUMNS + [[1020.0, 998.85547081, 702.18611714]]:
+            for target in targets(column):
+                got = _numbers(helper(convert(np.array(column).reshape(-1, 1)), convert(np.array(target).reshape(-1, 1))))
+                expected = _softmax_minus_reference(column, target)
+                hot = max(target) == 1.0
+                bad += [(column, target, float(g)) for g, e in zip(got, expected)
+                        if not (close(g, e) if hot else abs(mpmath.mpf(float(g)) - e) <= 4e-16)]
+    assert not bad, bad[:5]
+
+
+def test_softmax_cross_entropy_gradient_is_exported_through_softmax_minus():
+    from nnsym.declare.layers import softmax_cross_entropy
+    z, y = ns.vector("z", 3), ns.vector("y", 3, assume="probability")
+    source = ns.export(softmax_cross_entropy(z, y), wrt=[z], verify=False)
+    assert "d_z = softmax_minus(z, y)" in source
+    column, target = [1020.0, 998.85547081, 702.18611714], [1.0, 0.0, 0.0]
+    gradient = load(source).gradients(z=np.array(column).reshape(-1, 1), y=np.array(target).reshape(-1, 1))["z"]
+    assert all(close(g, e) for g, e in zip(gradient.ravel(), _softmax_minus_reference(column, target)))
+
+
+def test_softmax_minus_is_found_among_other_terms():
+    """softmax(z) - y + z (a weight-decay-like term beside the cross-entropy): the pair is fused, the rest kept."""
+    from nnsym.declare.layers import softmax_cross_entropy
+    z, y = ns.vector("z", 3), ns.vector("y", 3, assume="probability")
+    f = softmax_cross_entropy(z, y) + ns.norm(z, squared=True) / 2
+    source = ns.export(f, wrt=[z], verify=False)
+    assert "softmax_minus(z, y)" in source
+    column, target = np.array([[40.0], [0.0], [-3.0]]), np.array([[1.0], [0.0], [0.0]])
+    expected = [e + float(v) for e, v in zip(_softmax_minus_reference(column.ravel(), target.ravel()), column.ravel())]
+    assert all(close(g, e) for g, e in zip(load(source).gradients(z=column, y=target)["z"].ravel(), expected))
