@@ -215,8 +215,11 @@ def _export(parser: argparse.ArgumentParser):
     parser.add_argument("--batch", default=None, help="batch size (an int or a name such as B): examples as columns")
     parser.add_argument("--mean", action="store_true", help="divide the loss by the batch size")
     parser.add_argument("--weight-decay", action="store_true", help="add lambda/2 sum ||W||_F^2")
+    parser.add_argument("--define", action="append", default=[], metavar="NAME=LATEX",
+                        help=r"with --function: a name it may use, e.g. 'h_1 = \tanh(W h_0 + U x_1)' (repeat, in order)")
 
     def run(args) -> int:
+        from nnsym.declare.definitions import definitions_of
         from nnsym.declare.layers import network
         from nnsym.present.export import export
 
@@ -224,11 +227,14 @@ def _export(parser: argparse.ArgumentParser):
             raise InputError("export: -o names no file (leave it out to print the module)")
         if args.function is not None:
             shapes, assumptions = _declarations(args)
-            source = export(args.function, args.wrt, shapes=shapes, assumptions=assumptions,
+            function = args.function
+            if args.define:  # the steps (h_1, h_2, ...) become named intermediates, as in derive and check
+                function = definitions_of(args.define, shapes, assumptions).formula(args.function)
+            source = export(function, args.wrt, shapes=shapes, assumptions=assumptions,
                             target=args.target, hessians=args.hessian)
         else:
-            if args.wrt or args.shape or args.assume:
-                raise InputError("export: --wrt, --shape and --assume go with --function")
+            if args.wrt or args.shape or args.assume or args.define:
+                raise InputError("export: --wrt, --shape, --assume and --define go with --function")
             batch = None
             if args.batch is not None:
                 batch = _size(args.batch)

@@ -268,3 +268,24 @@ def test_lint_from_the_command_line(tmp_path):
     path.write_text(DOCUMENT.replace(r"h_{t-1}^\top", r"h_t^\top"))
     done = subprocess.run([sys.executable, "-m", "nnsym.present.cli", "lint", str(path)], capture_output=True, text=True)
     assert done.returncode == 1 and "h_t where h_{t-1} belongs" in done.stdout
+
+
+# ----- nnsym export of a typed recurrence -------------------------------------------------------------
+
+def test_export_takes_the_definitions_and_its_module_matches_finite_differences(capsys, tmp_path):
+    from nnsym.emit.standalone import load
+    from nnsym.declare.names import identifier
+    target = tmp_path / "rnn.py"
+    code, _, err = run(capsys, "export", *rnn_args(definitions=["T = 3"] + STATES), "--wrt", "U", "-o", str(target))
+    assert code == 0 and err == ""
+    module = load(target.read_text())
+    values = point(5)
+    gradients = module.gradients(**{identifier(k): v for k, v in values.items()})
+    for name in ("W", "U"):
+        assert np.allclose(gradients[name], by_hand(values, name), rtol=1e-6, atol=1e-8)
+    assert module.self_test() < 1e-6
+
+
+def test_export_refuses_definitions_without_a_function(capsys):
+    code, _, err = run(capsys, "export", "--define", "T = 3")
+    assert code == 2 and "--define" in err and "--function" in err
