@@ -32,7 +32,7 @@ def test_export_function_to_stdout_matches_the_closed_form(capsys):
 @pytest.mark.parametrize("argv, message", [
     (["export", "--target", "fortran"], "invalid choice: 'fortran'"),
     (["export", "--function", "x^\\top x", "--wrt", "q", "--shape", "x=3"], "cannot differentiate with respect to 'q'"),
-    (["export", "--wrt", "W"], "--wrt, --shape and --assume go with --function"),
+    (["export", "--wrt", "W"], "--wrt, --shape, --assume and --define go with --function"),
     (["export", "--sizes", "2,2,1", "-o", "/nonexistent-folder/out.py"], "cannot write /nonexistent-folder/out.py"),
     (["export", "--sizes", "2,2,1", "--hessian"], "Hessians are exported for functions of a vector"),
 ])
