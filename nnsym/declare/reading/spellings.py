@@ -49,10 +49,8 @@ _LOG_BASE = re.compile(r"\\log_\s*(?:\{\s*([0-9]+(?:\.[0-9]+)?)\s*\}|([0-9]))")
 
 
 def _error(text: str, col: int, message: str) -> ParseError:
-    error = ParseError(f"col {col}: {message}\n  {text[:80]}\n  {' ' * (col - 1)}^" if col <= 80 else
-                       f"col {col}: {message}")
-    error.column = col
-    return error
+    # the scanner's picture: past column 80 too, a window of the text around the caret
+    return _located(ParseError, text, col, message)
 
 
 def respell(text: str) -> str:
