@@ -12,6 +12,7 @@ from nnsym.declare.correlation import Correlate, Rot180
 from nnsym.errors import InputError, ShapeError
 from nnsym.verify.elementwise import check_elementwise
 from nnsym.verify.evaluate import evaluate
+from differences import central_differences
 
 
 def correlate_by_loops(x, k, ph, pw):
@@ -19,16 +20,6 @@ def correlate_by_loops(x, k, ph, pw):
     x = np.pad(x, ((ph, ph), (pw, pw)))
     rows, cols = x.shape[0] - k.shape[0] + 1, x.shape[1] - k.shape[1] + 1
     return np.array([[np.sum(x[i:i + k.shape[0], j:j + k.shape[1]] * k) for j in range(cols)] for i in range(rows)])
-
-
-def central_differences(f, value, eps=1e-6):
-    out = np.zeros_like(value)
-    for index in np.ndindex(*value.shape):
-        up, down = value.copy(), value.copy()
-        up[index] += eps
-        down[index] -= eps
-        out[index] = (f(up) - f(down)) / (2 * eps)
-    return out
 
 
 # (image, kernel, padding as passed, padding as a pair)

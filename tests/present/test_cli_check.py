@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from nnsym.present.cli import main
+from differences import central_differences
 
 LSQ = ["--function", r"\frac{1}{2}\|Wx-y\|^2", "--shape", "W=3x2", "--shape", "x=2", "--shape", "y=3"]
 
@@ -21,17 +22,6 @@ def run(capsys, *argv):
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def central_differences(forward, value, eps=1e-6):
-    value = np.array(value, dtype=float)
-    out = np.zeros_like(value)
-    for index in np.ndindex(*value.shape):
-        up, down = value.copy(), value.copy()
-        up[index] += eps
-        down[index] -= eps
-        out[index] = (forward(up) - forward(down)) / (2 * eps)
-    return out
 
 
 def test_derive_prints_the_gradient_its_layout_and_its_verification(capsys):

@@ -16,6 +16,7 @@ from nnsym.present.claims import derive
 from nnsym.present.cli import main
 from nnsym.present.lint import lint_text
 from nnsym.verify.evaluate import evaluate
+from differences import central_differences
 
 T = 3
 SHAPES = {"W": "3x3", "U": "3x2", "V": "2x3", "h_0": "3", "x_t": "2", "y_t": "2"}
@@ -53,16 +54,6 @@ def forward(W, U, V, h0, xs, ys):
         h = np.tanh(W @ h + U @ x)
         loss += 0.5 * float(np.sum((V @ h - y) ** 2))
     return loss
-
-
-def central_differences(f, value, eps=1e-6):
-    out = np.zeros_like(value)
-    for index in np.ndindex(*value.shape):
-        up, down = value.copy(), value.copy()
-        up[index] += eps
-        down[index] -= eps
-        out[index] = (f(up) - f(down)) / (2 * eps)
-    return out
 
 
 def point(seed):
