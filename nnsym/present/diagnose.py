@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import itertools
-import re
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -24,6 +23,7 @@ from nnsym.declare.attention import RowSoftmax
 from nnsym.declare.normalization import Normalize, std
 from nnsym.declare.convolution import Im2col, col2im
 from nnsym.declare.correlation import Correlate, correlate, rot180
+from nnsym.declare.reading.time_steps import step_of
 from nnsym.derive.canonical import canonical, rebuild
 from nnsym.derive.reverse import cotangents
 from nnsym.derive.rules import rule_for
@@ -594,13 +594,10 @@ def padding_hint(claim: Expr, truth: Expr) -> str:
             "dY \\star_{\\mathrm{full}} \\operatorname{rot180}(K) (\\star alone does not pad)")
 
 
-# a step of a family of names over time, whatever its letter: h_{1}, s_{2}, c_3 (issue 15: typed networks too)
-_STEP = re.compile(r"^(.*)_(?:\{(\d+)\}|(\d))$")
-
-
 def _step_of(label: Optional[str]) -> Optional[Tuple[str, int]]:
-    found = _STEP.match(label or "")
-    return (found.group(1), int(found.group(2) or found.group(3))) if found else None
+    """(base, step) of a step of a family of names over time, whatever its letter: h_{1}, s_{2}, c_3 (the
+    reader's own test, `time_steps.step_of`)."""
+    return step_of(label) if label else None
 
 
 def _step_products(sample: Sample) -> List[Tuple[Expr, Expr]]:
